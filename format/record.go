@@ -1,0 +1,251 @@
+package format
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// RecordVersion is the version of the Exchange schema this package writes
+// (SPEC.md §4). Readers accept every version up to it.
+const RecordVersion = 1
+
+// Exchange is one line of a segment: a complete client ⇄ upstream exchange,
+// self-contained so that a line can be read without any other line or file.
+//
+// Every time in an Exchange except StartNS is an offset in nanoseconds from
+// StartNS, the moment the proxy received the client's request headers.
+type Exchange struct {
+	V       int    `json:"v"`
+	ID      string `json:"id"` // UUIDv7: unique across nodes, sorts by time
+	Node    string `json:"node"`
+	StartNS int64  `json:"start_ns"` // Unix nanoseconds
+
+	Request Request `json:"request"`
+	// Upstream is the request as sent upstream, present only when it differs
+	// from Request beyond header redaction (translation, model rewrite).
+	Upstream *Request `json:"upstream_request,omitempty"`
+	Route    *Route   `json:"route,omitempty"`
+	Timings  Timings  `json:"timings"`
+	// Response is nil when no response headers arrived from upstream.
+	Response *Response `json:"response,omitempty"`
+
+	EndNS    int64    `json:"end_ns"` // last byte relayed to the client, or the failure
+	Error    *Error   `json:"error,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Header is an HTTP header map with secrets already replaced by fingerprints
+// (see RedactHeader). Keys are in canonical MIME form.
+type Header map[string][]string
+
+// Request is an HTTP request as received from the client or as sent upstream.
+type Request struct {
+	Method  string `json:"method"`
+	Path    string `json:"path"`
+	Query   string `json:"query,omitempty"`
+	URL     string `json:"url,omitempty"` // absolute upstream URL; set on upstream requests only
+	Headers Header `json:"headers,omitempty"`
+	Body
+}
+
+// Body holds a captured HTTP body in the most readable exact form: embedded
+// JSON when the bytes are one JSON value, a string when they are UTF-8 text,
+// base64 otherwise. Bytes is the full length seen on the wire, which exceeds
+// the captured length when Truncated is set.
+type Body struct {
+	JSON      json.RawMessage `json:"body,omitempty"`
+	Text      string          `json:"body_text,omitempty"`
+	Binary    []byte          `json:"body_base64,omitempty"`
+	Bytes     int64           `json:"body_bytes"`
+	Truncated bool            `json:"body_truncated,omitempty"`
+}
+
+// SetBody stores captured bytes b, of which total were seen on the wire.
+// JSON is compacted so that the record stays on one line; a truncated body is
+// never stored as JSON because its prefix is not the value that was sent.
+func (b *Body) SetBody(data []byte, total int64) {
+	*b = Body{Bytes: total, Truncated: int64(len(data)) < total}
+	switch {
+	case len(data) == 0:
+	case !b.Truncated && json.Valid(data):
+		var buf bytes.Buffer
+		if json.Compact(&buf, data) == nil {
+			b.JSON = buf.Bytes()
+			return
+		}
+		b.Text = string(data)
+	case utf8.Valid(data):
+		b.Text = string(data)
+	default:
+		b.Binary = bytes.Clone(data)
+	}
+}
+
+// Raw returns the captured body bytes, whichever form they were stored in.
+func (b *Body) Raw() []byte {
+	switch {
+	case b.JSON != nil:
+		return b.JSON
+	case b.Text != "":
+		return []byte(b.Text)
+	default:
+		return b.Binary
+	}
+}
+
+// Route is the routing decision made for the exchange.
+type Route struct {
+	Provider        string `json:"provider"`                   // provider name from the config
+	Dialect         string `json:"dialect"`                    // client's API: openai | anthropic
+	UpstreamDialect string `json:"upstream_dialect,omitempty"` // set when translated
+	Model           string `json:"model,omitempty"`            // as the client asked
+	UpstreamModel   string `json:"upstream_model,omitempty"`   // as sent upstream
+	URL             string `json:"url"`                        // upstream URL
+	Proxy           string `json:"proxy"`                      // route used: "direct" or a proxy URL without credentials
+}
+
+// Timings are connection milestones, as nanosecond offsets from StartNS.
+// A zero value means the milestone did not happen (for example no DNS
+// lookup or TLS handshake on a reused connection).
+type Timings struct {
+	RequestRead  int64 `json:"request_read_ns,omitempty"` // client body fully read
+	DNSStart     int64 `json:"dns_start_ns,omitempty"`
+	DNSDone      int64 `json:"dns_done_ns,omitempty"`
+	ConnectStart int64 `json:"connect_start_ns,omitempty"`
+	ConnectDone  int64 `json:"connect_done_ns,omitempty"`
+	TLSStart     int64 `json:"tls_start_ns,omitempty"`
+	TLSDone      int64 `json:"tls_done_ns,omitempty"`
+	GotConn      int64 `json:"got_conn_ns,omitempty"`
+	ConnReused   bool  `json:"conn_reused,omitempty"`
+	WroteRequest int64 `json:"wrote_request_ns,omitempty"`
+	FirstByte    int64 `json:"first_byte_ns,omitempty"` // first response byte from upstream
+}
+
+// Response is the upstream response: status, headers and the body as the
+// list of chunks exactly as read from upstream.
+type Response struct {
+	Status  int     `json:"status"`
+	Headers Header  `json:"headers,omitempty"`
+	Chunks  []Chunk `json:"chunks"`
+	// Bytes counts every body byte relayed, also those past the capture cap.
+	Bytes     int64 `json:"body_bytes"`
+	Truncated bool  `json:"body_truncated,omitempty"`
+}
+
+// Chunk is one read from the upstream body. Exactly one of D and B is set:
+// D when the bytes are valid UTF-8 (almost always: SSE and JSON), B otherwise.
+type Chunk struct {
+	T int64  `json:"t"` // ns offset from StartNS when the read returned
+	D string `json:"d,omitempty"`
+	B []byte `json:"b,omitempty"`
+}
+
+// NewChunk copies p into a Chunk read at offset t.
+func NewChunk(t int64, p []byte) Chunk {
+	if utf8.Valid(p) {
+		return Chunk{T: t, D: string(p)}
+	}
+	return Chunk{T: t, B: bytes.Clone(p)}
+}
+
+// Data returns the chunk's bytes.
+func (c Chunk) Data() []byte {
+	if c.B != nil {
+		return c.B
+	}
+	return []byte(c.D)
+}
+
+// Body concatenates the response chunks.
+func (r *Response) Body() []byte {
+	var n int
+	for _, c := range r.Chunks {
+		n += len(c.D) + len(c.B)
+	}
+	out := make([]byte, 0, n)
+	for _, c := range r.Chunks {
+		if c.B != nil {
+			out = append(out, c.B...)
+		} else {
+			out = append(out, c.D...)
+		}
+	}
+	return out
+}
+
+// Error kinds recorded in Error.Kind. The set may grow; readers must accept
+// unknown kinds.
+const (
+	ErrUpstreamConnect  = "upstream_connect"  // no connection to upstream (or proxy)
+	ErrUpstreamTimeout  = "upstream_timeout"  // response headers or body stalled past a timeout
+	ErrUpstreamBroken   = "upstream_broken"   // upstream failed mid-body (reset, bad framing)
+	ErrClientDisconnect = "client_disconnect" // client went away before the end
+	ErrClientWrite      = "client_write"      // writing to the client failed
+	ErrRejected         = "rejected"          // lessllm refused the request (bad route, auth, size)
+	ErrRequestRead      = "request_read"      // reading the client's request body failed
+	ErrShutdown         = "shutdown"          // grace period ended before the exchange did
+)
+
+// Error records why an exchange did not end cleanly.
+type Error struct {
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+	AtNS    int64  `json:"at_ns"`
+}
+
+// AppendJSON appends the exchange as one NDJSON line (with the trailing
+// newline) to dst. HTML characters are not escaped, so embedded bodies keep
+// their bytes.
+func AppendJSON(dst []byte, ex *Exchange) ([]byte, error) {
+	buf := bytes.NewBuffer(dst)
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(ex); err != nil {
+		return dst, err
+	}
+	return buf.Bytes(), nil
+}
+
+// DecodeExchange parses one record line. It rejects records of a version
+// newer than this package knows, rather than silently misreading them.
+func DecodeExchange(line []byte) (*Exchange, error) {
+	var ex Exchange
+	if err := json.Unmarshal(line, &ex); err != nil {
+		return nil, err
+	}
+	if ex.V < 1 || ex.V > RecordVersion {
+		return nil, fmt.Errorf("record version %d not supported (this build reads 1..%d)", ex.V, RecordVersion)
+	}
+	if ex.ID == "" {
+		return nil, errors.New("record has no id")
+	}
+	return &ex, nil
+}
+
+// NewID returns a UUIDv7 (RFC 9562 §5.7) for time t: 48 bits of Unix
+// milliseconds, then random bits, so ids sort by time across nodes.
+func NewID(t time.Time) string {
+	var u [16]byte
+	_, _ = rand.Read(u[6:]) // crypto/rand.Read never fails since Go 1.24
+	binary.BigEndian.PutUint64(u[:8], uint64(t.UnixMilli())<<16|uint64(binary.BigEndian.Uint16(u[6:8])))
+	u[6] = 0x70 | u[6]&0x0f // version 7
+	u[8] = 0x80 | u[8]&0x3f // variant 10
+	var s [36]byte
+	hex.Encode(s[0:8], u[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], u[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], u[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], u[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], u[10:])
+	return string(s[:])
+}
