@@ -23,6 +23,7 @@ type segmentFile struct {
 	sum     hash.Hash
 	records int64
 	frames  int64
+	content int64 // uncompressed NDJSON bytes
 	first   int64 // smallest record start_ns
 	last    int64 // largest record start_ns
 }
@@ -59,12 +60,13 @@ func (s *segmentFile) write(b []byte) error {
 	return nil
 }
 
-// writeFrame appends one compressed data frame holding records whose
-// start_ns range is [first, last].
-func (s *segmentFile) writeFrame(frame []byte, records, first, last int64) error {
+// writeFrame appends one compressed data frame holding records (content
+// bytes of NDJSON) whose start_ns range is [first, last].
+func (s *segmentFile) writeFrame(frame []byte, records, content, first, last int64) error {
 	if err := s.write(frame); err != nil {
 		return err
 	}
+	s.content += content
 	if s.records == 0 || first < s.first {
 		s.first = first
 	}
@@ -83,7 +85,7 @@ func (s *segmentFile) seal(now time.Time, repaired bool) error {
 		Format: FormatName, Version: SegmentVersion,
 		Records: s.records, Frames: s.frames,
 		FirstStartNS: s.first, LastStartNS: s.last,
-		SealedNS: now.UnixNano(), DataBytes: s.size,
+		SealedNS: now.UnixNano(), DataBytes: s.size, ContentBytes: s.content,
 		SHA256: hex.EncodeToString(s.sum.Sum(nil)), Repaired: repaired,
 	})
 	if _, err := s.f.Write(skippableFrame(footerMagic, ft)); err != nil {

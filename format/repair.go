@@ -60,7 +60,7 @@ func Repair(openPath string) (RepairResult, error) {
 		if n == 0 {
 			return nil
 		}
-		err := seg.writeFrame(enc.EncodeAll(batch, nil), n, first, last)
+		err := seg.writeFrame(enc.EncodeAll(batch, nil), n, int64(len(batch)), first, last)
 		batch, n = batch[:0], 0
 		return err
 	}

@@ -48,6 +48,7 @@ type FooterInfo struct {
 	LastStartNS  int64  `json:"last_start_ns"`
 	SealedNS     int64  `json:"sealed_ns"`
 	DataBytes    int64  `json:"data_bytes"`
+	ContentBytes int64  `json:"content_bytes"` // uncompressed NDJSON bytes
 	SHA256       string `json:"sha256"`
 	Repaired     bool   `json:"repaired,omitempty"`
 }

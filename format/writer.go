@@ -229,8 +229,15 @@ func (w *Writer) Append(ex *Exchange) error {
 	return nil
 }
 
-// Flush writes pending records now as one frame.
-func (w *Writer) Flush() error { return w.flush() }
+// Flush writes pending records now as one frame, and waits for segments
+// being sealed (the periodic flush does not wait).
+func (w *Writer) Flush() error {
+	err := w.flush()
+	w.flushMu.Lock() // sealing.Go runs under flushMu: Wait must not race it
+	w.sealing.Wait()
+	w.flushMu.Unlock()
+	return err
+}
 
 func (w *Writer) loop() {
 	defer close(w.done)
@@ -259,7 +266,7 @@ func (w *Writer) flush() error {
 	var err error
 	if n > 0 {
 		w.frameBuf = w.enc.EncodeAll(batch, w.frameBuf[:0])
-		err = w.writeFrame(w.frameBuf, n, first, last)
+		err = w.writeFrame(w.frameBuf, n, int64(len(batch)), first, last)
 	}
 	w.mu.Lock()
 	w.spare = batch[:0]
@@ -271,7 +278,7 @@ func (w *Writer) flush() error {
 	return err
 }
 
-func (w *Writer) writeFrame(frame []byte, n, first, last int64) error {
+func (w *Writer) writeFrame(frame []byte, n, content, first, last int64) error {
 	if w.seg == nil {
 		now := w.opts.Now()
 		base := filepath.Join(w.opts.Dir, SegmentName(w.opts.Node, now))
@@ -283,7 +290,7 @@ func (w *Writer) writeFrame(frame []byte, n, first, last int64) error {
 		w.bytesWritten.Add(s.size)
 	}
 	before := w.seg.size
-	if err := w.seg.writeFrame(frame, n, first, last); err != nil {
+	if err := w.seg.writeFrame(frame, n, content, first, last); err != nil {
 		if w.seg.size != before || !isRetryable(err) {
 			// The file is in an unknown state: leave it for Repair and
 			// start a new segment with the next frame.
@@ -348,8 +355,8 @@ func (w *Writer) Close() error {
 	if w.seg != nil {
 		w.sealLocked()
 	}
-	w.flushMu.Unlock()
 	w.sealing.Wait()
+	w.flushMu.Unlock()
 	if n := w.writeErrors.Load(); n > 0 {
 		err = errors.Join(err, fmt.Errorf("format: %d write or seal errors (see OnError)", n))
 	}

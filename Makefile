@@ -1,0 +1,38 @@
+# lessllm — see README.md. `make test` is exactly what CI runs.
+GO      ?= go
+BIN     := bin/lessllm
+FUZZTIME ?= 30s
+PKGS_NOCGO := ./format/... ./capture/...
+
+.PHONY: build test lint bench fuzz demo clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/lessllm
+
+# The full suite: vet + gofmt, every test, and the race detector over the
+# cgo-free hot-path packages.
+test: lint
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race $(PKGS_NOCGO)
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Go benchmarks of the pieces; results and commands go to BENCHMARKS.md.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./format/...
+	$(GO) test -run '^TestCompressionRatio$$' -v -count=1 ./format/ | grep -E 'record|ok'
+
+# Each fuzz target for FUZZTIME (default 30 s). Crashers land in the
+# package's testdata/fuzz/ and become regression tests.
+fuzz:
+	$(GO) test ./format/ -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./format/ -run '^$$' -fuzz '^FuzzDecodeExchange$$' -fuzztime $(FUZZTIME)
+
+demo: build
+	./scripts/demo.sh
+
+clean:
+	rm -rf bin demo

@@ -1,0 +1,66 @@
+// Command lessllm is a lightweight LLM API proxy that captures every
+// exchange to segment files, and an offline analyzer of those segments.
+// Each command lives in its own *_cmd.go file; this file only wires them.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/alecthomas/kong"
+)
+
+// CLI is the command tree. Commands are kong structs whose Run method
+// receives the process environment (*Env) and calls into the packages.
+type CLI struct {
+	Capture  CaptureCmd  `cmd:"" help:"Run the capturing proxy."`
+	Server   ServerCmd   `cmd:"" help:"Run the capturing proxy (the requirements' spelling of capture)."`
+	Simulate SimulateCmd `cmd:"" help:"Run a simulated OpenAI + Anthropic upstream for demos, tests and benchmarks."`
+	Analyze  AnalyzeCmd  `cmd:"" help:"Analyse sealed segments into DuckDB and Parquet."`
+	Query    QueryCmd    `cmd:"" help:"Run read-only SQL against the analysis database."`
+	Export   ExportCmd   `cmd:"" help:"Export analysed calls to Parquet or CSV."`
+	Stats    StatsCmd    `cmd:"" help:"Print usage, latency, cost and cache statistics."`
+	Report   ReportCmd   `cmd:"" help:"Write a self-contained HTML report."`
+	Segments SegmentsCmd `cmd:"" help:"List, print and verify capture segments."`
+	Version  VersionCmd  `cmd:"" help:"Print the version."`
+}
+
+// Env is what commands get from the process: where to write.
+type Env struct {
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// exitError ends the process with a specific status after printing msg
+// (if any) to stderr.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func main() {
+	var cli CLI
+	ctx := kong.Parse(&cli,
+		kong.Name("lessllm"),
+		kong.Description("A lightweight LLM API proxy that captures every exchange, and an offline analyzer."),
+		kong.UsageOnError(),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+	)
+	err := ctx.Run(&Env{Stdout: os.Stdout, Stderr: os.Stderr})
+	var ee *exitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		if ee.msg != "" {
+			fmt.Fprintln(os.Stderr, "lessllm:", ee.msg)
+		}
+		os.Exit(ee.code)
+	default:
+		fmt.Fprintln(os.Stderr, "lessllm:", err)
+		os.Exit(1)
+	}
+}

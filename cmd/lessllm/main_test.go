@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// lessllmBin is the binary under test, built once by TestMain: commands
+// are tested as a user runs them, as a separate process.
+var lessllmBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "lessllm-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	lessllmBin = filepath.Join(dir, "lessllm")
+	if out, err := exec.Command("go", "build", "-o", lessllmBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build lessllm: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// runLessllm runs the binary and returns stdout, stderr and the exit code.
+func runLessllm(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(lessllmBin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+func TestUnimplementedCommandsSaySo(t *testing.T) {
+	for _, c := range []string{"analyze", "query", "export", "stats", "report"} {
+		_, stderr, code := runLessllm(t, c)
+		if code != 2 || !bytes.Contains([]byte(stderr), []byte("not implemented yet")) {
+			t.Errorf("%s: exit %d, stderr %q", c, code, stderr)
+		}
+	}
+}

@@ -1,0 +1,25 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/lessllm/lessllm/format"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// VersionCmd prints the build's version and the formats it writes.
+type VersionCmd struct{}
+
+func (VersionCmd) Run(env *Env) error {
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	fmt.Fprintf(env.Stdout, "lessllm %s (%s, segment format %d, record version %d)\n",
+		v, runtime.Version(), format.SegmentVersion, format.RecordVersion)
+	return nil
+}
