@@ -9,9 +9,6 @@ func (notImplemented) Run(*Env) error {
 }
 
 type (
-	CaptureCmd  struct{ notImplemented }
-	ServerCmd   struct{ notImplemented }
-	SimulateCmd struct{ notImplemented }
 	AnalyzeCmd  struct{ notImplemented }
 	QueryCmd    struct{ notImplemented }
 	ExportCmd   struct{ notImplemented }

@@ -1,0 +1,439 @@
+// Package config reads lessllm.yaml: the capture proxy's listen address,
+// segment settings, providers, model aliases and upstream transport, plus
+// the sections other commands read (logging). A Go program can also build a
+// File directly, starting from Default.
+//
+// Errors name the file, the line and what was expected; unknown keys are
+// errors, never silently ignored.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// File is the whole configuration file.
+type File struct {
+	Listen    string                `yaml:"listen"`
+	Capture   Capture               `yaml:"capture"`
+	Providers map[string]*Provider  `yaml:"providers"`
+	Models    map[string]ModelAlias `yaml:"models"`
+	Proxy     Proxy                 `yaml:"proxy"`
+	Logging   Logging               `yaml:"logging"`
+
+	// Path is the file this came from ("" for Default); not read from YAML.
+	Path string `yaml:"-"`
+}
+
+// Capture configures how exchanges are recorded (DESIGN.md §3).
+type Capture struct {
+	Dir             string        `yaml:"dir"`
+	Node            string        `yaml:"node"` // "" = host name
+	SegmentMaxBytes ByteSize      `yaml:"segment_max_bytes"`
+	SegmentMaxAge   time.Duration `yaml:"segment_max_age"`
+	FlushInterval   time.Duration `yaml:"flush_interval"`
+	// MaxBodyBytes caps the captured bytes of each body; beyond it the
+	// record says truncated and the client still gets every byte.
+	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
+	// MaxRequestBytes refuses larger request bodies with 413.
+	MaxRequestBytes ByteSize `yaml:"max_request_bytes"`
+	RedactHeaders   []string `yaml:"redact_headers"`
+	// OnWriteError: "drop" keeps serving and counts lost records; "reject"
+	// refuses requests while records cannot be written.
+	OnWriteError string `yaml:"on_write_error"`
+	// QueueSize bounds the records waiting for the segment writer.
+	QueueSize int `yaml:"queue_size"`
+	// ShutdownGrace is how long SIGTERM waits for in-flight streams.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+}
+
+// Provider is an upstream API.
+type Provider struct {
+	Type    string `yaml:"type"`     // openai | anthropic
+	BaseURL string `yaml:"base_url"` // API root as the provider's official SDK takes it
+	APIKey  string `yaml:"api_key"`  // used when the client sends none, or for aliases
+}
+
+// ModelAlias maps a model name clients send to a provider and its model.
+type ModelAlias struct {
+	Provider string `yaml:"provider"`
+	Model    string `yaml:"model"`
+}
+
+// Proxy configures the upstream transport.
+type Proxy struct {
+	Timeouts Timeouts `yaml:"timeouts"`
+	Pool     Pool     `yaml:"pool"`
+}
+
+// Timeouts of the upstream transport. IdleStream aborts a response body
+// that delivers no byte for that long.
+type Timeouts struct {
+	Connect        time.Duration `yaml:"connect"`
+	TLSHandshake   time.Duration `yaml:"tls_handshake"`
+	ResponseHeader time.Duration `yaml:"response_header"`
+	IdleStream     time.Duration `yaml:"idle_stream"`
+}
+
+// Pool sizes the upstream keep-alive pool.
+type Pool struct {
+	MaxIdlePerHost int           `yaml:"max_idle_per_host"`
+	IdleTimeout    time.Duration `yaml:"idle_timeout"`
+}
+
+// Logging is the requirements' section; db_path is analyze's default DB.
+type Logging struct {
+	Enabled *bool  `yaml:"enabled"`
+	Storage string `yaml:"storage"`
+	DBPath  string `yaml:"db_path"`
+}
+
+// Provider types.
+const (
+	OpenAI    = "openai"
+	Anthropic = "anthropic"
+)
+
+// Default returns the configuration used without a file: the two public
+// APIs with keys from OPENAI_API_KEY and ANTHROPIC_API_KEY.
+func Default() *File {
+	enabled := true
+	return &File{
+		Listen: "127.0.0.1:8000",
+		Capture: Capture{
+			Dir: "./captures", SegmentMaxBytes: 128 << 20, SegmentMaxAge: time.Hour,
+			FlushInterval: 200 * time.Millisecond, MaxBodyBytes: 32 << 20, MaxRequestBytes: 64 << 20,
+			OnWriteError: "drop", QueueSize: 4096, ShutdownGrace: 30 * time.Second,
+		},
+		Providers: map[string]*Provider{
+			OpenAI:    {Type: OpenAI, BaseURL: "https://api.openai.com/v1", APIKey: os.Getenv("OPENAI_API_KEY")},
+			Anthropic: {Type: Anthropic, BaseURL: "https://api.anthropic.com", APIKey: os.Getenv("ANTHROPIC_API_KEY")},
+		},
+		Models: map[string]ModelAlias{},
+		Proxy: Proxy{
+			Timeouts: Timeouts{Connect: 10 * time.Second, TLSHandshake: 10 * time.Second, ResponseHeader: 60 * time.Second, IdleStream: 5 * time.Minute},
+			Pool:     Pool{MaxIdlePerHost: 64, IdleTimeout: 90 * time.Second},
+		},
+		Logging: Logging{Enabled: &enabled, Storage: "duckdb", DBPath: "./lessllm.duckdb"},
+	}
+}
+
+// Load reads and validates a configuration file over the defaults.
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse validates YAML data (named path in errors) over the defaults.
+// Providers and aliases in the file are added to (or replace, by name) the
+// default ones.
+func Parse(path string, data []byte) (*File, error) {
+	f := Default()
+	f.Path = path
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if len(root.Content) == 0 { // empty file: defaults
+		return f, nil
+	}
+	if err := checkEnv(path, &root); err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(f); err != nil {
+		return nil, explain(path, err)
+	}
+	expandStrings(reflect.ValueOf(f).Elem())
+	if err := f.validate(&root); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// ByteSize is a size in bytes; YAML accepts an integer or "64KiB", "128MiB",
+// "1GiB" (also KB/MB/GB as powers of 1000).
+type ByteSize int64
+
+var sizeUnits = map[string]int64{"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30}
+
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	s := strings.TrimSpace(n.Value)
+	i := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := s, ""
+	if i >= 0 {
+		num, unit = s[:i], strings.ToUpper(strings.TrimSpace(s[i:]))
+	}
+	mult, ok := sizeUnits[unit]
+	v, err := strconv.ParseFloat(num, 64)
+	if !ok || err != nil || v < 0 {
+		return fmt.Errorf("line %d: %q is not a size (want bytes, or a number with KiB, MiB, GiB)", n.Line, n.Value)
+	}
+	*b = ByteSize(v * float64(mult))
+	return nil
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}`)
+
+// expand replaces ${VAR} and ${VAR:-default} in s. Only the braced form is
+// expanded, so a literal '$' in a password stays as it is.
+func expand(s string) string {
+	return envRef.ReplaceAllStringFunc(s, func(m string) string {
+		sub := envRef.FindStringSubmatch(m)
+		if v, ok := os.LookupEnv(sub[1]); ok && v != "" {
+			return v
+		}
+		return strings.TrimPrefix(sub[2], ":-")
+	})
+}
+
+// checkEnv rejects malformed ${...} references with their line.
+func checkEnv(path string, n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "${") {
+		rest := envRef.ReplaceAllString(n.Value, "")
+		if strings.Contains(rest, "${") {
+			return fmt.Errorf("%s:%d: malformed environment reference in %q (want ${NAME} or ${NAME:-default})", path, n.Line, n.Value)
+		}
+	}
+	for _, c := range n.Content {
+		if err := checkEnv(path, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// expandStrings expands environment references in every string reachable
+// from v (struct fields, map values, slice elements).
+func expandStrings(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.String:
+		if v.CanSet() {
+			v.SetString(expand(v.String()))
+		}
+	case reflect.Pointer:
+		if !v.IsNil() {
+			expandStrings(v.Elem())
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				expandStrings(v.Field(i))
+			}
+		}
+	case reflect.Slice:
+		for i := 0; i < v.Len(); i++ {
+			expandStrings(v.Index(i))
+		}
+	case reflect.Map:
+		for _, k := range v.MapKeys() {
+			e := v.MapIndex(k)
+			if e.Kind() == reflect.String {
+				v.SetMapIndex(k, reflect.ValueOf(expand(e.String())))
+				continue
+			}
+			if e.Kind() == reflect.Struct { // map values are not addressable
+				c := reflect.New(e.Type()).Elem()
+				c.Set(e)
+				expandStrings(c)
+				v.SetMapIndex(k, c)
+				continue
+			}
+			expandStrings(e)
+		}
+	}
+}
+
+var (
+	lineMsg      = regexp.MustCompile(`^line (\d+): (.*)$`)
+	notFoundMsg  = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
+	cannotMsg    = regexp.MustCompile(`^cannot unmarshal !!(\w+) ` + "`" + `?(.*?)` + "`" + `? into (\S+)$`)
+	typeSections = map[string]reflect.Type{
+		"config.File": reflect.TypeOf(File{}), "config.Capture": reflect.TypeOf(Capture{}),
+		"config.Provider": reflect.TypeOf(Provider{}), "config.ModelAlias": reflect.TypeOf(ModelAlias{}),
+		"config.Proxy": reflect.TypeOf(Proxy{}), "config.Timeouts": reflect.TypeOf(Timeouts{}),
+		"config.Pool": reflect.TypeOf(Pool{}), "config.Logging": reflect.TypeOf(Logging{}),
+	}
+)
+
+// explain turns yaml.v3's decode errors into "file:line: what is wrong,
+// what is expected" lines.
+func explain(path string, err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		if m := lineMsg.FindStringSubmatch(msg); m != nil {
+			return fmt.Errorf("%s:%s: %s", path, m[1], m[2])
+		}
+		return fmt.Errorf("%s: %s", path, msg)
+	}
+	var out []string
+	for _, e := range te.Errors {
+		m := lineMsg.FindStringSubmatch(e)
+		if m == nil {
+			out = append(out, path+": "+e)
+			continue
+		}
+		line, msg := m[1], m[2]
+		if nf := notFoundMsg.FindStringSubmatch(msg); nf != nil {
+			msg = fmt.Sprintf("unknown key %q (expected one of: %s)", nf[1], strings.Join(yamlKeys(typeSections[nf[2]]), ", "))
+		} else if cu := cannotMsg.FindStringSubmatch(msg); cu != nil {
+			msg = fmt.Sprintf("%q is not a valid %s", cu[2], describeType(cu[3]))
+		}
+		out = append(out, fmt.Sprintf("%s:%s: %s", path, line, msg))
+	}
+	return errors.New(strings.Join(out, "\n"))
+}
+
+func describeType(goType string) string {
+	switch goType {
+	case "time.Duration":
+		return "duration (e.g. 200ms, 30s, 1h)"
+	case "int", "int64", "config.ByteSize":
+		return "number"
+	case "bool", "*bool":
+		return "boolean (true or false)"
+	case "string":
+		return "string"
+	}
+	if strings.HasPrefix(goType, "map[") {
+		return "mapping (key: value lines)"
+	}
+	if strings.HasPrefix(goType, "[]") {
+		return "list"
+	}
+	if t, ok := typeSections[strings.TrimPrefix(goType, "*")]; ok {
+		return "mapping with keys " + strings.Join(yamlKeys(t), ", ")
+	}
+	return goType
+}
+
+func yamlKeys(t reflect.Type) []string {
+	if t == nil {
+		return nil
+	}
+	var keys []string
+	for i := 0; i < t.NumField(); i++ {
+		if k, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); k != "" && k != "-" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// validate checks values, naming the line of the offending key.
+func (f *File) validate(root *yaml.Node) error {
+	var errs []string
+	bad := func(msg string, keys ...string) {
+		errs = append(errs, fmt.Sprintf("%s:%d: %s", f.Path, lineOf(root, keys...), msg))
+	}
+	if _, _, err := net.SplitHostPort(f.Listen); err != nil {
+		bad(fmt.Sprintf("listen %q is not host:port (e.g. 127.0.0.1:8000 or :8000)", f.Listen), "listen")
+	}
+	c := &f.Capture
+	if c.Dir == "" {
+		bad("capture.dir is empty", "capture", "dir")
+	}
+	if c.OnWriteError != "drop" && c.OnWriteError != "reject" {
+		bad(fmt.Sprintf("capture.on_write_error %q: want drop or reject", c.OnWriteError), "capture", "on_write_error")
+	}
+	for _, p := range []struct {
+		v    int64
+		name string
+	}{{int64(c.SegmentMaxBytes), "segment_max_bytes"}, {int64(c.SegmentMaxAge), "segment_max_age"}, {int64(c.FlushInterval), "flush_interval"},
+		{int64(c.MaxBodyBytes), "max_body_bytes"}, {int64(c.MaxRequestBytes), "max_request_bytes"}, {int64(c.QueueSize), "queue_size"}} {
+		if p.v <= 0 {
+			bad(fmt.Sprintf("capture.%s must be greater than zero", p.name), "capture", p.name)
+		}
+	}
+	names := make([]string, 0, len(f.Providers))
+	for name := range f.Providers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p := f.Providers[name]
+		if p == nil {
+			bad(fmt.Sprintf("provider %q is empty (want type, base_url, api_key)", name), "providers", name)
+			continue
+		}
+		if p.Type != OpenAI && p.Type != Anthropic {
+			bad(fmt.Sprintf("provider %q: type %q, want openai (any OpenAI-compatible API) or anthropic", name, p.Type), "providers", name, "type")
+		}
+		if u, err := url.Parse(p.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(fmt.Sprintf("provider %q: base_url %q is not an http(s) URL", name, p.BaseURL), "providers", name, "base_url")
+		}
+	}
+	aliases := make([]string, 0, len(f.Models))
+	for a := range f.Models {
+		aliases = append(aliases, a)
+	}
+	sort.Strings(aliases)
+	for _, a := range aliases {
+		m := f.Models[a]
+		if _, ok := f.Providers[m.Provider]; !ok {
+			bad(fmt.Sprintf("model alias %q: provider %q is not defined (have: %s)", a, m.Provider, strings.Join(names, ", ")), "models", a, "provider")
+		}
+		if m.Model == "" {
+			bad(fmt.Sprintf("model alias %q: model is empty", a), "models", a)
+		}
+	}
+	t := f.Proxy.Timeouts
+	for _, d := range []struct {
+		v    time.Duration
+		name string
+	}{{t.Connect, "connect"}, {t.TLSHandshake, "tls_handshake"}, {t.ResponseHeader, "response_header"}, {t.IdleStream, "idle_stream"}} {
+		if d.v <= 0 {
+			bad(fmt.Sprintf("proxy.timeouts.%s must be greater than zero", d.name), "proxy", "timeouts", d.name)
+		}
+	}
+	if f.Proxy.Pool.MaxIdlePerHost <= 0 || f.Proxy.Pool.IdleTimeout <= 0 {
+		bad("proxy.pool: max_idle_per_host and idle_timeout must be greater than zero", "proxy", "pool")
+	}
+	if f.Logging.Storage != "duckdb" {
+		bad(fmt.Sprintf("logging.storage %q: only duckdb is supported", f.Logging.Storage), "logging", "storage")
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "\n"))
+	}
+	return nil
+}
+
+// lineOf finds the line of the deepest existing key along keys (the
+// document's first line when none exists).
+func lineOf(root *yaml.Node, keys ...string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, k := range keys {
+		found := false
+		for i := 0; i+1 < len(n.Content) && n.Kind == yaml.MappingNode; i += 2 {
+			if n.Content[i].Value == k {
+				line, n, found = n.Content[i].Line, n.Content[i+1], true
+				break
+			}
+		}
+		if !found {
+			break
+		}
+	}
+	return line
+}

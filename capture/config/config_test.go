@@ -1,0 +1,83 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseValid(t *testing.T) {
+	t.Setenv("TEST_OPENAI_KEY", "sk-from-env")
+	f, err := Parse("lessllm.yaml", []byte(`
+listen: 127.0.0.1:9000
+capture:
+  dir: /var/lib/lessllm
+  node: edge-1
+  segment_max_bytes: 64MiB
+  segment_max_age: 30m
+  flush_interval: 100ms
+  max_body_bytes: 1048576
+  redact_headers: [x-my-secret]
+providers:
+  openai: { type: openai, base_url: https://api.openai.com/v1, api_key: "${TEST_OPENAI_KEY}" }
+  groq:   { type: openai, base_url: "https://api.groq.com/openai/v1", api_key: "${TEST_UNSET_KEY:-none}" }
+models:
+  claude: { provider: anthropic, model: claude-3-opus-20240229 }
+proxy: {}
+logging: { enabled: true, storage: duckdb, db_path: ./x.duckdb }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Listen != "127.0.0.1:9000" || f.Capture.SegmentMaxBytes != 64<<20 || f.Capture.FlushInterval != 100*time.Millisecond {
+		t.Fatalf("parsed %+v", f.Capture)
+	}
+	if f.Providers["openai"].APIKey != "sk-from-env" || f.Providers["groq"].APIKey != "none" {
+		t.Fatalf("env expansion: %q %q", f.Providers["openai"].APIKey, f.Providers["groq"].APIKey)
+	}
+	if f.Providers["anthropic"] == nil || f.Models["claude"].Model != "claude-3-opus-20240229" {
+		t.Fatal("default anthropic provider or alias missing")
+	}
+	if f.Capture.MaxRequestBytes != Default().Capture.MaxRequestBytes || f.Proxy.Timeouts.Connect != 10*time.Second {
+		t.Fatal("unset keys lost their defaults")
+	}
+}
+
+func TestParseErrorsNameLineAndExpectation(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"unknown_top_key", "listen: :8000\nlisen: x\n", []string{"lessllm.yaml:2:", `unknown key "lisen"`, "listen, capture, providers"}},
+		{"unknown_nested_key", "capture:\n  dir: x\n  flush_intervall: 1s\n", []string{"lessllm.yaml:3:", `"flush_intervall"`, "flush_interval"}},
+		{"bad_duration", "capture:\n  flush_interval: soon\n", []string{"lessllm.yaml:2:", `"soon"`, "duration"}},
+		{"bad_size", "capture:\n  max_body_bytes: lots\n", []string{"lessllm.yaml:2:", "not a size"}},
+		{"bad_provider_type", "providers:\n  x:\n    type: gemini\n    base_url: http://a\n", []string{"lessllm.yaml:3:", `"gemini"`, "openai", "anthropic"}},
+		{"bad_base_url", "providers:\n  x: { type: openai, base_url: 'localhost:9000' }\n", []string{"lessllm.yaml:2:", "not an http(s) URL"}},
+		{"alias_unknown_provider", "models:\n  fast:\n    provider: grok\n    model: m\n", []string{"lessllm.yaml:3:", `"grok" is not defined`, "anthropic, openai"}},
+		{"bad_on_write_error", "capture:\n  on_write_error: ignore\n", []string{"lessllm.yaml:2:", "drop or reject"}},
+		{"bad_listen", "listen: 8000\n", []string{"lessllm.yaml:1:", "host:port"}},
+		{"malformed_env", "providers:\n  x: { type: openai, base_url: 'http://a', api_key: '${KEY' }\n", []string{"lessllm.yaml:2:", "malformed environment reference"}},
+		{"syntax_error", "capture:\n  dir: [unclosed\n", []string{"lessllm.yaml:"}},
+		{"proxy_not_yet_supported", "proxy:\n  http_proxy: http://p:8080\n", []string{"lessllm.yaml:2:", `unknown key "http_proxy"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("lessllm.yaml", []byte(tc.yaml))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Fatalf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestEmptyFileIsDefaults(t *testing.T) {
+	f, err := Parse("empty.yaml", nil)
+	if err != nil || f.Listen != "127.0.0.1:8000" || f.Providers["openai"].BaseURL != "https://api.openai.com/v1" {
+		t.Fatalf("%+v %v", f, err)
+	}
+}

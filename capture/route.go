@@ -1,0 +1,170 @@
+package capture
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/lessllm/lessllm/capture/config"
+)
+
+// Dialects: the API a client speaks, decided by the path (DESIGN.md §4).
+const (
+	dialectOpenAI    = config.OpenAI
+	dialectAnthropic = config.Anthropic
+)
+
+// dialectOf returns the client's API for a path, or "" for paths lessllm
+// does not proxy. /v1/messages* is Anthropic's; every other /v1/ path is
+// OpenAI's (and OpenAI-compatible APIs').
+func dialectOf(path string) string {
+	switch {
+	case path == "/v1/messages" || strings.HasPrefix(path, "/v1/messages/"):
+		return dialectAnthropic
+	case strings.HasPrefix(path, "/v1/"):
+		return dialectOpenAI
+	}
+	return ""
+}
+
+// route is the routing decision for one request.
+type route struct {
+	dialect       string
+	providerName  string
+	provider      *config.Provider
+	model         string // as the client asked ("" when the body names none)
+	upstreamModel string
+	alias         bool
+	url           string
+	// clientAuth: the client's own credential may go upstream. Only the
+	// dialect's default provider is the one the client's key was meant for.
+	clientAuth bool
+}
+
+// resolve picks the provider for a request. body is the client's body; the
+// model is read from it only when aliases are configured (no alias, no
+// parse: the common case costs nothing).
+func resolve(cfg *config.File, dialect string, r *http.Request, body []byte) (*route, error) {
+	rt := &route{dialect: dialect, providerName: dialect, clientAuth: true}
+	if len(cfg.Models) > 0 && len(body) > 0 && r.Method == http.MethodPost {
+		var peek struct {
+			Model string `json:"model"`
+		}
+		if json.Unmarshal(body, &peek) == nil {
+			rt.model = peek.Model
+		}
+	}
+	rt.upstreamModel = rt.model
+	if a, ok := cfg.Models[rt.model]; ok && rt.model != "" {
+		rt.alias, rt.providerName, rt.upstreamModel = true, a.Provider, a.Model
+	}
+	rt.provider = cfg.Providers[rt.providerName]
+	if rt.provider == nil {
+		return nil, fmt.Errorf("no provider %q is configured for %s requests", rt.providerName, dialect)
+	}
+	rt.clientAuth = rt.providerName == dialect
+	if rt.provider.Type != dialect {
+		return nil, fmt.Errorf("model %q is an alias for provider %q (%s API), and translation from the %s API is not implemented yet",
+			rt.model, rt.providerName, rt.provider.Type, dialect)
+	}
+	u, err := upstreamURL(rt.provider.BaseURL, r.URL)
+	if err != nil {
+		return nil, err
+	}
+	rt.url = u
+	return rt, nil
+}
+
+// upstreamURL joins the provider's API root with the request path. SDK
+// base URLs differ in whether they include /v1 (OpenAI's does, Anthropic's
+// does not), so a /v1 at the end of the root absorbs the path's /v1.
+func upstreamURL(base string, in *url.URL) (string, error) {
+	b, err := url.Parse(base)
+	if err != nil {
+		return "", err
+	}
+	root := strings.TrimSuffix(b.Path, "/")
+	p := in.Path
+	if strings.HasSuffix(root, "/v1") && strings.HasPrefix(p, "/v1/") {
+		p = p[len("/v1"):]
+	}
+	b.Path = root + p
+	b.RawPath = ""
+	b.RawQuery = in.RawQuery
+	return b.String(), nil
+}
+
+// hopHeaders are connection-level headers a proxy must not forward
+// (RFC 9110 §7.6.1), plus those it sets itself.
+var hopHeaders = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Host", "Content-Length",
+}
+
+// authHeaders carry a client's credential for one provider.
+var authHeaders = []string{"Authorization", "X-Api-Key", "Api-Key"}
+
+// upstreamHeader builds the headers sent upstream: the client's, minus
+// hop-by-hop and lessllm's own, with credentials decided by the route.
+func upstreamHeader(in http.Header, rt *route) http.Header {
+	out := make(http.Header, len(in))
+	for k, vs := range in {
+		out[k] = vs
+	}
+	if c := in.Get("Connection"); c != "" {
+		for _, f := range strings.Split(c, ",") {
+			out.Del(strings.TrimSpace(f))
+		}
+	}
+	for _, h := range hopHeaders {
+		out.Del(h)
+	}
+	for k := range out {
+		if strings.HasPrefix(k, "X-Lessllm-") {
+			delete(out, k)
+		}
+	}
+	hasClientKey := false
+	for _, h := range authHeaders {
+		if out.Get(h) != "" {
+			hasClientKey = true
+		}
+	}
+	if !rt.clientAuth {
+		for _, h := range authHeaders {
+			out.Del(h)
+		}
+		hasClientKey = false
+	}
+	if !hasClientKey && rt.provider.APIKey != "" {
+		if rt.provider.Type == config.Anthropic {
+			out.Set("X-Api-Key", rt.provider.APIKey)
+		} else {
+			out.Set("Authorization", "Bearer "+rt.provider.APIKey)
+		}
+	}
+	if rt.provider.Type == config.Anthropic && out.Get("Anthropic-Version") == "" {
+		out.Set("Anthropic-Version", "2023-06-01") // required by the Messages API
+	}
+	return out
+}
+
+// rewriteModel replaces the top-level "model" of a JSON body. Other values
+// keep their content; keys come out sorted.
+func rewriteModel(body []byte, model string) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, err
+	}
+	m["model"], _ = json.Marshal(model)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}

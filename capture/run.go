@@ -1,0 +1,108 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/lessllm/lessllm/capture/config"
+	"github.com/lessllm/lessllm/format"
+)
+
+// Instance is a running capture proxy: listener, HTTP server, Server and
+// segment recorder. It is what `lessllm capture` runs, and what a Go
+// program embeds (the requirements' configure() / get_proxy_url()).
+type Instance struct {
+	// URL is the proxy's base URL, e.g. http://127.0.0.1:8000. OpenAI SDKs
+	// take URL+"/v1", Anthropic SDKs take URL.
+	URL string
+
+	cfg      *config.File
+	server   *Server
+	http     *http.Server
+	recorder *Recorder
+	log      *slog.Logger
+	served   chan error
+}
+
+// Start opens the segment writer (repairing leftovers of this node),
+// listens on cfg.Listen and serves until Shutdown. logger nil uses
+// slog.Default().
+func Start(cfg *config.File, logger *slog.Logger) (*Instance, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	rec, err := OpenRecorder(format.WriterOptions{
+		Dir: cfg.Capture.Dir, Node: cfg.Capture.Node,
+		MaxSegmentBytes: int64(cfg.Capture.SegmentMaxBytes), MaxSegmentAge: cfg.Capture.SegmentMaxAge,
+		FlushInterval: cfg.Capture.FlushInterval,
+	}, cfg.Capture.QueueSize, logger)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(rec.Collectors()...)
+	srv := &Server{Config: cfg, Sink: rec, Logger: logger, Metrics: NewMetrics(reg), Node: rec.w.Node()}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if !rec.Healthy() {
+			http.Error(w, "capture unhealthy: records are not being written", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/", srv)
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		rec.Close()
+		return nil, err
+	}
+	inst := &Instance{
+		URL: "http://" + ln.Addr().String(), cfg: cfg, server: srv, recorder: rec, log: logger,
+		http: &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: 10 * time.Second, // slowloris
+			IdleTimeout:       5 * time.Minute,
+			MaxHeaderBytes:    1 << 20,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		},
+		served: make(chan error, 1),
+	}
+	go func() { inst.served <- inst.http.Serve(ln) }()
+	logger.Info("capture listening", "url", inst.URL, "dir", cfg.Capture.Dir, "node", srv.Node)
+	return inst, nil
+}
+
+// Shutdown stops accepting connections, lets in-flight exchanges finish
+// for up to the configured grace period, closes what is left, then drains
+// the record queue and seals the segments.
+func (i *Instance) Shutdown(ctx context.Context) error {
+	grace, cancel := context.WithTimeout(ctx, i.cfg.Capture.ShutdownGrace)
+	defer cancel()
+	i.server.closing.Store(true)
+	err := i.http.Shutdown(grace) // waits for handlers to return
+	if err != nil {
+		i.log.Warn("grace period over: closing streams still in flight", "grace", i.cfg.Capture.ShutdownGrace)
+		err = i.http.Close()
+	}
+	i.server.Wait() // a closed connection's handler may still be recording
+	if serr := <-i.served; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	if cerr := i.recorder.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("sealing segments: %w", cerr))
+	}
+	return err
+}

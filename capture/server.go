@@ -1,0 +1,286 @@
+// Package capture is lessllm's hot path: a proxy that forwards LLM API
+// requests to the configured upstreams, relays responses chunk by chunk
+// with a flush per read, and hands every completed exchange — request,
+// routing, connection timings, each chunk with its nanosecond offset — to a
+// RecordSink. It never tokenizes, prices or queries anything (DESIGN.md §4);
+// it never imports analyze, DuckDB or Parquet.
+package capture
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptrace"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lessllm/lessllm/capture/config"
+	"github.com/lessllm/lessllm/format"
+)
+
+// Server is the capturing proxy, an http.Handler. Set its fields before
+// the first request and do not change them afterwards.
+//
+// Unlike httputil.ReverseProxy, it reads the client's request body
+// completely before sending anything upstream and sends its own copy. That
+// decouples the upstream request from the inbound body, which net/http's
+// server closes once response headers are written; a transport still
+// reading that body then tears the upstream connection down mid-answer —
+// the ~1% of streams cut over reused client connections of DESIGN.md §8
+// (golang/go#40747). Request bodies of LLM APIs are small and complete
+// before the model starts, so nothing is lost by reading them first.
+type Server struct {
+	// Config is required: providers, aliases, capture limits.
+	Config *config.File
+	// Transport sends upstream requests. Nil uses NewTransport(Config.Proxy).
+	Transport http.RoundTripper
+	// Sink receives every exchange. Nil records nothing (a plain proxy).
+	Sink RecordSink
+	// Logger gets one line per exchange (no secrets, no bodies). Nil uses
+	// slog.Default().
+	Logger *slog.Logger
+	// Metrics, if non-nil, is updated for every exchange.
+	Metrics *Metrics
+	// Node names this proxy in records. Empty leaves it to the Sink.
+	Node string
+
+	initOnce sync.Once
+	inflight sync.WaitGroup
+	closing  atomic.Bool // set by Drain: errors from here on are shutdown errors
+}
+
+var _ http.Handler = (*Server)(nil)
+
+func (s *Server) init() {
+	s.initOnce.Do(func() {
+		if s.Transport == nil {
+			s.Transport = NewTransport(s.Config.Proxy)
+		}
+		if s.Logger == nil {
+			s.Logger = slog.Default()
+		}
+	})
+}
+
+// Drain marks the server as shutting down and waits until no exchange is
+// in flight or ctx ends. Call it after the listener stopped accepting.
+func (s *Server) Drain(ctx context.Context) error {
+	s.closing.Store(true)
+	done := make(chan struct{})
+	go func() { s.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Wait blocks until every exchange in flight has been handed to the Sink.
+func (s *Server) Wait() { s.inflight.Wait() }
+
+// exchange is the state of one request while it is proxied.
+type exchange struct {
+	s      *Server
+	w      http.ResponseWriter
+	r      *http.Request
+	start  time.Time
+	rec    format.Exchange
+	trace  *traceTimings
+	rt     *route
+	status int // status sent to the client (0: none)
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.init()
+	s.inflight.Add(1)
+	defer s.inflight.Done()
+	if s.Metrics != nil {
+		s.Metrics.inflight.Inc()
+		defer s.Metrics.inflight.Dec()
+	}
+	x := &exchange{s: s, w: w, r: r, start: time.Now()}
+	x.trace = &traceTimings{start: x.start}
+	x.rec = format.Exchange{
+		V: format.RecordVersion, ID: format.NewID(x.start), Node: s.Node, StartNS: x.start.UnixNano(),
+		Request: format.Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
+			Headers: format.RedactHeader(r.Header, s.Config.Capture.RedactHeaders)},
+	}
+	defer x.finish()
+	x.proxy()
+}
+
+func (x *exchange) since() int64 { return time.Since(x.start).Nanoseconds() }
+
+// fail ends an exchange that got no upstream response: it is recorded, and
+// the client gets an error in its API's format (unless it is gone).
+func (x *exchange) fail(dialect string, status int, kind, code, msg string) {
+	x.rec.Error = &format.Error{Kind: kind, Message: msg, AtNS: x.since()}
+	if kind == format.ErrClientDisconnect {
+		return
+	}
+	x.status = status
+	writeAPIError(x.w, dialect, status, code, msg)
+}
+
+func (x *exchange) proxy() {
+	s, r := x.s, x.r
+	dialect := dialectOf(r.URL.Path)
+	if dialect == "" {
+		x.fail(dialectOpenAI, http.StatusNotFound, format.ErrRejected, "unknown_path",
+			fmt.Sprintf("lessllm proxies /v1/... API paths only; %q is not one", r.URL.Path))
+		return
+	}
+	if s.Config.Capture.OnWriteError == "reject" && s.Sink != nil && !s.Sink.Healthy() {
+		x.fail(dialect, http.StatusServiceUnavailable, format.ErrRejected, "capture_unavailable",
+			"lessllm cannot record exchanges right now and is configured to refuse requests (capture.on_write_error: reject)")
+		return
+	}
+	body, err := readBody(r, int64(s.Config.Capture.MaxRequestBytes))
+	x.rec.Request.SetBody(capBytes(body, s.Config.Capture.MaxBodyBytes), int64(len(body)))
+	requestRead := x.since()
+	switch {
+	case errors.Is(err, errTooLarge):
+		x.fail(dialect, http.StatusRequestEntityTooLarge, format.ErrRejected, "request_too_large",
+			fmt.Sprintf("request body exceeds lessllm's limit of %d bytes (capture.max_request_bytes)", s.Config.Capture.MaxRequestBytes))
+		return
+	case err != nil:
+		x.fail(dialect, http.StatusBadRequest, format.ErrRequestRead, "request_read_failed", "reading the request body failed: "+err.Error())
+		return
+	}
+
+	rt, err := resolve(s.Config, dialect, r, body)
+	if err != nil {
+		x.fail(dialect, http.StatusBadRequest, format.ErrRejected, "no_route", err.Error())
+		return
+	}
+	x.rt = rt
+	x.rec.Route = &format.Route{Provider: rt.providerName, Dialect: dialect, Model: rt.model,
+		UpstreamModel: rt.upstreamModel, URL: rt.url, Proxy: "direct"}
+	upBody := body
+	if rt.alias && rt.upstreamModel != rt.model {
+		if upBody, err = rewriteModel(body, rt.upstreamModel); err != nil {
+			x.fail(dialect, http.StatusBadRequest, format.ErrRejected, "invalid_json", "request body is not a JSON object: "+err.Error())
+			return
+		}
+	}
+
+	ctx, cancel := context.WithCancel(httptrace.WithClientTrace(r.Context(), x.trace.clientTrace()))
+	defer cancel()
+	up, err := http.NewRequestWithContext(ctx, r.Method, rt.url, bytes.NewReader(upBody))
+	if err != nil {
+		x.fail(dialect, http.StatusBadRequest, format.ErrRejected, "bad_request", err.Error())
+		return
+	}
+	up.Header = upstreamHeader(r.Header, rt)
+	up.ContentLength = int64(len(upBody))
+	if len(upBody) == 0 && r.Method == http.MethodGet {
+		up.Body = nil
+	}
+	x.recordUpstream(up, upBody, body)
+	x.rec.Timings = x.trace.snapshot(requestRead)
+
+	resp, err := s.Transport.RoundTrip(up)
+	x.rec.Timings = x.trace.snapshot(requestRead)
+	if err != nil {
+		kind, status := classifyUpstream(r.Context(), false, err)
+		if x.s.closing.Load() && kind == format.ErrClientDisconnect {
+			kind = format.ErrShutdown
+		}
+		x.fail(dialect, status, kind, kind, fmt.Sprintf("lessllm: upstream %s (%s) failed before responding: %v", rt.providerName, rt.url, err))
+		return
+	}
+	defer resp.Body.Close()
+	x.relay(resp, cancel)
+	x.rec.Timings = x.trace.snapshot(requestRead)
+}
+
+// recordUpstream keeps the upstream request in the record when it differs
+// from the client's: another body (alias), or credentials we supplied.
+func (x *exchange) recordUpstream(up *http.Request, upBody, body []byte) {
+	redacted := format.RedactHeader(up.Header, x.s.Config.Capture.RedactHeaders)
+	sameBody := bytes.Equal(upBody, body)
+	sameAuth := true
+	for _, h := range authHeaders {
+		if up.Header.Get(h) != x.r.Header.Get(h) {
+			sameAuth = false
+		}
+	}
+	if sameBody && sameAuth {
+		return
+	}
+	u := &format.Request{Method: up.Method, Path: up.URL.Path, Query: up.URL.RawQuery, URL: up.URL.String(), Headers: redacted}
+	if !sameBody {
+		u.SetBody(capBytes(upBody, x.s.Config.Capture.MaxBodyBytes), int64(len(upBody)))
+	}
+	x.rec.Upstream = u
+}
+
+// finish completes the record and hands it to the sink, and logs the
+// exchange. It runs even when the handler aborts the client's stream.
+func (x *exchange) finish() {
+	x.rec.EndNS = x.since()
+	s := x.s
+	provider := ""
+	if x.rt != nil {
+		provider = x.rt.providerName
+	}
+	var respBytes int64
+	if x.rec.Response != nil {
+		respBytes = x.rec.Response.Bytes
+	}
+	errKind := ""
+	if x.rec.Error != nil {
+		errKind = x.rec.Error.Kind
+	}
+	if s.Metrics != nil {
+		s.Metrics.observe(provider, x.status, x.rec.Request.Bytes, respBytes, float64(x.rec.EndNS)/1e9, errKind)
+	}
+	attrs := []any{"id", x.rec.ID, "method", x.r.Method, "path", x.r.URL.Path, "provider", provider,
+		"status", x.status, "ms", float64(x.rec.EndNS) / 1e6, "req_bytes", x.rec.Request.Bytes, "resp_bytes", respBytes}
+	if x.rt != nil && x.rt.model != "" {
+		attrs = append(attrs, "model", x.rt.model)
+	}
+	if x.rec.Error != nil {
+		attrs = append(attrs, "error", x.rec.Error.Kind, "error_msg", x.rec.Error.Message)
+	}
+	s.Logger.Info("exchange", attrs...)
+	if s.Sink != nil {
+		s.Sink.Record(&x.rec)
+	}
+}
+
+var errTooLarge = errors.New("request body too large")
+
+// readBody reads the whole request body, up to limit bytes.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	if r.ContentLength > limit {
+		return nil, errTooLarge
+	}
+	size := 512
+	if r.ContentLength > 0 {
+		size = int(r.ContentLength) + 1 // +1: EOF without a second read
+	}
+	var buf bytes.Buffer
+	buf.Grow(size)
+	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
+	if n > limit {
+		return buf.Bytes()[:limit], errTooLarge
+	}
+	return buf.Bytes(), err
+}
+
+func capBytes(b []byte, limit config.ByteSize) []byte {
+	if int64(len(b)) > int64(limit) {
+		return b[:limit]
+	}
+	return b
+}

@@ -1,0 +1,249 @@
+package simulator
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+// midFaultAfter is how many content chunks a *-mid fault lets through.
+const midFaultAfter = 3
+
+func (s *Simulator) auth(r *http.Request) string {
+	if k := r.Header.Get("X-Api-Key"); k != "" {
+		return k
+	}
+	return r.Header.Get("Authorization")
+}
+
+// chat serves POST /v1/chat/completions.
+func (s *Simulator) chat(w http.ResponseWriter, r *http.Request) {
+	c, req := s.start(w, r, "openai", "max_tokens")
+	if c == nil {
+		return
+	}
+	prompt := openAIPrompt(req)
+	pt := prompt.total()
+	cached := 0
+	if !s.opts.NoCache {
+		cached = s.cache.openAI(cacheScope(s.auth(r), c.model, req), prompt, s.opts.Now())
+	}
+	id := s.id("chatcmpl-")
+	created := time.Now().Unix()
+	model := c.model + "-sim"
+	usage := map[string]any{
+		"prompt_tokens": pt, "completion_tokens": c.tokens, "total_tokens": pt + c.tokens,
+		"prompt_tokens_details":     map[string]any{"cached_tokens": cached, "audio_tokens": 0},
+		"completion_tokens_details": map[string]any{"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+	}
+	finish := "stop"
+	if mt, ok := req["max_tokens"].(float64); ok && int(mt) == c.tokens {
+		finish = "length"
+	}
+	if !c.stream {
+		if !s.sleep(c, c.ttft+time.Duration(max(c.tokens-1, 0))*c.tpot) {
+			return
+		}
+		var text strings.Builder
+		for i := 0; i < c.tokens; i++ {
+			text.WriteString(word(i))
+		}
+		s.headers(w, "openai")
+		writeJSON(w, http.StatusOK, map[string]any{
+			"id": id, "object": "chat.completion", "created": created, "model": model, "system_fingerprint": "fp_sim",
+			"choices": []any{map[string]any{"index": 0, "message": map[string]any{"role": "assistant", "content": text.String(), "refusal": nil},
+				"logprobs": nil, "finish_reason": finish}},
+			"usage": usage,
+		})
+		return
+	}
+	s.headers(w, "openai")
+	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	w.(http.Flusher).Flush()
+	chunk := func(delta map[string]any, fin any) []byte {
+		m := map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": model, "system_fingerprint": "fp_sim",
+			"choices": []any{map[string]any{"index": 0, "delta": delta, "logprobs": nil, "finish_reason": fin}}}
+		if c.usage {
+			m["usage"] = nil
+		}
+		return mustJSON(m)
+	}
+	if !s.sleep(c, c.ttft) {
+		return
+	}
+	sse(w, "", chunk(map[string]any{"role": "assistant", "content": "", "refusal": nil}, nil))
+	for i := 0; i < c.tokens; i++ {
+		if i > 0 && !s.sleep(c, c.tpot) {
+			return
+		}
+		if c.faultMid && i == midFaultAfter {
+			midFault(c)
+		}
+		sse(w, "", chunk(map[string]any{"content": word(i)}, nil))
+	}
+	sse(w, "", chunk(map[string]any{}, finish))
+	if c.usage {
+		sse(w, "", mustJSON(map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+			"system_fingerprint": "fp_sim", "choices": []any{}, "usage": usage}))
+	}
+	sse(w, "", []byte("[DONE]"))
+}
+
+// headers sets the provider-specific response headers analyze reads.
+func (s *Simulator) headers(w http.ResponseWriter, dialect string) {
+	h := w.Header()
+	if dialect == "anthropic" {
+		h.Set("Request-Id", s.id("req_"))
+		h.Set("Anthropic-Organization-Id", "sim-org")
+		return
+	}
+	h.Set("X-Request-Id", s.id("req_"))
+	h.Set("Openai-Processing-Ms", "1")
+	h.Set("Openai-Version", "2020-10-01")
+}
+
+// messages serves POST /v1/messages (Anthropic).
+func (s *Simulator) messages(w http.ResponseWriter, r *http.Request) {
+	c, req := s.start(w, r, "anthropic", "max_tokens")
+	if c == nil {
+		return
+	}
+	if _, ok := req["max_tokens"].(float64); !ok {
+		writeError(w, "anthropic", http.StatusBadRequest, "invalid_request_error", "max_tokens: Field required")
+		return
+	}
+	prompt := anthropicPrompt(req)
+	var u anthropicUsage
+	if s.opts.NoCache {
+		u.input = prompt.total()
+	} else {
+		u = s.cache.anthropic(cacheScope(s.auth(r), c.model, nil), c.model, prompt, s.opts.Now())
+	}
+	id := s.id("msg_")
+	stop := "end_turn"
+	if int(req["max_tokens"].(float64)) == c.tokens {
+		stop = "max_tokens"
+	}
+	usage := func(output int) map[string]any {
+		return map[string]any{
+			"input_tokens": u.input, "cache_creation_input_tokens": u.cacheWrite5m + u.cacheWrite1h, "cache_read_input_tokens": u.cacheRead,
+			"cache_creation": map[string]any{"ephemeral_5m_input_tokens": u.cacheWrite5m, "ephemeral_1h_input_tokens": u.cacheWrite1h},
+			"output_tokens":  output, "service_tier": "standard",
+		}
+	}
+	if !c.stream {
+		if !s.sleep(c, c.ttft+time.Duration(max(c.tokens-1, 0))*c.tpot) {
+			return
+		}
+		var text strings.Builder
+		for i := 0; i < c.tokens; i++ {
+			text.WriteString(word(i))
+		}
+		s.headers(w, "anthropic")
+		writeJSON(w, http.StatusOK, map[string]any{
+			"id": id, "type": "message", "role": "assistant", "model": c.model,
+			"content":     []any{map[string]any{"type": "text", "text": text.String()}},
+			"stop_reason": stop, "stop_sequence": nil, "usage": usage(c.tokens),
+		})
+		return
+	}
+	s.headers(w, "anthropic")
+	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	// message_start goes out at once, before generation: like the real API,
+	// the first byte arrives well before the first token.
+	sse(w, "message_start", mustJSON(map[string]any{"type": "message_start", "message": map[string]any{
+		"id": id, "type": "message", "role": "assistant", "model": c.model, "content": []any{},
+		"stop_reason": nil, "stop_sequence": nil, "usage": usage(1)}}))
+	sse(w, "content_block_start", mustJSON(map[string]any{"type": "content_block_start", "index": 0,
+		"content_block": map[string]any{"type": "text", "text": ""}}))
+	sse(w, "ping", []byte(`{"type": "ping"}`))
+	if !s.sleep(c, c.ttft) {
+		return
+	}
+	for i := 0; i < c.tokens; i++ {
+		if i > 0 && !s.sleep(c, c.tpot) {
+			return
+		}
+		if c.faultMid && i == midFaultAfter {
+			midFault(c)
+		}
+		sse(w, "content_block_delta", mustJSON(map[string]any{"type": "content_block_delta", "index": 0,
+			"delta": map[string]any{"type": "text_delta", "text": word(i)}}))
+	}
+	sse(w, "content_block_stop", []byte(`{"type":"content_block_stop","index":0}`))
+	// The final message_delta repeats the full usage with the final output
+	// count, as the real API does (DESIGN.md §8).
+	sse(w, "message_delta", mustJSON(map[string]any{"type": "message_delta",
+		"delta": map[string]any{"stop_reason": stop, "stop_sequence": nil}, "usage": usage(c.tokens)}))
+	sse(w, "message_stop", []byte(`{"type":"message_stop"}`))
+}
+
+// responses serves POST /v1/responses (OpenAI Responses API).
+func (s *Simulator) responses(w http.ResponseWriter, r *http.Request) {
+	c, req := s.start(w, r, "openai", "max_output_tokens")
+	if c == nil {
+		return
+	}
+	prompt := responsesPrompt(req)
+	pt := prompt.total()
+	cached := 0
+	if !s.opts.NoCache {
+		cached = s.cache.openAI(cacheScope(s.auth(r), c.model, req), prompt, s.opts.Now())
+	}
+	id, itemID := s.id("resp_"), s.id("msg_")
+	created := time.Now().Unix()
+	var text strings.Builder
+	for i := 0; i < c.tokens; i++ {
+		text.WriteString(word(i))
+	}
+	resp := func(status string, done bool) map[string]any {
+		m := map[string]any{"id": id, "object": "response", "created_at": created, "status": status, "model": c.model + "-sim",
+			"output": []any{}, "usage": nil, "error": nil, "incomplete_details": nil}
+		if done {
+			m["output"] = []any{map[string]any{"id": itemID, "type": "message", "status": "completed", "role": "assistant",
+				"content": []any{map[string]any{"type": "output_text", "text": text.String(), "annotations": []any{}}}}}
+			m["usage"] = map[string]any{"input_tokens": pt, "input_tokens_details": map[string]any{"cached_tokens": cached},
+				"output_tokens": c.tokens, "output_tokens_details": map[string]any{"reasoning_tokens": 0}, "total_tokens": pt + c.tokens}
+		}
+		return m
+	}
+	if !c.stream {
+		if !s.sleep(c, c.ttft+time.Duration(max(c.tokens-1, 0))*c.tpot) {
+			return
+		}
+		s.headers(w, "openai")
+		writeJSON(w, http.StatusOK, resp("completed", true))
+		return
+	}
+	s.headers(w, "openai")
+	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	seq := 0
+	ev := func(typ string, m map[string]any) {
+		m["type"], m["sequence_number"] = typ, seq
+		seq++
+		sse(w, typ, mustJSON(m))
+	}
+	ev("response.created", map[string]any{"response": resp("in_progress", false)})
+	ev("response.in_progress", map[string]any{"response": resp("in_progress", false)})
+	ev("response.output_item.added", map[string]any{"output_index": 0, "item": map[string]any{"id": itemID, "type": "message", "status": "in_progress", "role": "assistant", "content": []any{}}})
+	ev("response.content_part.added", map[string]any{"item_id": itemID, "output_index": 0, "content_index": 0, "part": map[string]any{"type": "output_text", "text": "", "annotations": []any{}}})
+	if !s.sleep(c, c.ttft) {
+		return
+	}
+	for i := 0; i < c.tokens; i++ {
+		if i > 0 && !s.sleep(c, c.tpot) {
+			return
+		}
+		if c.faultMid && i == midFaultAfter {
+			midFault(c)
+		}
+		ev("response.output_text.delta", map[string]any{"item_id": itemID, "output_index": 0, "content_index": 0, "delta": word(i)})
+	}
+	ev("response.output_text.done", map[string]any{"item_id": itemID, "output_index": 0, "content_index": 0, "text": text.String()})
+	ev("response.content_part.done", map[string]any{"item_id": itemID, "output_index": 0, "content_index": 0, "part": map[string]any{"type": "output_text", "text": text.String(), "annotations": []any{}}})
+	ev("response.output_item.done", map[string]any{"output_index": 0, "item": resp("completed", true)["output"].([]any)[0]})
+	ev("response.completed", map[string]any{"response": resp("completed", true)})
+}

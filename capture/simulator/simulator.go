@@ -1,0 +1,372 @@
+// Package simulator is a simulated OpenAI + Anthropic upstream for demos,
+// tests and benchmarks. It speaks the real wire formats (checked with the
+// official Go SDKs), paces tokens with a configurable first-token delay and
+// per-token time, models each provider's documented prompt caching, and
+// injects faults on request.
+//
+// Per-request controls are headers, so one simulator serves every test:
+//
+//	X-Sim-Fault: 429 | 500 | 529 | stall | stall-mid | reset | reset-mid
+//	X-Sim-Output-Tokens: N       tokens to generate (default Options.OutputTokens, capped by max_tokens)
+//	X-Sim-TTFT-Ms, X-Sim-TPOT-Ms override the pacing for this request
+package simulator
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure a Simulator. Zero values select the defaults.
+type Options struct {
+	TTFT         time.Duration // first token delay; default 150ms
+	TPOT         time.Duration // time per further token; default 20ms
+	Jitter       float64       // ± fraction applied to every delay; default 0 (exact)
+	OutputTokens int           // default 40
+	Seed         uint64
+	// NoCache disables the prompt-cache model (cached counts stay 0).
+	NoCache bool
+	// Now is the clock of the cache model; default time.Now.
+	Now func() time.Time
+}
+
+// Simulator is an http.Handler serving the simulated APIs.
+type Simulator struct {
+	opts  Options
+	cache *cacheModel
+	mux   *http.ServeMux
+	rngMu sync.Mutex
+	rng   *rand.Rand
+	seq   atomic.Int64
+
+	mu       sync.Mutex
+	received []Received
+	keep     int
+}
+
+// Received is a request as the simulator saw it, kept for tests that check
+// what reached the upstream (headers, body).
+type Received struct {
+	Method, Path string
+	Header       http.Header
+	Body         []byte
+}
+
+var _ http.Handler = (*Simulator)(nil)
+
+// New returns a simulator.
+func New(opts Options) *Simulator {
+	if opts.TTFT == 0 {
+		opts.TTFT = 150 * time.Millisecond
+	}
+	if opts.TPOT == 0 {
+		opts.TPOT = 20 * time.Millisecond
+	}
+	if opts.OutputTokens == 0 {
+		opts.OutputTokens = 40
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Simulator{opts: opts, cache: newCacheModel(), rng: rand.New(rand.NewPCG(opts.Seed, 0x5eed)), keep: 1000}
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("POST /v1/chat/completions", s.chat)
+	s.mux.HandleFunc("POST /v1/responses", s.responses)
+	s.mux.HandleFunc("POST /v1/messages", s.messages)
+	s.mux.HandleFunc("POST /v1/messages/count_tokens", s.countTokens)
+	s.mux.HandleFunc("POST /v1/completions", s.completions)
+	s.mux.HandleFunc("POST /v1/embeddings", s.embeddings)
+	s.mux.HandleFunc("GET /v1/models", s.models)
+	return s
+}
+
+// Received returns the last requests served (at most 1000), oldest first.
+func (s *Simulator) Received() []Received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Received(nil), s.received...)
+}
+
+func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	if len(s.received) >= s.keep {
+		s.received = s.received[1:]
+	}
+	s.received = append(s.received, Received{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+	s.mu.Unlock()
+	r.Body = io.NopCloser(strings.NewReader(string(body)))
+	if s.fault(w, r) {
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// call is one generation request, parsed into what the simulator needs.
+type call struct {
+	w        http.ResponseWriter
+	r        *http.Request
+	model    string
+	stream   bool
+	usage    bool // OpenAI stream_options.include_usage
+	tokens   int  // output tokens to generate
+	ttft     time.Duration
+	tpot     time.Duration
+	prompt   promptTokens
+	faultMid bool // fault after a few chunks
+}
+
+// start parses the common fields; it writes a 400 and returns nil when the
+// body is not a JSON object.
+func (s *Simulator) start(w http.ResponseWriter, r *http.Request, dialect string, maxTokensField string) (*call, map[string]any) {
+	var req map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		writeError(w, dialect, http.StatusBadRequest, "invalid_request_error", "request body is not a JSON object: "+err.Error())
+		return nil, nil
+	}
+	c := &call{w: w, r: r, ttft: s.opts.TTFT, tpot: s.opts.TPOT, tokens: s.opts.OutputTokens}
+	c.model, _ = req["model"].(string)
+	c.stream, _ = req["stream"].(bool)
+	if so, ok := req["stream_options"].(map[string]any); ok {
+		c.usage, _ = so["include_usage"].(bool)
+	}
+	if v, err := strconv.Atoi(r.Header.Get("X-Sim-Output-Tokens")); err == nil && v > 0 {
+		c.tokens = v
+	}
+	for _, f := range []string{maxTokensField, "max_completion_tokens"} {
+		if mt, ok := req[f].(float64); ok && int(mt) < c.tokens && mt > 0 {
+			c.tokens = int(mt)
+		}
+	}
+	if v, err := strconv.Atoi(r.Header.Get("X-Sim-TTFT-Ms")); err == nil {
+		c.ttft = time.Duration(v) * time.Millisecond
+	}
+	if v, err := strconv.Atoi(r.Header.Get("X-Sim-TPOT-Ms")); err == nil {
+		c.tpot = time.Duration(v) * time.Millisecond
+	}
+	c.faultMid = strings.HasSuffix(r.Header.Get("X-Sim-Fault"), "-mid")
+	if c.model == "" {
+		writeError(w, dialect, http.StatusBadRequest, "invalid_request_error", "model is required")
+		return nil, nil
+	}
+	return c, req
+}
+
+// sleep waits d with jitter, or until the client goes away.
+func (s *Simulator) sleep(c *call, d time.Duration) bool {
+	if s.opts.Jitter > 0 {
+		s.rngMu.Lock()
+		d = time.Duration(float64(d) * (1 + s.opts.Jitter*(2*s.rng.Float64()-1)))
+		s.rngMu.Unlock()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.r.Context().Done():
+		return false
+	}
+}
+
+// word returns the i-th generated token's text: deterministic prose.
+func word(i int) string {
+	return " " + vocabulary[(i*7+i/3)%len(vocabulary)]
+}
+
+var vocabulary = strings.Fields(`the quick brown fox jumps over a lazy dog while streams of tokens arrive
+at steady pace through proxies caches and networks measuring latency cost and time carefully`)
+
+func (s *Simulator) id(prefix string) string {
+	return fmt.Sprintf("%s%08x%012x", prefix, s.seq.Add(1), time.Now().UnixNano()&0xffffffffffff)
+}
+
+// sse writes one server-sent event and flushes it.
+func sse(w http.ResponseWriter, event string, data []byte) {
+	if event != "" {
+		io.WriteString(w, "event: "+event+"\n")
+	}
+	io.WriteString(w, "data: ")
+	w.Write(data)
+	io.WriteString(w, "\n\n")
+	w.(http.Flusher).Flush()
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(mustJSON(v))
+}
+
+// writeError writes an error in the dialect's own shape.
+func writeError(w http.ResponseWriter, dialect string, status int, typ, msg string) {
+	if dialect == "anthropic" {
+		writeJSON(w, status, map[string]any{"type": "error", "error": map[string]any{"type": typ, "message": msg}})
+		return
+	}
+	writeJSON(w, status, map[string]any{"error": map[string]any{"message": msg, "type": typ, "param": nil, "code": nil}})
+}
+
+// fault injects the X-Sim-Fault failures that happen before any response.
+func (s *Simulator) fault(w http.ResponseWriter, r *http.Request) bool {
+	dialect := "openai"
+	if strings.HasPrefix(r.URL.Path, "/v1/messages") {
+		dialect = "anthropic"
+	}
+	switch r.Header.Get("X-Sim-Fault") {
+	case "429":
+		w.Header().Set("Retry-After", "2")
+		typ := "rate_limit_exceeded"
+		if dialect == "anthropic" {
+			typ = "rate_limit_error"
+		}
+		writeError(w, dialect, http.StatusTooManyRequests, typ, "Rate limit reached (simulated)")
+	case "500":
+		typ := "server_error"
+		if dialect == "anthropic" {
+			typ = "api_error"
+		}
+		writeError(w, dialect, http.StatusInternalServerError, typ, "The server had an error (simulated)")
+	case "529":
+		writeError(w, dialect, 529, "overloaded_error", "Overloaded (simulated)")
+	case "stall":
+		<-r.Context().Done() // never answer
+	case "reset":
+		hijackClose(w)
+	default:
+		return false
+	}
+	return true
+}
+
+// midFault is called after a few streamed chunks of a *-mid fault.
+func midFault(c *call) {
+	switch c.r.Header.Get("X-Sim-Fault") {
+	case "stall-mid":
+		<-c.r.Context().Done()
+	case "reset-mid":
+		hijackClose(c.w)
+	}
+	panic(http.ErrAbortHandler) // end the handler without a clean end of stream
+}
+
+// hijackClose drops the TCP connection with an RST, as a crashing upstream
+// or a middlebox would.
+func hijackClose(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(interface{ SetLinger(int) error }); ok {
+		tc.SetLinger(0)
+	}
+	conn.Close()
+}
+
+func (s *Simulator) models(w http.ResponseWriter, r *http.Request) {
+	created := time.Date(2024, 5, 13, 0, 0, 0, 0, time.UTC).Unix()
+	var data []map[string]any
+	for _, m := range []string{"gpt-4o", "gpt-4o-mini", "gpt-4.1", "text-embedding-3-small"} {
+		data = append(data, map[string]any{"id": m, "object": "model", "created": created, "owned_by": "system"})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
+}
+
+func (s *Simulator) embeddings(w http.ResponseWriter, r *http.Request) {
+	c, req := s.start(w, r, "openai", "")
+	if c == nil {
+		return
+	}
+	inputs := []string{}
+	switch in := req["input"].(type) {
+	case string:
+		inputs = append(inputs, in)
+	case []any:
+		for _, v := range in {
+			inputs = append(inputs, fmt.Sprint(v))
+		}
+	}
+	var data []map[string]any
+	tokens := 0
+	for i, in := range inputs {
+		vec := make([]float64, 8)
+		for j := range vec {
+			vec[j] = float64((len(in)*31+j*17)%100) / 100
+		}
+		data = append(data, map[string]any{"object": "embedding", "index": i, "embedding": vec})
+		tokens += countTokens(in)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data, "model": c.model,
+		"usage": map[string]any{"prompt_tokens": tokens, "total_tokens": tokens}})
+}
+
+func (s *Simulator) countTokens(w http.ResponseWriter, r *http.Request) {
+	var req map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		writeError(w, "anthropic", http.StatusBadRequest, "invalid_request_error", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"input_tokens": anthropicPrompt(req).total()})
+}
+
+func (s *Simulator) completions(w http.ResponseWriter, r *http.Request) {
+	c, req := s.start(w, r, "openai", "max_tokens")
+	if c == nil {
+		return
+	}
+	prompt, _ := req["prompt"].(string)
+	pt := countTokens(prompt)
+	id := s.id("cmpl-")
+	created := time.Now().Unix()
+	if !s.sleep(c, c.ttft) {
+		return
+	}
+	var text strings.Builder
+	if c.stream {
+		w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
+		for i := 0; i < c.tokens; i++ {
+			if i > 0 && !s.sleep(c, c.tpot) {
+				return
+			}
+			fin := any(nil)
+			if i == c.tokens-1 {
+				fin = "length"
+			}
+			sse(w, "", mustJSON(map[string]any{"id": id, "object": "text_completion", "created": created, "model": c.model,
+				"choices": []any{map[string]any{"text": word(i), "index": 0, "logprobs": nil, "finish_reason": fin}}}))
+		}
+		sse(w, "", []byte("[DONE]"))
+		return
+	}
+	for i := 0; i < c.tokens; i++ {
+		text.WriteString(word(i))
+	}
+	if !s.sleep(c, time.Duration(max(c.tokens-1, 0))*c.tpot) {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "object": "text_completion", "created": created, "model": c.model,
+		"choices": []any{map[string]any{"text": text.String(), "index": 0, "logprobs": nil, "finish_reason": "length"}},
+		"usage":   map[string]any{"prompt_tokens": pt, "completion_tokens": c.tokens, "total_tokens": pt + c.tokens}})
+}

@@ -1,0 +1,100 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lessllm/lessllm/format"
+)
+
+var relayBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// relay copies the upstream response to the client: headers first, then
+// each read of the body written and flushed at once (no added buffering),
+// and kept in the record with its offset until the capture cap.
+//
+// Once headers are sent, a failure cannot be reported as an API error any
+// more. If the upstream breaks mid-body, relay records the error and
+// panics with http.ErrAbortHandler: net/http then drops the connection
+// without ending the chunked body, so the client's SDK raises instead of
+// accepting a truncated answer as complete (httputil.ReverseProxy does the
+// same).
+func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
+	limit := int64(x.s.Config.Capture.MaxBodyBytes)
+	rec := &format.Response{Status: resp.StatusCode, Headers: format.RedactHeader(resp.Header, x.s.Config.Capture.RedactHeaders)}
+	x.rec.Response = rec
+
+	h := x.w.Header()
+	for k, vs := range resp.Header {
+		h[k] = vs
+	}
+	for _, k := range hopHeaders {
+		if k != "Content-Length" {
+			h.Del(k)
+		}
+	}
+	x.w.WriteHeader(resp.StatusCode)
+	x.status = resp.StatusCode
+	rc := http.NewResponseController(x.w)
+	_ = rc.Flush() // headers out now: clients see the status before the first token
+
+	// An idle timer cancels the upstream request when the body stalls.
+	var idleFired atomic.Bool
+	idle := x.s.Config.Proxy.Timeouts.IdleStream
+	timer := time.AfterFunc(idle, func() { idleFired.Store(true); cancel() })
+	defer timer.Stop()
+
+	bp := relayBufs.Get().(*[]byte)
+	defer relayBufs.Put(bp)
+	buf := *bp
+	var captured int64
+	defer func() { rec.Truncated = rec.Bytes > captured }() // also when aborting
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			timer.Reset(idle)
+			t := x.since()
+			if captured < limit {
+				keep := min(int64(n), limit-captured)
+				rec.Chunks = append(rec.Chunks, format.NewChunk(t, buf[:keep]))
+				captured += keep
+			}
+			rec.Bytes += int64(n)
+			if _, werr := x.w.Write(buf[:n]); werr != nil {
+				x.rec.Error = &format.Error{Kind: format.ErrClientWrite, Message: "writing to the client failed: " + werr.Error(), AtNS: x.since()}
+				if x.r.Context().Err() != nil {
+					x.rec.Error.Kind = format.ErrClientDisconnect
+				}
+				break
+			}
+			if ferr := rc.Flush(); ferr != nil && !errors.Is(ferr, http.ErrNotSupported) {
+				x.rec.Error = &format.Error{Kind: format.ErrClientDisconnect, Message: "flushing to the client failed: " + ferr.Error(), AtNS: x.since()}
+				break
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			kind, _ := classifyUpstream(x.r.Context(), idleFired.Load(), err)
+			msg := fmt.Sprintf("upstream body failed after %d bytes: %v", rec.Bytes, err)
+			switch {
+			case kind == format.ErrClientDisconnect && x.s.closing.Load():
+				kind = format.ErrShutdown
+			case kind == format.ErrUpstreamTimeout:
+				msg = fmt.Sprintf("upstream sent nothing for %s (proxy.timeouts.idle_stream) after %d bytes", idle, rec.Bytes)
+			}
+			x.rec.Error = &format.Error{Kind: kind, Message: msg, AtNS: x.since()}
+			if kind != format.ErrClientDisconnect {
+				panic(http.ErrAbortHandler)
+			}
+			break
+		}
+	}
+}

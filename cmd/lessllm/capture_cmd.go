@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/lessllm/lessllm/capture"
+	"github.com/lessllm/lessllm/capture/config"
+)
+
+// CaptureCmd runs the capturing proxy until SIGTERM or SIGINT, then drains
+// in-flight streams and seals the segments.
+type CaptureCmd struct {
+	Listen    string `help:"Address to listen on; ':8000' binds every interface. Empty: the config's listen (default 127.0.0.1:8000)." default:"" env:"LESSLLM_LISTEN"`
+	Config    string `help:"Config file. Empty: ./lessllm.yaml if it exists, else built-in defaults." default:"" env:"LESSLLM_CONFIG" type:"path"`
+	Dir       string `help:"Directory for segments (overrides capture.dir)." default:"" env:"LESSLLM_CAPTURE_DIR" type:"path"`
+	Node      string `help:"Node name in segment names and records (overrides capture.node; default: host name)." default:"" env:"LESSLLM_NODE"`
+	LogFormat string `help:"Log format on stderr." enum:"text,json" default:"text" env:"LESSLLM_LOG_FORMAT"`
+}
+
+func (c *CaptureCmd) Run(env *Env) error {
+	return runCapture(env, c.Config, c.Listen, c.Dir, c.Node, c.LogFormat)
+}
+
+// ServerCmd is the requirements' spelling: `lessllm server --port 8000`.
+type ServerCmd struct {
+	Port      int    `help:"Port to listen on (on the config's listen host, default 127.0.0.1). 0: the config's port." default:"0" env:"LESSLLM_PORT"`
+	Config    string `help:"Config file. Empty: ./lessllm.yaml if it exists, else built-in defaults." default:"" env:"LESSLLM_CONFIG" type:"path"`
+	Dir       string `help:"Directory for segments (overrides capture.dir)." default:"" env:"LESSLLM_CAPTURE_DIR" type:"path"`
+	LogFormat string `help:"Log format on stderr." enum:"text,json" default:"text" env:"LESSLLM_LOG_FORMAT"`
+}
+
+func (c *ServerCmd) Run(env *Env) error {
+	listen := ""
+	if c.Port != 0 {
+		cfg, err := loadConfig(c.Config)
+		if err != nil {
+			return err
+		}
+		host, _, _ := net.SplitHostPort(cfg.Listen)
+		listen = net.JoinHostPort(host, strconv.Itoa(c.Port))
+	}
+	return runCapture(env, c.Config, listen, c.Dir, "", c.LogFormat)
+}
+
+// loadConfig reads path, or ./lessllm.yaml when path is empty and the file
+// exists, or returns the defaults.
+func loadConfig(path string) (*config.File, error) {
+	if path == "" {
+		if _, err := os.Stat("lessllm.yaml"); err != nil {
+			return config.Default(), nil
+		}
+		path = "lessllm.yaml"
+	}
+	return config.Load(path)
+}
+
+func newLogger(env *Env, format string) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(env.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(env.Stderr, nil))
+}
+
+func runCapture(env *Env, cfgPath, listen, dir, node, logFormat string) error {
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	if listen != "" {
+		cfg.Listen = listen
+	}
+	if dir != "" {
+		cfg.Capture.Dir = dir
+	}
+	if node != "" {
+		cfg.Capture.Node = node
+	}
+	log := newLogger(env, logFormat)
+	if cfg.Path != "" {
+		log.Info("config loaded", "file", cfg.Path)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	inst, err := capture.Start(cfg, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "lessllm capture on %s (OpenAI SDK base_url %s/v1, Anthropic SDK base_url %s)\n", inst.URL, inst.URL, inst.URL)
+	<-ctx.Done()
+	stop()
+	log.Info("shutting down: draining in-flight exchanges", "grace", cfg.Capture.ShutdownGrace)
+	if err := inst.Shutdown(context.Background()); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	log.Info("segments sealed; bye")
+	return nil
+}
