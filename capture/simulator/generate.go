@@ -2,7 +2,6 @@ package simulator
 
 import (
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -44,14 +43,10 @@ func (s *Simulator) chat(w http.ResponseWriter, r *http.Request) {
 		if !s.sleep(c, c.ttft+time.Duration(max(c.tokens-1, 0))*c.tpot) {
 			return
 		}
-		var text strings.Builder
-		for i := 0; i < c.tokens; i++ {
-			text.WriteString(word(i))
-		}
 		s.headers(w, "openai")
 		writeJSON(w, http.StatusOK, map[string]any{
 			"id": id, "object": "chat.completion", "created": created, "model": model, "system_fingerprint": "fp_sim",
-			"choices": []any{map[string]any{"index": 0, "message": map[string]any{"role": "assistant", "content": text.String(), "refusal": nil},
+			"choices": []any{map[string]any{"index": 0, "message": map[string]any{"role": "assistant", "content": Text(c.tokens), "refusal": nil},
 				"logprobs": nil, "finish_reason": finish}},
 			"usage": usage,
 		})
@@ -136,14 +131,10 @@ func (s *Simulator) messages(w http.ResponseWriter, r *http.Request) {
 		if !s.sleep(c, c.ttft+time.Duration(max(c.tokens-1, 0))*c.tpot) {
 			return
 		}
-		var text strings.Builder
-		for i := 0; i < c.tokens; i++ {
-			text.WriteString(word(i))
-		}
 		s.headers(w, "anthropic")
 		writeJSON(w, http.StatusOK, map[string]any{
 			"id": id, "type": "message", "role": "assistant", "model": c.model,
-			"content":     []any{map[string]any{"type": "text", "text": text.String()}},
+			"content":     []any{map[string]any{"type": "text", "text": Text(c.tokens)}},
 			"stop_reason": stop, "stop_sequence": nil, "usage": usage(c.tokens),
 		})
 		return
@@ -194,16 +185,13 @@ func (s *Simulator) responses(w http.ResponseWriter, r *http.Request) {
 	}
 	id, itemID := s.id("resp_"), s.id("msg_")
 	created := time.Now().Unix()
-	var text strings.Builder
-	for i := 0; i < c.tokens; i++ {
-		text.WriteString(word(i))
-	}
+	text := Text(c.tokens)
 	resp := func(status string, done bool) map[string]any {
 		m := map[string]any{"id": id, "object": "response", "created_at": created, "status": status, "model": c.model + "-sim",
 			"output": []any{}, "usage": nil, "error": nil, "incomplete_details": nil}
 		if done {
 			m["output"] = []any{map[string]any{"id": itemID, "type": "message", "status": "completed", "role": "assistant",
-				"content": []any{map[string]any{"type": "output_text", "text": text.String(), "annotations": []any{}}}}}
+				"content": []any{map[string]any{"type": "output_text", "text": text, "annotations": []any{}}}}}
 			m["usage"] = map[string]any{"input_tokens": pt, "input_tokens_details": map[string]any{"cached_tokens": cached},
 				"output_tokens": c.tokens, "output_tokens_details": map[string]any{"reasoning_tokens": 0}, "total_tokens": pt + c.tokens}
 		}
@@ -242,8 +230,8 @@ func (s *Simulator) responses(w http.ResponseWriter, r *http.Request) {
 		}
 		ev("response.output_text.delta", map[string]any{"item_id": itemID, "output_index": 0, "content_index": 0, "delta": word(i)})
 	}
-	ev("response.output_text.done", map[string]any{"item_id": itemID, "output_index": 0, "content_index": 0, "text": text.String()})
-	ev("response.content_part.done", map[string]any{"item_id": itemID, "output_index": 0, "content_index": 0, "part": map[string]any{"type": "output_text", "text": text.String(), "annotations": []any{}}})
+	ev("response.output_text.done", map[string]any{"item_id": itemID, "output_index": 0, "content_index": 0, "text": text})
+	ev("response.content_part.done", map[string]any{"item_id": itemID, "output_index": 0, "content_index": 0, "part": map[string]any{"type": "output_text", "text": text, "annotations": []any{}}})
 	ev("response.output_item.done", map[string]any{"output_index": 0, "item": resp("completed", true)["output"].([]any)[0]})
 	ev("response.completed", map[string]any{"response": resp("completed", true)})
 }

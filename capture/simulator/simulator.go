@@ -179,6 +179,16 @@ func (s *Simulator) sleep(c *call, d time.Duration) bool {
 	}
 }
 
+// Text returns the text the simulator generates for n output tokens, so
+// tests can check what a client received.
+func Text(n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		b.WriteString(word(i))
+	}
+	return b.String()
+}
+
 // word returns the i-th generated token's text: deterministic prose.
 func word(i int) string {
 	return " " + vocabulary[(i*7+i/3)%len(vocabulary)]

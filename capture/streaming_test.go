@@ -1,0 +1,102 @@
+package capture
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lessllm/lessllm/capture/config"
+	"github.com/lessllm/lessllm/capture/simulator"
+)
+
+// TestStreamingIsNotBuffered proves, without timing anything, that every
+// chunk reaches the client before the upstream sends the next one: the
+// upstream waits for the client to acknowledge each event. A proxy that
+// held back even one chunk would deadlock here and fail at the timeout.
+func TestStreamingIsNotBuffered(t *testing.T) {
+	const events = 20
+	acks := make(chan int)
+	var sent bytes.Buffer
+	lockstep := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := range events {
+			ev := fmt.Sprintf("data: {\"i\":%d,\"pad\":%q}\n\n", i, strings.Repeat("x", i*37))
+			sent.WriteString(ev)
+			io.WriteString(w, ev)
+			w.(http.Flusher).Flush()
+			select {
+			case got := <-acks:
+				if got != i {
+					t.Errorf("client acknowledged %d, want %d", got, i)
+				}
+			case <-time.After(5 * time.Second):
+				t.Errorf("event %d not delivered to the client within 5 s: the proxy buffers", i)
+				return
+			}
+		}
+	}))
+	defer lockstep.Close()
+	h := newHarness(t, simulator.Options{}, func(c *config.File) {
+		c.Providers[config.OpenAI].BaseURL = lockstep.URL + "/v1"
+	})
+	resp, err := http.Post(h.inst.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m","stream":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got bytes.Buffer
+	br := bufio.NewReader(io.TeeReader(resp.Body, &got))
+	for i := range events {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		if !strings.HasPrefix(line, fmt.Sprintf(`data: {"i":%d,`, i)) {
+			t.Fatalf("event %d: got %q", i, line)
+		}
+		br.ReadString('\n') // the blank line ending the event
+		acks <- i
+	}
+	io.Copy(io.Discard, br)
+	if got.String() != sent.String() {
+		t.Fatal("the client's bytes differ from what the upstream sent")
+	}
+	rec := byPath(t, h.records(t), "/v1/chat/completions")
+	if string(rec.Response.Body()) != sent.String() {
+		t.Fatal("the recorded chunks differ from what the upstream sent")
+	}
+	if len(rec.Response.Chunks) != events {
+		t.Fatalf("%d chunks recorded for %d lock-stepped events", len(rec.Response.Chunks), events)
+	}
+}
+
+// TestCaptureCapTruncatesRecordNotClient: beyond max_body_bytes the record
+// is cut and marked, and the client still gets every byte.
+func TestCaptureCapTruncatesRecordNotClient(t *testing.T) {
+	h := newHarness(t, simulator.Options{TTFT: time.Millisecond, TPOT: time.Microsecond, OutputTokens: 400}, func(c *config.File) {
+		c.Capture.MaxBodyBytes = 1000
+	})
+	resp, err := http.Post(h.inst.URL+"/v1/chat/completions", "application/json",
+		strings.NewReader(`{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"`+strings.Repeat("long ", 400)+`"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.HasSuffix(body, []byte("data: [DONE]\n\n")) {
+		t.Fatalf("client did not get the whole stream (%d bytes)", len(body))
+	}
+	rec := byPath(t, h.records(t), "/v1/chat/completions")
+	if !rec.Response.Truncated || len(rec.Response.Body()) != 1000 || rec.Response.Bytes != int64(len(body)) {
+		t.Fatalf("record: truncated %v, %d bytes captured of %d (client got %d)", rec.Response.Truncated, len(rec.Response.Body()), rec.Response.Bytes, len(body))
+	}
+	if !rec.Request.Truncated || rec.Request.JSON != nil || len(rec.Request.Text) != 1000 {
+		t.Fatalf("request record: truncated %v, json %v, text %d bytes", rec.Request.Truncated, rec.Request.JSON != nil, len(rec.Request.Text))
+	}
+}
