@@ -20,10 +20,14 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-# Go benchmarks of the pieces; results and commands go to BENCHMARKS.md.
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./format/...
+# Go benchmarks of the hot-path pieces, then the side-by-side harness
+# (direct vs bare Go proxy vs lessllm capture, separate processes), which
+# rewrites its section of BENCHMARKS.md.
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./format/... ./capture/...
 	$(GO) test -run '^TestCompressionRatio$$' -v -count=1 ./format/ | grep -E 'record|ok'
+	$(GO) build -o bin/lessllm-bench ./cmd/lessllm-bench
+	./bin/lessllm-bench -lessllm $(BIN) -update BENCHMARKS.md
 
 # Each fuzz target for FUZZTIME (default 30 s). Crashers land in the
 # package's testdata/fuzz/ and become regression tests.
@@ -31,8 +35,9 @@ fuzz:
 	$(GO) test ./format/ -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./format/ -run '^$$' -fuzz '^FuzzDecodeExchange$$' -fuzztime $(FUZZTIME)
 
+# The main job end to end: simulator + capture + SDK traffic -> segments.
 demo: build
-	./scripts/demo.sh
+	$(GO) run ./cmd/lessllm-demo -lessllm $(BIN) -dir demo
 
 clean:
 	rm -rf bin demo

@@ -203,7 +203,6 @@ func (x *exchange) proxy() {
 // recordUpstream keeps the upstream request in the record when it differs
 // from the client's: another body (alias), or credentials we supplied.
 func (x *exchange) recordUpstream(up *http.Request, upBody, body []byte) {
-	redacted := format.RedactHeader(up.Header, x.s.Config.Capture.RedactHeaders)
 	sameBody := bytes.Equal(upBody, body)
 	sameAuth := true
 	for _, h := range authHeaders {
@@ -214,7 +213,8 @@ func (x *exchange) recordUpstream(up *http.Request, upBody, body []byte) {
 	if sameBody && sameAuth {
 		return
 	}
-	u := &format.Request{Method: up.Method, Path: up.URL.Path, Query: up.URL.RawQuery, URL: up.URL.String(), Headers: redacted}
+	u := &format.Request{Method: up.Method, Path: up.URL.Path, Query: up.URL.RawQuery, URL: up.URL.String(),
+		Headers: format.RedactHeader(up.Header, x.s.Config.Capture.RedactHeaders)}
 	if !sameBody {
 		u.SetBody(capBytes(upBody, x.s.Config.Capture.MaxBodyBytes), int64(len(upBody)))
 	}
@@ -241,15 +241,17 @@ func (x *exchange) finish() {
 	if s.Metrics != nil {
 		s.Metrics.observe(provider, x.status, x.rec.Request.Bytes, respBytes, float64(x.rec.EndNS)/1e9, errKind)
 	}
-	attrs := []any{"id", x.rec.ID, "method", x.r.Method, "path", x.r.URL.Path, "provider", provider,
-		"status", x.status, "ms", float64(x.rec.EndNS) / 1e6, "req_bytes", x.rec.Request.Bytes, "resp_bytes", respBytes}
+	attrs := make([]slog.Attr, 0, 11)
+	attrs = append(attrs, slog.String("id", x.rec.ID), slog.String("method", x.r.Method), slog.String("path", x.r.URL.Path),
+		slog.String("provider", provider), slog.Int("status", x.status), slog.Float64("ms", float64(x.rec.EndNS)/1e6),
+		slog.Int64("req_bytes", x.rec.Request.Bytes), slog.Int64("resp_bytes", respBytes))
 	if x.rt != nil && x.rt.model != "" {
-		attrs = append(attrs, "model", x.rt.model)
+		attrs = append(attrs, slog.String("model", x.rt.model))
 	}
 	if x.rec.Error != nil {
-		attrs = append(attrs, "error", x.rec.Error.Kind, "error_msg", x.rec.Error.Message)
+		attrs = append(attrs, slog.String("error", x.rec.Error.Kind), slog.String("error_msg", x.rec.Error.Message))
 	}
-	s.Logger.Info("exchange", attrs...)
+	s.Logger.LogAttrs(context.Background(), slog.LevelInfo, "exchange", attrs...)
 	if s.Sink != nil {
 		s.Sink.Record(&x.rec)
 	}

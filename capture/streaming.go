@@ -13,7 +13,10 @@ import (
 	"github.com/lessllm/lessllm/format"
 )
 
-var relayBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+var (
+	relayBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+	builders  = sync.Pool{New: func() any { return new(format.ChunkBuilder) }}
+)
 
 // relay copies the upstream response to the client: headers first, then
 // each read of the body written and flushed at once (no added buffering),
@@ -42,7 +45,7 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 	x.w.WriteHeader(resp.StatusCode)
 	x.status = resp.StatusCode
 	rc := http.NewResponseController(x.w)
-	_ = rc.Flush() // headers out now: clients see the status before the first token
+	headers := newHeaderFlusher(rc)
 
 	// An idle timer cancels the upstream request when the body stalls.
 	var idleFired atomic.Bool
@@ -53,8 +56,14 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 	bp := relayBufs.Get().(*[]byte)
 	defer relayBufs.Put(bp)
 	buf := *bp
+	chunks := builders.Get().(*format.ChunkBuilder)
 	var captured int64
-	defer func() { rec.Truncated = rec.Bytes > captured }() // also when aborting
+	defer func() { // also when aborting
+		rec.Chunks = chunks.Chunks()
+		rec.Truncated = rec.Bytes > captured
+		chunks.Reset()
+		builders.Put(chunks)
+	}()
 	for {
 		n, err := resp.Body.Read(buf)
 		if n > 0 {
@@ -62,11 +71,11 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 			t := x.since()
 			if captured < limit {
 				keep := min(int64(n), limit-captured)
-				rec.Chunks = append(rec.Chunks, format.NewChunk(t, buf[:keep]))
+				chunks.Add(t, buf[:keep])
 				captured += keep
 			}
 			rec.Bytes += int64(n)
-			if _, werr := x.w.Write(buf[:n]); werr != nil {
+			if _, werr := headers.write(x.w, buf[:n]); werr != nil {
 				x.rec.Error = &format.Error{Kind: format.ErrClientWrite, Message: "writing to the client failed: " + werr.Error(), AtNS: x.since()}
 				if x.r.Context().Err() != nil {
 					x.rec.Error.Kind = format.ErrClientDisconnect
@@ -79,6 +88,7 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 			}
 		}
 		if err == io.EOF {
+			headers.flush() // an empty body: the headers go now
 			break
 		}
 		if err != nil {
@@ -97,4 +107,52 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 			break
 		}
 	}
+}
+
+// headerFlushDelay is how long response headers may wait for the first
+// body bytes to share their packet. A body that follows at once (almost
+// every non-streamed answer) saves a write and a client wake-up; a stream
+// whose first token is slow still shows the client its status within this
+// delay, so a client's response-header timeout never fires because of the
+// proxy.
+const headerFlushDelay = time.Millisecond
+
+// headerFlusher sends the response headers either with the first body
+// write or, if that has not come within headerFlushDelay, on their own.
+// The mutex serialises the timer's flush with the first write; later
+// writes go straight through.
+type headerFlusher struct {
+	rc     *http.ResponseController
+	timer  *time.Timer
+	mu     sync.Mutex
+	sent   bool // guarded by mu
+	direct bool // owned by the relaying goroutine: the first write is done
+}
+
+func newHeaderFlusher(rc *http.ResponseController) *headerFlusher {
+	h := &headerFlusher{rc: rc}
+	h.timer = time.AfterFunc(headerFlushDelay, h.flush)
+	return h
+}
+
+// flush sends the headers unless they are out already.
+func (h *headerFlusher) flush() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.sent {
+		h.sent = true
+		_ = h.rc.Flush()
+	}
+}
+
+// write writes p, with the headers if they are still pending.
+func (h *headerFlusher) write(w io.Writer, p []byte) (int, error) {
+	if h.direct {
+		return w.Write(p)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.timer.Stop()
+	h.sent, h.direct = true, true
+	return w.Write(p)
 }

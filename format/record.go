@@ -2,12 +2,12 @@ package format
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 	"unicode/utf8"
 )
@@ -74,18 +74,24 @@ func (b *Body) SetBody(data []byte, total int64) {
 	*b = Body{Bytes: total, Truncated: int64(len(data)) < total}
 	switch {
 	case len(data) == 0:
-	case !b.Truncated && json.Valid(data):
-		var buf bytes.Buffer
-		if json.Compact(&buf, data) == nil {
-			b.JSON = buf.Bytes()
-			return
-		}
-		b.Text = string(data)
+	case !b.Truncated && compactJSON(data, b):
 	case utf8.Valid(data):
 		b.Text = string(data)
 	default:
 		b.Binary = bytes.Clone(data)
 	}
+}
+
+// compactJSON stores data as compacted JSON if it is one JSON value
+// (json.Compact validates as it goes: one pass, not two).
+func compactJSON(data []byte, b *Body) bool {
+	var buf bytes.Buffer
+	buf.Grow(len(data))
+	if json.Compact(&buf, data) != nil {
+		return false
+	}
+	b.JSON = buf.Bytes()
+	return true
 }
 
 // Raw returns the captured body bytes, whichever form they were stored in.
@@ -155,6 +161,51 @@ func NewChunk(t int64, p []byte) Chunk {
 	return Chunk{T: t, B: bytes.Clone(p)}
 }
 
+// ChunkBuilder collects the reads of a body as they happen and turns them
+// into Chunks at the end with a single allocation: each chunk's string is a
+// slice of one copy of the whole body. A capturing proxy makes one per
+// stream and can reuse it (Reset) afterwards.
+type ChunkBuilder struct {
+	data []byte
+	t    []int64
+	end  []int
+}
+
+// Add records a read p that returned at offset t (ns). p is copied.
+func (b *ChunkBuilder) Add(t int64, p []byte) {
+	b.data = append(b.data, p...)
+	b.t = append(b.t, t)
+	b.end = append(b.end, len(b.data))
+}
+
+// Len is the number of bytes collected.
+func (b *ChunkBuilder) Len() int { return len(b.data) }
+
+// Chunks returns the collected reads as Chunks (nil when there were none).
+func (b *ChunkBuilder) Chunks() []Chunk {
+	if len(b.t) == 0 {
+		return nil
+	}
+	all := string(b.data)
+	out := make([]Chunk, len(b.t))
+	start := 0
+	for i, end := range b.end {
+		piece := all[start:end]
+		if utf8.ValidString(piece) {
+			out[i] = Chunk{T: b.t[i], D: piece}
+		} else {
+			out[i] = Chunk{T: b.t[i], B: []byte(piece)}
+		}
+		start = end
+	}
+	return out
+}
+
+// Reset empties the builder, keeping its memory.
+func (b *ChunkBuilder) Reset() {
+	b.data, b.t, b.end = b.data[:0], b.t[:0], b.end[:0]
+}
+
 // Data returns the chunk's bytes.
 func (c Chunk) Data() []byte {
 	if c.B != nil {
@@ -200,19 +251,6 @@ type Error struct {
 	AtNS    int64  `json:"at_ns"`
 }
 
-// AppendJSON appends the exchange as one NDJSON line (with the trailing
-// newline) to dst. HTML characters are not escaped, so embedded bodies keep
-// their bytes.
-func AppendJSON(dst []byte, ex *Exchange) ([]byte, error) {
-	buf := bytes.NewBuffer(dst)
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(ex); err != nil {
-		return dst, err
-	}
-	return buf.Bytes(), nil
-}
-
 // DecodeExchange parses one record line. It rejects records of a version
 // newer than this package knows, rather than silently misreading them.
 func DecodeExchange(line []byte) (*Exchange, error) {
@@ -230,11 +268,13 @@ func DecodeExchange(line []byte) (*Exchange, error) {
 }
 
 // NewID returns a UUIDv7 (RFC 9562 §5.7) for time t: 48 bits of Unix
-// milliseconds, then random bits, so ids sort by time across nodes.
+// milliseconds, then 74 random bits, so ids sort by time across nodes. The
+// random bits need to be unique, not secret: math/rand/v2's per-process
+// ChaCha8 source is seeded from the OS and costs no system call.
 func NewID(t time.Time) string {
 	var u [16]byte
-	_, _ = rand.Read(u[6:]) // crypto/rand.Read never fails since Go 1.24
-	binary.BigEndian.PutUint64(u[:8], uint64(t.UnixMilli())<<16|uint64(binary.BigEndian.Uint16(u[6:8])))
+	binary.BigEndian.PutUint64(u[:8], uint64(t.UnixMilli())<<16|rand.Uint64()&0xffff)
+	binary.BigEndian.PutUint64(u[8:], rand.Uint64())
 	u[6] = 0x70 | u[6]&0x0f // version 7
 	u[8] = 0x80 | u[8]&0x3f // variant 10
 	var s [36]byte

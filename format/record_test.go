@@ -2,6 +2,7 @@ package format
 
 import (
 	"bytes"
+	"encoding/json"
 	"math/rand/v2"
 	"reflect"
 	"sort"
@@ -152,4 +153,70 @@ func testExchanges(n int, seed uint64) []*Exchange {
 		out[i] = ex
 	}
 	return out
+}
+
+// referenceJSON is what encoding/json makes of ex (HTML escaping off): the
+// hand-written AppendJSON must produce exactly these bytes.
+func referenceJSON(t testing.TB, ex *Exchange) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(ex); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
+	odd := &Exchange{V: 1, ID: "odd", Node: "n\x00<&>", StartNS: -5,
+		Request: Request{Method: "GET", Path: "/p\u2028\u2029", Query: "a=1&b=<2>", URL: "http://x/\"q\"",
+			Headers: Header{"B": {"\b\f\n\r\t\x01\x1f\x7f"}, "A": {"\xff\xfeinvalid", "ok"}, "C": nil, "D": {}}},
+		Upstream: &Request{Method: "POST", Body: Body{Binary: []byte{0, 1, 2}, Bytes: 3, Truncated: true}},
+		Route:    &Route{Provider: "p", UpstreamDialect: "anthropic", Model: "m", UpstreamModel: "um"},
+		Timings:  Timings{DNSStart: 1, DNSDone: 2, ConnectStart: 3, ConnectDone: 4, TLSStart: 5, TLSDone: 6, GotConn: 7, ConnReused: true, WroteRequest: 8, FirstByte: 9, RequestRead: 10},
+		Response: &Response{Status: 599, Chunks: []Chunk{}, Truncated: true},
+		Error:    &Error{Kind: "k", Message: "m\"sg", AtNS: 3},
+		Warnings: []string{"w1", "w\\2"},
+	}
+	odd.Request.SetBody([]byte(`{"text":"<b>é\u00e9</b>","n":[1,2.5e10,null,true]}`), 50)
+	cases := append([]*Exchange{odd, {V: 1, ID: "empty", Response: &Response{}}}, testExchanges(30, 99)...)
+	for _, ex := range cases {
+		got, err := AppendJSON([]byte("prefix"), ex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := append([]byte("prefix"), referenceJSON(t, ex)...)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("record %s:\n got %s\nwant %s", ex.ID, got, want)
+		}
+	}
+}
+
+func TestAppendJSONRejectsBrokenBodyJSON(t *testing.T) {
+	for _, body := range []string{`{"a":`, "{\n}"} {
+		ex := &Exchange{V: 1, ID: "x", Request: Request{Body: Body{JSON: json.RawMessage(body)}}}
+		if out, err := AppendJSON([]byte("keep"), ex); err == nil || string(out) != "keep" {
+			t.Fatalf("body %q: got %q, %v", body, out, err)
+		}
+	}
+}
+
+func TestChunkBuilder(t *testing.T) {
+	var b ChunkBuilder
+	if b.Chunks() != nil {
+		t.Fatal("an empty builder made chunks")
+	}
+	b.Add(5, []byte("data: a\n\n"))
+	b.Add(9, []byte{0xe2, 0x82}) // a rune split across two reads
+	b.Add(12, []byte{0xac, '\n'})
+	got := b.Chunks()
+	want := []Chunk{{T: 5, D: "data: a\n\n"}, {T: 9, B: []byte{0xe2, 0x82}}, {T: 12, B: []byte{0xac, '\n'}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v", got)
+	}
+	b.Reset()
+	b.Add(1, []byte("x"))
+	if c := b.Chunks(); len(c) != 1 || c[0].D != "x" || got[0].D != "data: a\n\n" {
+		t.Fatalf("reuse after Reset: %+v, earlier chunks %+v", c, got)
+	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -79,5 +80,26 @@ func TestEmptyFileIsDefaults(t *testing.T) {
 	f, err := Parse("empty.yaml", nil)
 	if err != nil || f.Listen != "127.0.0.1:8000" || f.Providers["openai"].BaseURL != "https://api.openai.com/v1" {
 		t.Fatalf("%+v %v", f, err)
+	}
+}
+
+// TestREADMEConfigParses keeps the README's configuration example valid.
+func TestREADMEConfigParses(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "### Configuration")
+	_, block, ok2 := strings.Cut(rest, "```yaml\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README has no yaml block under ### Configuration")
+	}
+	f, err := Parse("README.md", []byte(block))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Models["fast"].Provider != "groq" || f.Capture.SegmentMaxBytes != 128<<20 {
+		t.Fatalf("parsed %+v", f)
 	}
 }

@@ -40,7 +40,7 @@ func (s *Simulator) chat(w http.ResponseWriter, r *http.Request) {
 		finish = "length"
 	}
 	if !c.stream {
-		if !s.sleep(c, c.ttft+time.Duration(max(c.tokens-1, 0))*c.tpot) {
+		if !s.sleep(c, c.ttft+time.Duration(max(c.tokens-1, 0))*max(c.tpot, 0)) {
 			return
 		}
 		s.headers(w, "openai")
@@ -128,7 +128,7 @@ func (s *Simulator) messages(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !c.stream {
-		if !s.sleep(c, c.ttft+time.Duration(max(c.tokens-1, 0))*c.tpot) {
+		if !s.sleep(c, c.ttft+time.Duration(max(c.tokens-1, 0))*max(c.tpot, 0)) {
 			return
 		}
 		s.headers(w, "anthropic")
@@ -198,7 +198,7 @@ func (s *Simulator) responses(w http.ResponseWriter, r *http.Request) {
 		return m
 	}
 	if !c.stream {
-		if !s.sleep(c, c.ttft+time.Duration(max(c.tokens-1, 0))*c.tpot) {
+		if !s.sleep(c, c.ttft+time.Duration(max(c.tokens-1, 0))*max(c.tpot, 0)) {
 			return
 		}
 		s.headers(w, "openai")

@@ -24,7 +24,9 @@ import (
 	"time"
 )
 
-// Options configure a Simulator. Zero values select the defaults.
+// Options configure a Simulator. Zero values select the defaults; a
+// negative TTFT or TPOT means no delay at all (benchmarks of the proxy
+// itself, where timer wake-ups would only add noise).
 type Options struct {
 	TTFT         time.Duration // first token delay; default 150ms
 	TPOT         time.Duration // time per further token; default 20ms
@@ -164,6 +166,9 @@ func (s *Simulator) start(w http.ResponseWriter, r *http.Request, dialect string
 
 // sleep waits d with jitter, or until the client goes away.
 func (s *Simulator) sleep(c *call, d time.Duration) bool {
+	if d <= 0 {
+		return c.r.Context().Err() == nil
+	}
 	if s.opts.Jitter > 0 {
 		s.rngMu.Lock()
 		d = time.Duration(float64(d) * (1 + s.opts.Jitter*(2*s.rng.Float64()-1)))
@@ -373,7 +378,7 @@ func (s *Simulator) completions(w http.ResponseWriter, r *http.Request) {
 	for i := 0; i < c.tokens; i++ {
 		text.WriteString(word(i))
 	}
-	if !s.sleep(c, time.Duration(max(c.tokens-1, 0))*c.tpot) {
+	if !s.sleep(c, time.Duration(max(c.tokens-1, 0))*max(c.tpot, 0)) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": id, "object": "text_completion", "created": created, "model": c.model,

@@ -15,15 +15,15 @@ import (
 // SimulateCmd serves the simulated OpenAI + Anthropic upstream.
 type SimulateCmd struct {
 	Listen       string        `help:"Address to listen on." default:"127.0.0.1:9100" env:"LESSLLM_SIM_LISTEN"`
-	TTFT         time.Duration `name:"ttft" help:"Delay before the first generated token." default:"150ms" env:"LESSLLM_SIM_TTFT"`
-	TPOT         time.Duration `name:"tpot" help:"Time per further output token." default:"20ms" env:"LESSLLM_SIM_TPOT"`
+	TTFT         time.Duration `name:"ttft" help:"Delay before the first generated token (0: none)." default:"150ms" env:"LESSLLM_SIM_TTFT"`
+	TPOT         time.Duration `name:"tpot" help:"Time per further output token (0: none)." default:"20ms" env:"LESSLLM_SIM_TPOT"`
 	Jitter       float64       `help:"Random ± fraction applied to every delay (0.1 = ±10%)." default:"0" env:"LESSLLM_SIM_JITTER"`
 	OutputTokens int           `help:"Output tokens per response (capped by the request's max_tokens)." default:"40" env:"LESSLLM_SIM_OUTPUT_TOKENS"`
 	NoCache      bool          `help:"Disable the simulated prompt caching." default:"false" env:"LESSLLM_SIM_NO_CACHE"`
 }
 
 func (c *SimulateCmd) Run(env *Env) error {
-	sim := simulator.New(simulator.Options{TTFT: c.TTFT, TPOT: c.TPOT, Jitter: c.Jitter, OutputTokens: c.OutputTokens, NoCache: c.NoCache})
+	sim := simulator.New(simulator.Options{TTFT: noneIfZero(c.TTFT), TPOT: noneIfZero(c.TPOT), Jitter: c.Jitter, OutputTokens: c.OutputTokens, NoCache: c.NoCache})
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return err
@@ -37,4 +37,13 @@ func (c *SimulateCmd) Run(env *Env) error {
 		return err
 	}
 	return nil
+}
+
+// noneIfZero maps the command line's "0: no delay" onto the simulator's
+// "negative: no delay" (its zero value means the default).
+func noneIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -9,9 +9,9 @@ func (notImplemented) Run(*Env) error {
 }
 
 type (
-	AnalyzeCmd  struct{ notImplemented }
-	QueryCmd    struct{ notImplemented }
-	ExportCmd   struct{ notImplemented }
-	StatsCmd    struct{ notImplemented }
-	ReportCmd   struct{ notImplemented }
+	AnalyzeCmd struct{ notImplemented }
+	QueryCmd   struct{ notImplemented }
+	ExportCmd  struct{ notImplemented }
+	StatsCmd   struct{ notImplemented }
+	ReportCmd  struct{ notImplemented }
 )

@@ -1,0 +1,184 @@
+// Command lessllm-demo runs lessllm's main job end to end on one machine,
+// with nothing but the lessllm binary: it starts the simulated upstream
+// (`lessllm simulate`) and the capturing proxy (`lessllm capture`), sends a
+// mix of streamed and non-streamed OpenAI and Anthropic calls through the
+// proxy with the official Go SDKs, stops the proxy with SIGTERM (which
+// seals the segments) and lists what was captured. `make demo` runs it.
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/anthropics/anthropic-sdk-go/v2"
+	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/responses"
+)
+
+func main() {
+	bin := flag.String("lessllm", "bin/lessllm", "the lessllm binary")
+	dir := flag.String("dir", "demo", "working directory for the demo's config and captures")
+	calls := flag.Int("calls", 24, "calls to send (a mix of APIs, streamed and not)")
+	flag.Parse()
+	log.SetFlags(0)
+
+	must(os.RemoveAll(*dir))
+	must(os.MkdirAll(*dir, 0o755))
+	simAddr, capAddr := freeAddr(), freeAddr()
+	sim := start(*bin, "simulate", "--listen", simAddr, "--ttft", "150ms", "--tpot", "20ms", "--jitter", "0.2", "--output-tokens", "30")
+	defer stop(sim)
+	waitListening(simAddr)
+
+	cfg := filepath.Join(*dir, "lessllm.yaml")
+	must(os.WriteFile(cfg, []byte(fmt.Sprintf(`# Written by lessllm-demo: the two providers point at the simulator.
+listen: %s
+capture:
+  dir: %s
+  node: demo
+providers:
+  openai:    { type: openai,    base_url: "http://%s/v1", api_key: sk-demo-openai }
+  anthropic: { type: anthropic, base_url: "http://%s",    api_key: sk-ant-demo }
+`, capAddr, filepath.Join(*dir, "captures"), simAddr, simAddr)), 0o600))
+	capture := start(*bin, "capture", "--config", cfg)
+	waitListening(capAddr)
+	proxy := "http://" + capAddr
+	fmt.Printf("simulator on http://%s, lessllm capture on %s (config %s)\n\n", simAddr, proxy, cfg)
+
+	oc := openai.NewClient(option.WithBaseURL(proxy+"/v1"), option.WithAPIKey("sk-demo-client"), option.WithMaxRetries(0))
+	ac := anthropic.NewClient(aoption.WithBaseURL(proxy), aoption.WithAPIKey("sk-ant-demo-client"), aoption.WithMaxRetries(0))
+	ctx := context.Background()
+	prompts := []string{"Summarise the plot of Hamlet.", "Write a haiku about proxies.", "What is prompt caching?", "Explain TTFT."}
+	start := time.Now()
+	for i := 0; i < *calls; i++ {
+		prompt := prompts[i%len(prompts)]
+		var kind, text string
+		var err error
+		switch i % 6 {
+		case 0:
+			kind = "openai chat"
+			var c *openai.ChatCompletion
+			c, err = oc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "gpt-4o-mini",
+				Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(prompt)}})
+			if err == nil {
+				text = c.Choices[0].Message.Content
+			}
+		case 1:
+			kind = "openai chat, streamed"
+			s := oc.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{Model: "gpt-4o",
+				Messages:      []openai.ChatCompletionMessageParamUnion{openai.UserMessage(prompt)},
+				StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}})
+			var acc openai.ChatCompletionAccumulator
+			for s.Next() {
+				acc.AddChunk(s.Current())
+			}
+			if err = s.Err(); err == nil {
+				text = acc.Choices[0].Message.Content
+			}
+		case 2:
+			kind = "openai responses"
+			var r *responses.Response
+			r, err = oc.Responses.New(ctx, responses.ResponseNewParams{Model: "gpt-4.1",
+				Input: responses.ResponseNewParamsInputUnion{OfString: openai.String(prompt)}})
+			if err == nil {
+				text = r.OutputText()
+			}
+		case 3:
+			kind = "anthropic messages"
+			var m *anthropic.Message
+			m, err = ac.Messages.New(ctx, anthropic.MessageNewParams{Model: "claude-3-5-haiku-latest", MaxTokens: 200,
+				Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(prompt))}})
+			if err == nil {
+				text = m.Content[0].Text
+			}
+		default:
+			kind = "anthropic messages, streamed"
+			s := ac.Messages.NewStreaming(ctx, anthropic.MessageNewParams{Model: "claude-sonnet-4-5", MaxTokens: 200,
+				System:   []anthropic.TextBlockParam{{Text: "You are a concise assistant."}},
+				Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(prompt))}})
+			var m anthropic.Message
+			for s.Next() {
+				m.Accumulate(s.Current())
+			}
+			if err = s.Err(); err == nil {
+				text = m.Content[0].Text
+			}
+		}
+		if err != nil {
+			log.Fatalf("call %d (%s): %v", i+1, kind, err)
+		}
+		fmt.Printf("%2d. %-30s %q…\n", i+1, kind, firstWords(text, 6))
+	}
+	fmt.Printf("\n%d calls through lessllm in %.1f s. Stopping capture (SIGTERM seals the segments)…\n\n", *calls, time.Since(start).Seconds())
+	must(capture.Process.Signal(syscall.SIGTERM))
+	if err := capture.Wait(); err != nil {
+		log.Fatalf("capture exited with %v", err)
+	}
+	ls := exec.Command(*bin, "segments", "ls", filepath.Join(*dir, "captures"))
+	ls.Stdout, ls.Stderr = os.Stdout, os.Stderr
+	must(ls.Run())
+	fmt.Printf("\nRead them: %s segments cat %s | jq -c '{id, path: .request.path, status: .response.status, chunks: (.response.chunks|length)}'\n",
+		*bin, filepath.Join(*dir, "captures"))
+}
+
+func firstWords(s string, n int) string {
+	f := strings.Fields(s)
+	return strings.Join(f[:min(n, len(f))], " ")
+}
+
+func must(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// start runs a lessllm command in the background, its log lines prefixed.
+func start(bin string, args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
+	stderr, err := cmd.StderrPipe()
+	must(err)
+	must(cmd.Start())
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if !strings.Contains(sc.Text(), "msg=exchange") { // one line per call: too chatty for a demo
+				fmt.Fprintf(os.Stderr, "  [%s] %s\n", args[0], sc.Text())
+			}
+		}
+	}()
+	return cmd
+}
+
+func stop(cmd *exec.Cmd) {
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+}
+
+func waitListening(addr string) {
+	for i := 0; i < 250; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	log.Fatalf("nothing listens on %s", addr)
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lessllm/lessllm/capture/simulator"
+	"github.com/lessllm/lessllm/format"
+)
+
+// startCapture runs `lessllm capture` as a process with a config whose
+// providers point at upstream, and waits until it listens.
+func startCapture(t *testing.T, upstream, dir string) (*exec.Cmd, string, *bytes.Buffer) {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "lessllm.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`listen: 127.0.0.1:0
+capture: { dir: %q, node: sigterm-test, flush_interval: 50ms, shutdown_grace: 20s }
+providers:
+  openai:    { type: openai, base_url: "%s/v1", api_key: sk-test }
+  anthropic: { type: anthropic, base_url: %q, api_key: sk-ant-test }
+`, dir, upstream, upstream)), 0o600)
+	cmd := exec.Command(lessllmBin, "capture", "--config", cfg)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("capture did not start: %v\n%s", err, stderr.String())
+	}
+	url := strings.Fields(line)[3] // "lessllm capture on http://127.0.0.1:PORT (...)"
+	go io.Copy(io.Discard, stdout)
+	return cmd, url, &stderr
+}
+
+// TestSIGTERMDrainsStreams: SIGTERM with 50 streams in flight lets all 50
+// finish, then seals the segments holding all 50 and exits 0.
+func TestSIGTERMDrainsStreams(t *testing.T) {
+	sim := httptest.NewServer(simulator.New(simulator.Options{TTFT: 100 * time.Millisecond, TPOT: 20 * time.Millisecond, OutputTokens: 50}))
+	defer sim.Close()
+	dir := t.TempDir()
+	cmd, url, stderr := startCapture(t, sim.URL, dir)
+
+	const n = 50
+	var started, wg sync.WaitGroup
+	started.Add(n)
+	complete := make(chan bool, n)
+	for i := range n {
+		wg.Go(func() {
+			body := fmt.Sprintf(`{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"stream %d"}]}`, i)
+			resp, err := http.Post(url+"/v1/chat/completions", "application/json", strings.NewReader(body))
+			started.Done()
+			if err != nil {
+				complete <- false
+				return
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			complete <- err == nil && bytes.HasSuffix(b, []byte("data: [DONE]\n\n"))
+		})
+	}
+	started.Wait() // every stream has its response headers: all are in flight
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(complete)
+	ok := 0
+	for c := range complete {
+		if c {
+			ok++
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("capture exited with %v after SIGTERM\n%s", err, stderr)
+	}
+	if ok != n {
+		t.Fatalf("%d of %d in-flight streams completed after SIGTERM", ok, n)
+	}
+	segs, _ := format.ListSegments([]string{dir}, true)
+	records := 0
+	for _, s := range segs {
+		if !s.Sealed {
+			t.Fatalf("%s left open after a graceful shutdown", s.Path)
+		}
+		ft, err := format.ReadFooter(s.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		records += int(ft.Records)
+	}
+	if records != n {
+		t.Fatalf("%d records sealed for %d streams", records, n)
+	}
+}
