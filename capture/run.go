@@ -30,6 +30,7 @@ type Instance struct {
 	http     *http.Server
 	recorder *Recorder
 	log      *slog.Logger
+	logs     *asyncHandler
 	served   chan error
 }
 
@@ -40,12 +41,15 @@ func Start(cfg *config.File, logger *slog.Logger) (*Instance, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	logs := newAsyncHandler(logger.Handler(), 8192)
+	logger = slog.New(logs)
 	rec, err := OpenRecorder(format.WriterOptions{
 		Dir: cfg.Capture.Dir, Node: cfg.Capture.Node,
 		MaxSegmentBytes: int64(cfg.Capture.SegmentMaxBytes), MaxSegmentAge: cfg.Capture.SegmentMaxAge,
 		FlushInterval: cfg.Capture.FlushInterval,
 	}, cfg.Capture.QueueSize, logger)
 	if err != nil {
+		logs.close()
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
@@ -67,10 +71,11 @@ func Start(cfg *config.File, logger *slog.Logger) (*Instance, error) {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		rec.Close()
+		logs.close()
 		return nil, err
 	}
 	inst := &Instance{
-		URL: "http://" + ln.Addr().String(), cfg: cfg, server: srv, recorder: rec, log: logger,
+		URL: "http://" + ln.Addr().String(), cfg: cfg, server: srv, recorder: rec, log: logger, logs: logs,
 		http: &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: 10 * time.Second, // slowloris
@@ -104,5 +109,6 @@ func (i *Instance) Shutdown(ctx context.Context) error {
 	if cerr := i.recorder.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("sealing segments: %w", cerr))
 	}
+	i.logs.close()
 	return err
 }

@@ -241,6 +241,16 @@ func (x *exchange) finish() {
 	if s.Metrics != nil {
 		s.Metrics.observe(provider, x.status, x.rec.Request.Bytes, respBytes, float64(x.rec.EndNS)/1e9, errKind)
 	}
+	if s.Logger.Enabled(context.Background(), slog.LevelInfo) {
+		x.log(provider, respBytes)
+	}
+	if s.Sink != nil {
+		s.Sink.Record(&x.rec)
+	}
+}
+
+// log writes the exchange's access-log line: no keys, no bodies.
+func (x *exchange) log(provider string, respBytes int64) {
 	attrs := make([]slog.Attr, 0, 11)
 	attrs = append(attrs, slog.String("id", x.rec.ID), slog.String("method", x.r.Method), slog.String("path", x.r.URL.Path),
 		slog.String("provider", provider), slog.Int("status", x.status), slog.Float64("ms", float64(x.rec.EndNS)/1e6),
@@ -251,10 +261,7 @@ func (x *exchange) finish() {
 	if x.rec.Error != nil {
 		attrs = append(attrs, slog.String("error", x.rec.Error.Kind), slog.String("error_msg", x.rec.Error.Message))
 	}
-	s.Logger.LogAttrs(context.Background(), slog.LevelInfo, "exchange", attrs...)
-	if s.Sink != nil {
-		s.Sink.Record(&x.rec)
-	}
+	x.s.Logger.LogAttrs(context.Background(), slog.LevelInfo, "exchange", attrs...)
 }
 
 var errTooLarge = errors.New("request body too large")

@@ -23,7 +23,7 @@ type CaptureCmd struct {
 	Config    string `help:"Config file. Empty: ./lessllm.yaml if it exists, else built-in defaults." default:"" env:"LESSLLM_CONFIG" type:"path"`
 	Dir       string `help:"Directory for segments (overrides capture.dir)." default:"" env:"LESSLLM_CAPTURE_DIR" type:"path"`
 	Node      string `help:"Node name in segment names and records (overrides capture.node; default: host name)." default:"" env:"LESSLLM_NODE"`
-	LogFormat  string `help:"Log format on stderr." enum:"text,json" default:"text" env:"LESSLLM_LOG_FORMAT"`
+	Log        logFlags `embed:""`
 	CPUProfile string `name:"cpu-profile" help:"Write a Go CPU profile of the whole run to this file (performance work)." default:"" env:"LESSLLM_CPU_PROFILE" type:"path"`
 }
 
@@ -39,7 +39,7 @@ func (c *CaptureCmd) Run(env *Env) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	return runCapture(env, c.Config, c.Listen, c.Dir, c.Node, c.LogFormat)
+	return runCapture(env, c.Config, c.Listen, c.Dir, c.Node, c.Log)
 }
 
 // ServerCmd is the requirements' spelling: `lessllm server --port 8000`.
@@ -47,7 +47,7 @@ type ServerCmd struct {
 	Port      int    `help:"Port to listen on (on the config's listen host, default 127.0.0.1). 0: the config's port." default:"0" env:"LESSLLM_PORT"`
 	Config    string `help:"Config file. Empty: ./lessllm.yaml if it exists, else built-in defaults." default:"" env:"LESSLLM_CONFIG" type:"path"`
 	Dir       string `help:"Directory for segments (overrides capture.dir)." default:"" env:"LESSLLM_CAPTURE_DIR" type:"path"`
-	LogFormat string `help:"Log format on stderr." enum:"text,json" default:"text" env:"LESSLLM_LOG_FORMAT"`
+	Log       logFlags `embed:""`
 }
 
 func (c *ServerCmd) Run(env *Env) error {
@@ -60,7 +60,7 @@ func (c *ServerCmd) Run(env *Env) error {
 		host, _, _ := net.SplitHostPort(cfg.Listen)
 		listen = net.JoinHostPort(host, strconv.Itoa(c.Port))
 	}
-	return runCapture(env, c.Config, listen, c.Dir, "", c.LogFormat)
+	return runCapture(env, c.Config, listen, c.Dir, "", c.Log)
 }
 
 // loadConfig reads path, or ./lessllm.yaml when path is empty and the file
@@ -75,14 +75,23 @@ func loadConfig(path string) (*config.File, error) {
 	return config.Load(path)
 }
 
-func newLogger(env *Env, format string) *slog.Logger {
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(env.Stderr, nil))
-	}
-	return slog.New(slog.NewTextHandler(env.Stderr, nil))
+// logFlags configure the structured log on stderr.
+type logFlags struct {
+	LogFormat string `help:"Log format on stderr." enum:"text,json" default:"text" env:"LESSLLM_LOG_FORMAT"`
+	LogLevel  string `help:"Lowest level logged; info includes one line per exchange, warn keeps only problems." enum:"debug,info,warn,error" default:"info" env:"LESSLLM_LOG_LEVEL"`
 }
 
-func runCapture(env *Env, cfgPath, listen, dir, node, logFormat string) error {
+func (l logFlags) logger(env *Env) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(l.LogLevel)) // kong's enum checked it
+	opts := &slog.HandlerOptions{Level: level}
+	if l.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(env.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(env.Stderr, opts))
+}
+
+func runCapture(env *Env, cfgPath, listen, dir, node string, logf logFlags) error {
 	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return err
@@ -96,7 +105,7 @@ func runCapture(env *Env, cfgPath, listen, dir, node, logFormat string) error {
 	if node != "" {
 		cfg.Capture.Node = node
 	}
-	log := newLogger(env, logFormat)
+	log := logf.logger(env)
 	if cfg.Path != "" {
 		log.Info("config loaded", "file", cfg.Path)
 	}
