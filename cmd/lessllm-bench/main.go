@@ -42,7 +42,7 @@ func main() {
 		bin       = flag.String("lessllm", "bin/lessllm", "the lessllm binary to measure")
 		latencyN  = flag.Int("latency-requests", 2000, "requests per target for the concurrency-1 latency")
 		tputDur   = flag.Duration("throughput-time", 5*time.Second, "duration of each throughput run")
-		rounds    = flag.Int("rounds", 3, "rounds over all targets (medians are reported)")
+		rounds    = flag.Int("rounds", 5, "rounds over all targets (medians are reported)")
 		streams   = flag.Int("fidelity-streams", 10, "streams per target in the fidelity test")
 		update    = flag.String("update", "", "rewrite the generated section of this Markdown file")
 		cmdline   = strings.Join(os.Args, " ")
