@@ -19,12 +19,12 @@ import (
 // CaptureCmd runs the capturing proxy until SIGTERM or SIGINT, then drains
 // in-flight streams and seals the segments.
 type CaptureCmd struct {
-	Listen    string `help:"Address to listen on; ':8000' binds every interface. Empty: the config's listen (default 127.0.0.1:8000)." default:"" env:"LESSLLM_LISTEN"`
-	Config    string `help:"Config file. Empty: ./lessllm.yaml if it exists, else built-in defaults." default:"" env:"LESSLLM_CONFIG" type:"path"`
-	Dir       string `help:"Directory for segments (overrides capture.dir)." default:"" env:"LESSLLM_CAPTURE_DIR" type:"path"`
-	Node      string `help:"Node name in segment names and records (overrides capture.node; default: host name)." default:"" env:"LESSLLM_NODE"`
+	Listen     string   `help:"Address to listen on; ':8000' binds every interface. Empty: the config's listen (default 127.0.0.1:8000)." default:"" env:"LESSLLM_LISTEN"`
+	Config     string   `help:"Config file. Empty: ./lessllm.yaml if it exists, else built-in defaults." default:"" env:"LESSLLM_CONFIG" type:"path"`
+	Dir        string   `help:"Directory for segments (overrides capture.dir)." default:"" env:"LESSLLM_CAPTURE_DIR" type:"path"`
+	Node       string   `help:"Node name in segment names and records (overrides capture.node; default: host name)." default:"" env:"LESSLLM_NODE"`
 	Log        logFlags `embed:""`
-	CPUProfile string `name:"cpu-profile" help:"Write a Go CPU profile of the whole run to this file (performance work)." default:"" env:"LESSLLM_CPU_PROFILE" type:"path"`
+	CPUProfile string   `name:"cpu-profile" help:"Write a Go CPU profile of the whole run to this file (performance work)." default:"" env:"LESSLLM_CPU_PROFILE" type:"path"`
 }
 
 func (c *CaptureCmd) Run(env *Env) error {
@@ -44,10 +44,10 @@ func (c *CaptureCmd) Run(env *Env) error {
 
 // ServerCmd is the requirements' spelling: `lessllm server --port 8000`.
 type ServerCmd struct {
-	Port      int    `help:"Port to listen on (on the config's listen host, default 127.0.0.1). 0: the config's port." default:"0" env:"LESSLLM_PORT"`
-	Config    string `help:"Config file. Empty: ./lessllm.yaml if it exists, else built-in defaults." default:"" env:"LESSLLM_CONFIG" type:"path"`
-	Dir       string `help:"Directory for segments (overrides capture.dir)." default:"" env:"LESSLLM_CAPTURE_DIR" type:"path"`
-	Log       logFlags `embed:""`
+	Port   int      `help:"Port to listen on (on the config's listen host, default 127.0.0.1). 0: the config's port." default:"0" env:"LESSLLM_PORT"`
+	Config string   `help:"Config file. Empty: ./lessllm.yaml if it exists, else built-in defaults." default:"" env:"LESSLLM_CONFIG" type:"path"`
+	Dir    string   `help:"Directory for segments (overrides capture.dir)." default:"" env:"LESSLLM_CAPTURE_DIR" type:"path"`
+	Log    logFlags `embed:""`
 }
 
 func (c *ServerCmd) Run(env *Env) error {
