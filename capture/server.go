@@ -98,6 +98,8 @@ type exchange struct {
 	trace  *traceTimings
 	rt     *route
 	status int // status sent to the client (0: none)
+
+	requestRead int64 // offset when the client's body was fully read
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -147,7 +149,7 @@ func (x *exchange) proxy() {
 	}
 	body, err := readBody(r, int64(s.Config.Capture.MaxRequestBytes))
 	x.rec.Request.SetBody(capBytes(body, s.Config.Capture.MaxBodyBytes), int64(len(body)))
-	requestRead := x.since()
+	x.requestRead = x.since()
 	switch {
 	case errors.Is(err, errTooLarge):
 		x.fail(dialect, http.StatusRequestEntityTooLarge, format.ErrRejected, "request_too_large",
@@ -182,15 +184,9 @@ func (x *exchange) proxy() {
 		return
 	}
 	up.Header = upstreamHeader(r.Header, rt)
-	up.ContentLength = int64(len(upBody))
-	if len(upBody) == 0 && r.Method == http.MethodGet {
-		up.Body = nil
-	}
 	x.recordUpstream(up, upBody, body)
-	x.rec.Timings = x.trace.snapshot(requestRead)
 
 	resp, err := s.Transport.RoundTrip(up)
-	x.rec.Timings = x.trace.snapshot(requestRead)
 	if err != nil {
 		kind, status := classifyUpstream(r.Context(), false, err)
 		if x.s.closing.Load() && kind == format.ErrClientDisconnect {
@@ -201,7 +197,6 @@ func (x *exchange) proxy() {
 	}
 	defer resp.Body.Close()
 	x.relay(resp, cancel)
-	x.rec.Timings = x.trace.snapshot(requestRead)
 }
 
 // recordUpstream keeps the upstream request in the record when it differs
@@ -229,6 +224,7 @@ func (x *exchange) recordUpstream(up *http.Request, upBody, body []byte) {
 // exchange. It runs even when the handler aborts the client's stream.
 func (x *exchange) finish() {
 	x.rec.EndNS = x.since()
+	x.rec.Timings = x.trace.snapshot(x.requestRead)
 	s := x.s
 	provider := ""
 	if x.rt != nil {
