@@ -132,6 +132,7 @@ type Writer struct {
 
 	recordsWritten, recordsDropped, bytesWritten atomic.Int64
 	framesWritten, segmentsSealed, writeErrors   atomic.Int64
+	lastErr                                      atomic.Pointer[error]
 }
 
 // NewWriter creates the directory if needed, locks it for opts.Node,
@@ -312,6 +313,7 @@ func isRetryable(err error) bool {
 
 func (w *Writer) fail(err error, records int64) error {
 	w.writeErrors.Add(1)
+	w.lastErr.Store(&err)
 	w.recordsDropped.Add(records)
 	if w.opts.OnError != nil {
 		w.opts.OnError(err, int(records))
@@ -328,6 +330,7 @@ func (w *Writer) sealLocked() {
 	w.sealing.Go(func() {
 		if err := s.seal(w.opts.Now(), false); err != nil {
 			w.writeErrors.Add(1)
+			w.lastErr.Store(&err)
 			if w.opts.OnError != nil {
 				w.opts.OnError(err, 0)
 			}
@@ -357,7 +360,7 @@ func (w *Writer) Close() error {
 	w.sealing.Wait()
 	w.flushMu.Unlock()
 	if n := w.writeErrors.Load(); n > 0 {
-		err = errors.Join(err, fmt.Errorf("format: %d write or seal errors (see OnError)", n))
+		err = errors.Join(err, fmt.Errorf("format: %d write or seal errors, the last: %w", n, *w.lastErr.Load()))
 	}
 	w.enc.Close()
 	return errors.Join(err, w.lock.Close())
