@@ -34,6 +34,8 @@ bench: build
 fuzz:
 	$(GO) test ./format/ -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./format/ -run '^$$' -fuzz '^FuzzDecodeExchange$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./format/wire/ -run '^$$' -fuzz '^FuzzSSEParser$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./format/wire/ -run '^$$' -fuzz '^FuzzReadStream$$' -fuzztime $(FUZZTIME)
 
 # The main job end to end: simulator + capture + SDK traffic -> segments.
 demo: build

@@ -1,0 +1,110 @@
+// Package wire holds the LLM APIs' wire formats that capture and analyze
+// share (DESIGN.md §2): server-sent-event framing, the streamed events of
+// OpenAI Chat Completions, OpenAI Responses and Anthropic Messages, their
+// usage blocks, and the reassembly of a stream into the response the
+// non-streamed API would have returned. One parser per format, used by both
+// sides. Like format/, it depends on the standard library only.
+package wire
+
+import "bytes"
+
+// Event is one server-sent event (WHATWG HTML §9.2, "server-sent events").
+type Event struct {
+	Name string // the "event:" field; "" means "message"
+	Data []byte // "data:" lines joined with "\n"
+	ID   string
+	// T is the offset (ns, as in format.Chunk.T) of the read that completed
+	// the event: when the client could first have seen it whole.
+	T int64
+}
+
+// SSEParser splits a byte stream arriving in arbitrary chunks into events.
+// It follows the specification's line rules: lines end in CRLF, LF or CR;
+// a blank line dispatches the event; lines starting with ':' are comments;
+// "data" lines accumulate; a field name without a colon has an empty value;
+// one space after the colon is dropped. The zero value is ready to use.
+type SSEParser struct {
+	line    []byte // partial line carried over between chunks
+	lastCR  bool   // the previous chunk ended in CR: a following LF is part of that line end
+	name    string
+	id      string
+	data    []byte
+	hasData bool
+}
+
+// Feed parses chunk, read at offset t, calling emit for every event it
+// completes. Event.Data is only valid during the call.
+func (p *SSEParser) Feed(t int64, chunk []byte, emit func(Event)) {
+	for len(chunk) > 0 {
+		if p.lastCR {
+			p.lastCR = false
+			if chunk[0] == '\n' {
+				chunk = chunk[1:]
+				continue
+			}
+		}
+		i := bytes.IndexAny(chunk, "\r\n")
+		if i < 0 {
+			p.line = append(p.line, chunk...)
+			return
+		}
+		var line []byte
+		if len(p.line) > 0 {
+			p.line = append(p.line, chunk[:i]...)
+			line = p.line
+		} else {
+			line = chunk[:i]
+		}
+		if chunk[i] == '\r' {
+			if i+1 < len(chunk) {
+				if chunk[i+1] == '\n' {
+					i++
+				}
+			} else {
+				p.lastCR = true
+			}
+		}
+		chunk = chunk[i+1:]
+		p.processLine(t, line, emit)
+		p.line = p.line[:0]
+	}
+}
+
+func (p *SSEParser) processLine(t int64, line []byte, emit func(Event)) {
+	if len(line) == 0 {
+		if p.hasData {
+			emit(Event{Name: p.name, Data: p.data, ID: p.id, T: t})
+		}
+		p.name, p.data, p.hasData = "", p.data[:0], false
+		return
+	}
+	if line[0] == ':' {
+		return
+	}
+	field, value := line, []byte(nil)
+	if i := bytes.IndexByte(line, ':'); i >= 0 {
+		field, value = line[:i], line[i+1:]
+		if len(value) > 0 && value[0] == ' ' {
+			value = value[1:]
+		}
+	}
+	switch string(field) {
+	case "data":
+		if p.hasData {
+			p.data = append(p.data, '\n')
+		}
+		p.data = append(p.data, value...)
+		p.hasData = true
+	case "event":
+		p.name = string(value)
+	case "id":
+		if bytes.IndexByte(value, 0) < 0 {
+			p.id = string(value)
+		}
+	}
+}
+
+// Pending reports whether bytes of an unfinished event are buffered: at the
+// end of a body, that means the stream was cut mid-event (the specification
+// discards such an event).
+func (p *SSEParser) Pending() bool { return len(p.line) > 0 || p.hasData }

@@ -1,0 +1,514 @@
+package wire
+
+import (
+	"encoding/json"
+	"iter"
+	"sort"
+	"strings"
+)
+
+// Kind is an API endpoint whose responses wire knows how to read.
+type Kind int
+
+const (
+	KindUnknown           Kind = iota
+	KindOpenAIChat             // POST /v1/chat/completions
+	KindOpenAIResponses        // POST /v1/responses
+	KindOpenAICompletions      // POST /v1/completions (legacy)
+	KindOpenAIEmbeddings       // POST /v1/embeddings
+	KindAnthropicMessages      // POST /v1/messages
+)
+
+// KindOf maps a request path to its Kind.
+func KindOf(path string) Kind {
+	switch strings.TrimSuffix(path, "/") {
+	case "/v1/chat/completions":
+		return KindOpenAIChat
+	case "/v1/responses":
+		return KindOpenAIResponses
+	case "/v1/completions":
+		return KindOpenAICompletions
+	case "/v1/embeddings":
+		return KindOpenAIEmbeddings
+	case "/v1/messages":
+		return KindAnthropicMessages
+	}
+	return KindUnknown
+}
+
+// Stream is a streamed response read back: the JSON the non-streamed API
+// would have returned, and what timing analysis needs.
+type Stream struct {
+	// Response is the reassembled response object (chat.completion,
+	// response, or message), nil when nothing could be reassembled.
+	Response json.RawMessage
+	ID       string
+	Model    string
+	// FinishReason in the dialect's own words (stop, length, tool_calls,
+	// end_turn, max_tokens, tool_use, completed, …).
+	FinishReason string
+	Usage        Usage
+	HasUsage     bool
+	// Content events carry generated output (text, tool-call arguments,
+	// reasoning) — not role-only chunks, pings or message_start. TTFT ends
+	// at the first, TPOT spans first to last (DESIGN.md §5).
+	ContentEvents  int
+	FirstContentNS int64
+	LastContentNS  int64
+	// Done: the stream ended as the API ends a complete answer ([DONE],
+	// message_stop, response.completed). False means it was cut.
+	Done bool
+	// Error is the payload of an error event, if the API sent one.
+	Error json.RawMessage
+}
+
+func (s *Stream) content(t int64) {
+	if s.ContentEvents == 0 {
+		s.FirstContentNS = t
+	}
+	s.LastContentNS = t
+	s.ContentEvents++
+}
+
+// Reassembler consumes the events of one streamed response.
+type Reassembler interface {
+	Event(ev Event)
+	Finish() *Stream
+}
+
+// NewReassembler returns the reassembler for kind, or nil when streams of
+// that kind are not understood.
+func NewReassembler(kind Kind) Reassembler {
+	switch kind {
+	case KindOpenAIChat, KindOpenAICompletions:
+		return &openAIChatStream{}
+	case KindOpenAIResponses:
+		return &responsesStream{}
+	case KindAnthropicMessages:
+		return &anthropicStream{}
+	}
+	return nil
+}
+
+// ReadStream parses a whole SSE body given as timed chunks (offset, bytes).
+func ReadStream(kind Kind, chunks iter.Seq2[int64, []byte]) *Stream {
+	r := NewReassembler(kind)
+	if r == nil {
+		return nil
+	}
+	var p SSEParser
+	for t, data := range chunks {
+		p.Feed(t, data, r.Event)
+	}
+	return r.Finish()
+}
+
+// --- OpenAI Chat Completions (and legacy Completions) ---
+
+type openAIChatStream struct {
+	s       Stream
+	object  string
+	created int64
+	fp      string
+	choices map[int]*chatChoice
+	text    bool // legacy completions: choices carry "text"
+}
+
+type chatChoice struct {
+	Role         string
+	Content      strings.Builder
+	Refusal      strings.Builder
+	Reasoning    strings.Builder
+	ToolCalls    map[int]*chatToolCall
+	FinishReason string
+}
+
+type chatToolCall struct {
+	ID   string
+	Type string
+	Name string
+	Args strings.Builder
+}
+
+type chatChunk struct {
+	ID                string           `json:"id"`
+	Object            string           `json:"object"`
+	Created           int64            `json:"created"`
+	Model             string           `json:"model"`
+	SystemFingerprint string           `json:"system_fingerprint"`
+	Usage             *openAIChatUsage `json:"usage"`
+	Error             json.RawMessage  `json:"error"`
+	Choices           []struct {
+		Index        int     `json:"index"`
+		Text         *string `json:"text"`
+		FinishReason *string `json:"finish_reason"`
+		Delta        struct {
+			Role             string  `json:"role"`
+			Content          *string `json:"content"`
+			Refusal          *string `json:"refusal"`
+			ReasoningContent *string `json:"reasoning_content"`
+			ToolCalls        []struct {
+				Index    int    `json:"index"`
+				ID       string `json:"id"`
+				Type     string `json:"type"`
+				Function struct {
+					Name      string `json:"name"`
+					Arguments string `json:"arguments"`
+				} `json:"function"`
+			} `json:"tool_calls"`
+		} `json:"delta"`
+	} `json:"choices"`
+}
+
+func (o *openAIChatStream) Event(ev Event) {
+	if string(ev.Data) == "[DONE]" {
+		o.s.Done = true
+		return
+	}
+	var c chatChunk
+	if json.Unmarshal(ev.Data, &c) != nil {
+		return
+	}
+	if c.Error != nil {
+		o.s.Error = append(json.RawMessage(nil), c.Error...)
+		return
+	}
+	if o.s.ID == "" {
+		o.s.ID, o.object, o.created = c.ID, c.Object, c.Created
+	}
+	if c.Model != "" {
+		o.s.Model = c.Model
+	}
+	if c.SystemFingerprint != "" {
+		o.fp = c.SystemFingerprint
+	}
+	if c.Usage != nil {
+		o.s.Usage, o.s.HasUsage = c.Usage.normalize(), true
+	}
+	if o.choices == nil {
+		o.choices = map[int]*chatChoice{}
+	}
+	generated := false
+	for _, ch := range c.Choices {
+		cc := o.choices[ch.Index]
+		if cc == nil {
+			cc = &chatChoice{ToolCalls: map[int]*chatToolCall{}}
+			o.choices[ch.Index] = cc
+		}
+		d := ch.Delta
+		if d.Role != "" {
+			cc.Role = d.Role
+		}
+		if ch.Text != nil && *ch.Text != "" {
+			o.text = true
+			cc.Content.WriteString(*ch.Text)
+			generated = true
+		}
+		for _, p := range []struct {
+			v *string
+			b *strings.Builder
+		}{{d.Content, &cc.Content}, {d.Refusal, &cc.Refusal}, {d.ReasoningContent, &cc.Reasoning}} {
+			if p.v != nil && *p.v != "" {
+				p.b.WriteString(*p.v)
+				generated = true
+			}
+		}
+		for _, tc := range d.ToolCalls {
+			call := cc.ToolCalls[tc.Index]
+			if call == nil {
+				call = &chatToolCall{}
+				cc.ToolCalls[tc.Index] = call
+			}
+			if tc.ID != "" {
+				call.ID = tc.ID
+			}
+			if tc.Type != "" {
+				call.Type = tc.Type
+			}
+			if tc.Function.Name != "" {
+				call.Name = tc.Function.Name
+				generated = true
+			}
+			if tc.Function.Arguments != "" {
+				call.Args.WriteString(tc.Function.Arguments)
+				generated = true
+			}
+		}
+		if ch.FinishReason != nil && *ch.FinishReason != "" {
+			cc.FinishReason = *ch.FinishReason
+			o.s.FinishReason = cc.FinishReason
+		}
+	}
+	if generated {
+		o.s.content(ev.T)
+	}
+}
+
+func (o *openAIChatStream) Finish() *Stream {
+	if o.s.ID == "" && o.choices == nil {
+		return &o.s
+	}
+	idx := make([]int, 0, len(o.choices))
+	for i := range o.choices {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	choices := make([]any, 0, len(idx))
+	for _, i := range idx {
+		cc := o.choices[i]
+		fin := any(nil)
+		if cc.FinishReason != "" {
+			fin = cc.FinishReason
+		}
+		if o.text {
+			choices = append(choices, map[string]any{"index": i, "text": cc.Content.String(), "logprobs": nil, "finish_reason": fin})
+			continue
+		}
+		msg := map[string]any{"role": "assistant", "content": nil, "refusal": nil}
+		if cc.Role != "" {
+			msg["role"] = cc.Role
+		}
+		if cc.Content.Len() > 0 {
+			msg["content"] = cc.Content.String()
+		}
+		if cc.Refusal.Len() > 0 {
+			msg["refusal"] = cc.Refusal.String()
+		}
+		if cc.Reasoning.Len() > 0 {
+			msg["reasoning_content"] = cc.Reasoning.String()
+		}
+		if len(cc.ToolCalls) > 0 {
+			ti := make([]int, 0, len(cc.ToolCalls))
+			for k := range cc.ToolCalls {
+				ti = append(ti, k)
+			}
+			sort.Ints(ti)
+			var calls []any
+			for _, k := range ti {
+				c := cc.ToolCalls[k]
+				typ := c.Type
+				if typ == "" {
+					typ = "function"
+				}
+				calls = append(calls, map[string]any{"id": c.ID, "type": typ,
+					"function": map[string]any{"name": c.Name, "arguments": c.Args.String()}})
+			}
+			msg["tool_calls"] = calls
+		}
+		choices = append(choices, map[string]any{"index": i, "message": msg, "logprobs": nil, "finish_reason": fin})
+	}
+	object := "chat.completion"
+	if o.text {
+		object = "text_completion"
+	}
+	resp := map[string]any{"id": o.s.ID, "object": object, "created": o.created, "model": o.s.Model, "choices": choices}
+	if o.fp != "" {
+		resp["system_fingerprint"] = o.fp
+	}
+	if o.s.HasUsage {
+		resp["usage"] = o.s.Usage.openAIChat()
+	}
+	o.s.Response, _ = json.Marshal(resp)
+	return &o.s
+}
+
+// openAIChat renders usage in Chat Completions' shape.
+func (u Usage) openAIChat() map[string]any {
+	return map[string]any{
+		"prompt_tokens": u.Prompt, "completion_tokens": u.Completion, "total_tokens": u.Total,
+		"prompt_tokens_details":     map[string]any{"cached_tokens": u.CachedRead},
+		"completion_tokens_details": map[string]any{"reasoning_tokens": u.Reasoning},
+	}
+}
+
+// --- OpenAI Responses ---
+
+type responsesStream struct{ s Stream }
+
+func (r *responsesStream) Event(ev Event) {
+	var e struct {
+		Type     string          `json:"type"`
+		Delta    json.RawMessage `json:"delta"`
+		Response json.RawMessage `json:"response"`
+	}
+	if json.Unmarshal(ev.Data, &e) != nil {
+		return
+	}
+	switch {
+	case strings.HasSuffix(e.Type, ".delta"):
+		// output_text, function_call_arguments, reasoning(_summary)_text,
+		// refusal …: every delta is generated output.
+		r.s.content(ev.T)
+	case e.Type == "response.completed" || e.Type == "response.incomplete" || e.Type == "response.failed":
+		r.s.Done = e.Type == "response.completed"
+		r.terminal(e.Response)
+	case e.Type == "response.created":
+		r.terminal(e.Response)
+	case e.Type == "error":
+		r.s.Error = append(json.RawMessage(nil), ev.Data...)
+	}
+}
+
+// terminal takes the response object an event carries: the terminal event
+// carries the complete response, usage included.
+func (r *responsesStream) terminal(raw json.RawMessage) {
+	var resp struct {
+		ID     string                `json:"id"`
+		Model  string                `json:"model"`
+		Status string                `json:"status"`
+		Usage  *openAIResponsesUsage `json:"usage"`
+	}
+	if json.Unmarshal(raw, &resp) != nil {
+		return
+	}
+	r.s.Response = append(json.RawMessage(nil), raw...)
+	r.s.ID, r.s.Model, r.s.FinishReason = resp.ID, resp.Model, resp.Status
+	if resp.Usage != nil {
+		r.s.Usage, r.s.HasUsage = resp.Usage.normalize(), true
+	}
+}
+
+func (r *responsesStream) Finish() *Stream { return &r.s }
+
+// --- Anthropic Messages ---
+
+type anthropicStream struct {
+	s       Stream
+	message map[string]any
+	usage   anthropicUsage
+	blocks  map[int]*anthropicBlock
+	order   []int
+}
+
+type anthropicBlock struct {
+	start json.RawMessage // content_block from content_block_start
+	text  strings.Builder // text_delta / thinking_delta
+	json  strings.Builder // input_json_delta
+	sig   strings.Builder // signature_delta
+}
+
+func (a *anthropicStream) Event(ev Event) {
+	var e struct {
+		Type         string          `json:"type"`
+		Index        int             `json:"index"`
+		Message      json.RawMessage `json:"message"`
+		ContentBlock json.RawMessage `json:"content_block"`
+		Delta        struct {
+			Type        string  `json:"type"`
+			Text        string  `json:"text"`
+			Thinking    string  `json:"thinking"`
+			PartialJSON string  `json:"partial_json"`
+			Signature   string  `json:"signature"`
+			StopReason  *string `json:"stop_reason"`
+			StopSeq     *string `json:"stop_sequence"`
+		} `json:"delta"`
+		Usage *anthropicUsage `json:"usage"`
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(ev.Data, &e) != nil {
+		return
+	}
+	switch e.Type {
+	case "message_start":
+		var m map[string]any
+		if json.Unmarshal(e.Message, &m) == nil {
+			a.message = m
+			a.s.ID, _ = m["id"].(string)
+			a.s.Model, _ = m["model"].(string)
+		}
+		var u struct {
+			Usage *anthropicUsage `json:"usage"`
+		}
+		if json.Unmarshal(e.Message, &u) == nil && u.Usage != nil {
+			a.usage.merge(u.Usage)
+			a.s.HasUsage = true
+		}
+	case "content_block_start":
+		if a.blocks == nil {
+			a.blocks = map[int]*anthropicBlock{}
+		}
+		a.blocks[e.Index] = &anthropicBlock{start: append(json.RawMessage(nil), e.ContentBlock...)}
+		a.order = append(a.order, e.Index)
+		var blk struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(e.ContentBlock, &blk) == nil && strings.HasSuffix(blk.Type, "tool_use") {
+			a.s.content(ev.T) // the tool's name is generated output, as in OpenAI's first tool-call chunk
+		}
+	case "content_block_delta":
+		b := a.blocks[e.Index]
+		if b == nil {
+			return
+		}
+		switch e.Delta.Type {
+		case "text_delta":
+			b.text.WriteString(e.Delta.Text)
+		case "thinking_delta":
+			b.text.WriteString(e.Delta.Thinking)
+		case "input_json_delta":
+			b.json.WriteString(e.Delta.PartialJSON)
+		case "signature_delta":
+			b.sig.WriteString(e.Delta.Signature)
+			return // a signature is not generated content
+		}
+		a.s.content(ev.T)
+	case "message_delta":
+		if e.Delta.StopReason != nil {
+			a.s.FinishReason = *e.Delta.StopReason
+			if a.message != nil {
+				a.message["stop_reason"] = *e.Delta.StopReason
+				a.message["stop_sequence"] = e.Delta.StopSeq
+			}
+		}
+		if e.Usage != nil {
+			a.usage.merge(e.Usage) // the final counts win (DESIGN.md §8)
+			a.s.HasUsage = true
+		}
+	case "message_stop":
+		a.s.Done = true
+	case "error":
+		a.s.Error = append(json.RawMessage(nil), ev.Data...)
+	}
+}
+
+func (a *anthropicStream) Finish() *Stream {
+	if a.s.HasUsage {
+		a.s.Usage = a.usage.normalize()
+	}
+	if a.message == nil {
+		return &a.s
+	}
+	content := make([]any, 0, len(a.order))
+	for _, i := range a.order {
+		b := a.blocks[i]
+		var blk map[string]any
+		if json.Unmarshal(b.start, &blk) != nil {
+			continue
+		}
+		switch blk["type"] {
+		case "text":
+			blk["text"] = b.text.String()
+		case "thinking":
+			blk["thinking"] = b.text.String()
+			blk["signature"] = b.sig.String()
+		case "tool_use", "server_tool_use":
+			input := json.RawMessage(b.json.String())
+			if b.json.Len() == 0 {
+				input = json.RawMessage("{}")
+			}
+			if json.Valid(input) {
+				blk["input"] = input
+			} else {
+				blk["input_partial_json"] = b.json.String() // cut mid-arguments
+			}
+		}
+		content = append(content, blk)
+	}
+	a.message["content"] = content
+	var usage map[string]any
+	raw, _ := json.Marshal(a.usage)
+	_ = json.Unmarshal(raw, &usage)
+	a.message["usage"] = usage
+	a.s.Response, _ = json.Marshal(a.message)
+	return &a.s
+}

@@ -1,0 +1,197 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// chunksOf feeds body as reads of n bytes, the i-th read at offset i ms.
+func chunksOf(body []byte, n int) func(func(int64, []byte) bool) {
+	return func(yield func(int64, []byte) bool) {
+		for i := 0; len(body) > 0; i++ {
+			k := min(n, len(body))
+			if !yield(int64(i)*1e6, body[:k]) {
+				return
+			}
+			body = body[k:]
+		}
+	}
+}
+
+func golden(t *testing.T, name string, got json.RawMessage) {
+	t.Helper()
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, got, "", "  "); err != nil {
+		t.Fatalf("reassembled response is not JSON: %v\n%s", err, got)
+	}
+	pretty.WriteByte('\n')
+	path := filepath.Join("testdata", name+".golden.json")
+	if *update {
+		os.WriteFile(path, pretty.Bytes(), 0o644)
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./format/wire -update)", err)
+	}
+	if !bytes.Equal(pretty.Bytes(), want) {
+		t.Fatalf("%s differs from the golden file:\n%s", name, pretty.Bytes())
+	}
+}
+
+func TestReassembleRecordedStreams(t *testing.T) {
+	for _, tc := range []struct {
+		file   string
+		kind   Kind
+		check  func(t *testing.T, s *Stream, resp map[string]any)
+		finish string
+		usage  Usage
+	}{
+		{
+			file: "llm-anthropic__test_stream_events_text", kind: KindAnthropicMessages, finish: "end_turn",
+			// message_start says output_tokens 2; the final message_delta says 4 and wins.
+			usage: Usage{Prompt: 10, Completion: 4, Total: 14},
+			check: func(t *testing.T, s *Stream, resp map[string]any) {
+				if text := resp["content"].([]any)[0].(map[string]any)["text"]; text != "Hello" || s.Model != "claude-haiku-4-5-20251001" || s.ContentEvents != 1 {
+					t.Fatalf("text %v, model %s, %d content events", text, s.Model, s.ContentEvents)
+				}
+			},
+		},
+		{
+			file: "llm-anthropic__test_stream_events_tool_calls", kind: KindAnthropicMessages, finish: "tool_use",
+			check: func(t *testing.T, s *Stream, resp map[string]any) {
+				var tool map[string]any
+				for _, b := range resp["content"].([]any) {
+					if m := b.(map[string]any); m["type"] == "tool_use" {
+						tool = m
+					}
+				}
+				if tool == nil || tool["input"] == nil {
+					t.Fatalf("no tool_use block with parsed input: %v", resp["content"])
+				}
+			},
+		},
+		{
+			file: "llm-anthropic__test_stream_events_thinking", kind: KindAnthropicMessages, finish: "end_turn",
+			check: func(t *testing.T, s *Stream, resp map[string]any) {
+				blocks := resp["content"].([]any)
+				th := blocks[0].(map[string]any)
+				if th["type"] != "thinking" || th["thinking"] == "" || th["signature"] == "" {
+					t.Fatalf("thinking block %v", th)
+				}
+			},
+		},
+		{
+			file: "simonw-llm__test_tool_use_basic", kind: KindOpenAIChat, finish: "tool_calls",
+			check: func(t *testing.T, s *Stream, resp map[string]any) {
+				msg := resp["choices"].([]any)[0].(map[string]any)["message"].(map[string]any)
+				call := msg["tool_calls"].([]any)[0].(map[string]any)["function"].(map[string]any)
+				var args map[string]int
+				if call["name"] != "multiply" || json.Unmarshal([]byte(call["arguments"].(string)), &args) != nil || args["a"] != 1231 || args["b"] != 2331 {
+					t.Fatalf("tool call %v", call)
+				}
+				if !s.HasUsage || s.Usage.Prompt == 0 || s.Usage.Total != s.Usage.Prompt+s.Usage.Completion {
+					t.Fatalf("usage %+v", s.Usage)
+				}
+			},
+		},
+		{
+			file: "simonw-llm__test_responses_basic_streaming", kind: KindOpenAIResponses, finish: "completed",
+			check: func(t *testing.T, s *Stream, resp map[string]any) {
+				if !s.HasUsage || s.Usage.Completion == 0 || s.ContentEvents != 1 || resp["status"] != "completed" {
+					t.Fatalf("usage %+v, %d content events", s.Usage, s.ContentEvents)
+				}
+			},
+		},
+		{
+			file: "simonw-llm__test_responses_tool_use_streaming", kind: KindOpenAIResponses, finish: "completed",
+			check: func(t *testing.T, s *Stream, resp map[string]any) {
+				if s.ContentEvents == 0 || !s.HasUsage {
+					t.Fatalf("%d content events, usage %v", s.ContentEvents, s.HasUsage)
+				}
+			},
+		},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			body, err := os.ReadFile(filepath.Join("testdata", tc.file+".sse"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Reads of 7 bytes: events straddle reads, as on a real wire.
+			s := ReadStream(tc.kind, chunksOf(body, 7))
+			if !s.Done || s.FinishReason != tc.finish || s.Error != nil {
+				t.Fatalf("done %v, finish %q, error %s", s.Done, s.FinishReason, s.Error)
+			}
+			if tc.usage != (Usage{}) && s.Usage != tc.usage {
+				t.Fatalf("usage %+v, want %+v", s.Usage, tc.usage)
+			}
+			if s.FirstContentNS > s.LastContentNS || s.ContentEvents == 0 {
+				t.Fatalf("content timing %d..%d over %d events", s.FirstContentNS, s.LastContentNS, s.ContentEvents)
+			}
+			var resp map[string]any
+			if err := json.Unmarshal(s.Response, &resp); err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, s, resp)
+			golden(t, tc.file, s.Response)
+			// The same stream read whole gives the same response.
+			if whole := ReadStream(tc.kind, chunksOf(body, len(body))); !bytes.Equal(whole.Response, s.Response) {
+				t.Fatal("chunking changed the reassembled response")
+			}
+		})
+	}
+}
+
+// TestCutStreamIsNotDone: a stream cut in half is reported as not done,
+// and usage is missing rather than invented.
+func TestCutStreamIsNotDone(t *testing.T) {
+	body, _ := os.ReadFile("testdata/simonw-llm__test_tool_use_basic.sse")
+	s := ReadStream(KindOpenAIChat, chunksOf(body[:len(body)/2], 100))
+	if s.Done || s.HasUsage || s.ContentEvents == 0 {
+		t.Fatalf("cut stream: done %v, usage %v, %d content events", s.Done, s.HasUsage, s.ContentEvents)
+	}
+}
+
+func TestAnthropicUsageConventions(t *testing.T) {
+	body := []byte(`{"usage":{"input_tokens":5,"cache_creation_input_tokens":2048,"cache_read_input_tokens":4012,"cache_creation":{"ephemeral_5m_input_tokens":48,"ephemeral_1h_input_tokens":2000},"output_tokens":7}}`)
+	u, ok := UsageOf(KindAnthropicMessages, body)
+	want := Usage{Prompt: 5 + 2048 + 4012, Completion: 7, Total: 5 + 2048 + 4012 + 7, CachedRead: 4012, CacheWrite: 2048, CacheWrite5m: 48, CacheWrite1h: 2000}
+	if !ok || u != want || u.Uncached() != 5 {
+		t.Fatalf("got %+v", u)
+	}
+	// OpenAI: prompt_tokens already includes cached tokens, which need not
+	// be a multiple of 128 (DESIGN.md §8).
+	u, ok = UsageOf(KindOpenAIChat, []byte(`{"usage":{"prompt_tokens":5000,"completion_tokens":10,"total_tokens":5010,"prompt_tokens_details":{"cached_tokens":4012}}}`))
+	if !ok || u.Prompt != 5000 || u.CachedRead != 4012 || u.Uncached() != 988 {
+		t.Fatalf("got %+v", u)
+	}
+	if _, ok := UsageOf(KindOpenAIChat, []byte(`{"id":"x"}`)); ok {
+		t.Fatal("usage invented for a body without one")
+	}
+}
+
+// FuzzReadStream: any bytes, in any dialect, never panic, and whatever
+// response is reassembled is valid JSON.
+func FuzzReadStream(f *testing.F) {
+	for _, name := range []string{"llm-anthropic__test_stream_events_thinking", "simonw-llm__test_tool_use_basic", "simonw-llm__test_responses_basic_streaming"} {
+		body, _ := os.ReadFile(filepath.Join("testdata", name+".sse"))
+		f.Add(body, 13)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, n int) {
+		n = max(1, min(n, 4096))
+		for _, kind := range []Kind{KindOpenAIChat, KindOpenAIResponses, KindAnthropicMessages, KindOpenAICompletions} {
+			s := ReadStream(kind, chunksOf(body, n))
+			if s.Response != nil && !json.Valid(s.Response) {
+				t.Fatalf("kind %d: invalid response JSON %s", kind, s.Response)
+			}
+			if s.ContentEvents > 0 && s.FirstContentNS > s.LastContentNS {
+				t.Fatalf("content times out of order")
+			}
+		}
+	})
+}
