@@ -36,6 +36,8 @@ fuzz:
 	$(GO) test ./format/ -run '^$$' -fuzz '^FuzzDecodeExchange$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./format/wire/ -run '^$$' -fuzz '^FuzzSSEParser$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./format/wire/ -run '^$$' -fuzz '^FuzzReadStream$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./format/wire/ -run '^$$' -fuzz '^FuzzOpenAIChatToAnthropic$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./format/wire/ -run '^$$' -fuzz '^FuzzAnthropicStreamToOpenAI$$' -fuzztime $(FUZZTIME)
 
 # The main job end to end: simulator + capture + SDK traffic -> segments.
 demo: build

@@ -440,18 +440,23 @@ func (a *anthropicStream) Event(ev Event) {
 		if b == nil {
 			return
 		}
+		var generated string
 		switch e.Delta.Type {
 		case "text_delta":
-			b.text.WriteString(e.Delta.Text)
+			generated = e.Delta.Text
+			b.text.WriteString(generated)
 		case "thinking_delta":
-			b.text.WriteString(e.Delta.Thinking)
+			generated = e.Delta.Thinking
+			b.text.WriteString(generated)
 		case "input_json_delta":
-			b.json.WriteString(e.Delta.PartialJSON)
+			generated = e.Delta.PartialJSON
+			b.json.WriteString(generated)
 		case "signature_delta":
-			b.sig.WriteString(e.Delta.Signature)
-			return // a signature is not generated content
+			b.sig.WriteString(e.Delta.Signature) // a signature is not generated content
 		}
-		a.s.content(ev.T)
+		if generated != "" { // empty deltas occur and carry nothing
+			a.s.content(ev.T)
+		}
 	case "message_delta":
 		if e.Delta.StopReason != nil {
 			a.s.FinishReason = *e.Delta.StopReason

@@ -1,0 +1,202 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/packages/ssestream"
+)
+
+func TestOpenAIChatToAnthropic(t *testing.T) {
+	for _, tc := range []struct {
+		name, req    string
+		wantWarnings []string
+	}{
+		{"system_and_user", `{"model":"claude","messages":[{"role":"system","content":"Be brief."},{"role":"developer","content":"Answer in French."},{"role":"user","content":"Hello"}]}`, nil},
+		{"tools_round_trip", `{"model":"claude","max_tokens":300,"tool_choice":"required","parallel_tool_calls":false,
+			"tools":[{"type":"function","function":{"name":"multiply","description":"Multiply two numbers.","parameters":{"type":"object","properties":{"a":{"type":"integer"},"b":{"type":"integer"}},"required":["a","b"]}}}],
+			"messages":[{"role":"user","content":"What is 1231 * 2331?"},
+			{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"multiply","arguments":"{\"a\":1231,\"b\":2331}"}}]},
+			{"role":"tool","tool_call_id":"call_1","content":"2869461"},
+			{"role":"user","content":"Thanks. Now double it."}]}`, nil},
+		{"images", `{"model":"claude","messages":[{"role":"user","content":[{"type":"text","text":"What is this?"},
+			{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}},
+			{"type":"image_url","image_url":{"url":"https://example.com/cat.jpg"}}]}]}`, nil},
+		{"sampling_stop_user_stream", `{"model":"claude","max_completion_tokens":50,"temperature":1.5,"top_p":0.9,"stop":["END","STOP"],
+			"user":"team-a","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Count."}]}`,
+			[]string{"temperature 1.5 clamped to 1"}},
+		{"reasoning_effort", `{"model":"claude","reasoning_effort":"medium","max_tokens":1000,"temperature":0.2,"messages":[{"role":"user","content":"Think."}]}`, nil},
+		{"dropped_parameters", `{"model":"claude","seed":7,"logit_bias":{"50256":-100},"messages":[{"role":"user","content":"Hi"}]}`,
+			[]string{"dropped parameter logit_bias", "dropped parameter seed"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, warnings, err := OpenAIChatToAnthropic([]byte(tc.req), "claude-3-opus-20240229")
+			if err != nil {
+				t.Fatal(err)
+			}
+			joined := strings.Join(warnings, "; ")
+			for _, w := range tc.wantWarnings {
+				if !strings.Contains(joined, w) {
+					t.Fatalf("warnings %q lack %q", joined, w)
+				}
+			}
+			if len(tc.wantWarnings) == 0 && len(warnings) > 0 {
+				t.Fatalf("unexpected warnings %q", joined)
+			}
+			golden(t, filepath.Join("translate", tc.name+".anthropic"), out)
+		})
+	}
+}
+
+func TestOpenAIChatToAnthropicRefuses(t *testing.T) {
+	for _, req := range []string{
+		`{"model":"claude","n":2,"messages":[{"role":"user","content":"Hi"}]}`,
+		`{"model":"claude","messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{}}]}]}`,
+		`{"model":"claude","messages":[{"role":"assistant","tool_calls":[{"id":"c","function":{"name":"f","arguments":"{not json"}}]}]}`,
+		`not json`,
+	} {
+		_, _, err := OpenAIChatToAnthropic([]byte(req), "m")
+		var te *TranslateError
+		if !errors.As(err, &te) || te.Msg == "" {
+			t.Errorf("%s: want a TranslateError, got %v", req, err)
+		}
+	}
+}
+
+func TestAnthropicToOpenAIChat(t *testing.T) {
+	for _, name := range []string{"llm-anthropic__test_stream_events_tool_calls", "llm-anthropic__test_stream_events_thinking"} {
+		t.Run(name, func(t *testing.T) {
+			msg, err := os.ReadFile(filepath.Join("testdata", name+".golden.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := AnthropicToOpenAIChat(msg, "claude", 1764000000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c openai.ChatCompletion
+			if err := json.Unmarshal(out, &c); err != nil || len(c.Choices) != 1 || c.Model != "claude" {
+				t.Fatalf("the SDK's type does not read it: %v\n%s", err, out)
+			}
+			golden(t, filepath.Join("translate", name+".openai"), out)
+		})
+	}
+}
+
+// translateStream runs a recorded Anthropic stream through the translator
+// in 7-byte reads and returns the OpenAI SSE body it produced.
+func translateStream(t testing.TB, body []byte, includeUsage bool) []byte {
+	tr := &AnthropicToOpenAIStream{Model: "claude", Created: 1764000000, IncludeUsage: includeUsage}
+	var p SSEParser
+	var out bytes.Buffer
+	for ts, chunk := range chunksOf(body, 7) {
+		p.Feed(ts, chunk, func(ev Event) { tr.Event(ev, func(b []byte) { out.Write(b) }) })
+	}
+	return out.Bytes()
+}
+
+// TestAnthropicStreamToOpenAI: the translated stream of every recorded
+// Anthropic stream is read without error by openai-go's own SSE decoder and
+// accumulator, and says what the Anthropic stream said.
+func TestAnthropicStreamToOpenAI(t *testing.T) {
+	for _, name := range []string{"llm-anthropic__test_stream_events_text", "llm-anthropic__test_stream_events_tool_calls", "llm-anthropic__test_stream_events_thinking"} {
+		t.Run(name, func(t *testing.T) {
+			body, err := os.ReadFile(filepath.Join("testdata", name+".sse"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := ReadStream(KindAnthropicMessages, chunksOf(body, len(body)))
+			out := translateStream(t, body, true)
+			golden(t, filepath.Join("translate", name+".openai-sse"), mustJSONLines(t, out))
+
+			resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}}, Body: io.NopCloser(bytes.NewReader(out))}
+			s := ssestream.NewStream[openai.ChatCompletionChunk](ssestream.NewDecoder(resp), nil)
+			var acc openai.ChatCompletionAccumulator
+			for s.Next() {
+				if !acc.AddChunk(s.Current()) {
+					t.Fatalf("the SDK's accumulator rejected a chunk: %s", s.Current().RawJSON())
+				}
+			}
+			if err := s.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if acc.Usage.PromptTokens != src.Usage.Prompt || acc.Usage.CompletionTokens != src.Usage.Completion {
+				t.Fatalf("usage %+v, Anthropic said %+v", acc.Usage, src.Usage)
+			}
+			if got, want := string(acc.Choices[0].FinishReason), finishReason(src.FinishReason); got != want {
+				t.Fatalf("finish_reason %q, want %q", got, want)
+			}
+			// The same events, reassembled on the OpenAI side, give the
+			// same text and tool calls as the Anthropic side.
+			back := ReadStream(KindOpenAIChat, chunksOf(out, len(out)))
+			if !back.Done || back.ContentEvents != src.ContentEvents {
+				t.Fatalf("translated stream: done %v, %d content events, Anthropic had %d", back.Done, back.ContentEvents, src.ContentEvents)
+			}
+		})
+	}
+}
+
+// mustJSONLines checks every translated event is "data: <json>\n\n" (or
+// [DONE]) and returns the events as a JSON array for the golden file.
+func mustJSONLines(t *testing.T, sse []byte) json.RawMessage {
+	var events []json.RawMessage
+	for _, ev := range strings.SplitAfter(string(sse), "\n\n") {
+		if ev == "" {
+			continue
+		}
+		data, ok := strings.CutPrefix(ev, "data: ")
+		data, ok2 := strings.CutSuffix(data, "\n\n")
+		if !ok || !ok2 || strings.Contains(data, "\n") {
+			t.Fatalf("malformed SSE event %q", ev)
+		}
+		if data == "[DONE]" {
+			events = append(events, json.RawMessage(`"[DONE]"`))
+			continue
+		}
+		if !json.Valid([]byte(data)) {
+			t.Fatalf("event data is not JSON: %s", data)
+		}
+		events = append(events, json.RawMessage(data))
+	}
+	out, _ := json.Marshal(events)
+	return out
+}
+
+func FuzzOpenAIChatToAnthropic(f *testing.F) {
+	f.Add([]byte(`{"model":"m","messages":[{"role":"user","content":"hi"},{"role":"assistant","tool_calls":[{"id":"a","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"a","content":"1"}]}`))
+	f.Add([]byte(`{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}],"stop":"x","tools":[{"type":"function","function":{"name":"f"}}]}`))
+	f.Fuzz(func(t *testing.T, req []byte) {
+		out, _, err := OpenAIChatToAnthropic(req, "claude")
+		if err == nil && !json.Valid(out) {
+			t.Fatalf("invalid JSON out: %s", out)
+		}
+	})
+}
+
+func FuzzAnthropicStreamToOpenAI(f *testing.F) {
+	for _, name := range []string{"llm-anthropic__test_stream_events_tool_calls", "llm-anthropic__test_stream_events_thinking"} {
+		body, _ := os.ReadFile(filepath.Join("testdata", name+".sse"))
+		f.Add(body)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		out := translateStream(t, body, true)
+		for _, ev := range strings.SplitAfter(string(out), "\n\n") {
+			if ev == "" {
+				continue
+			}
+			data, ok := strings.CutPrefix(ev, "data: ")
+			data, ok2 := strings.CutSuffix(data, "\n\n")
+			if !ok || !ok2 || strings.Contains(data, "\n") || (data != "[DONE]" && !json.Valid([]byte(data))) {
+				t.Fatalf("malformed SSE emitted: %q", ev)
+			}
+		}
+	})
+}
