@@ -42,6 +42,9 @@ type route struct {
 	// clientAuth: the client's own credential may go upstream. Only the
 	// dialect's default provider is the one the client's key was meant for.
 	clientAuth bool
+	// translate: an OpenAI Chat Completions request to an Anthropic
+	// provider, translated both ways (format/wire).
+	translate bool
 }
 
 // resolve picks the provider for a request. body is the client's body; the
@@ -66,11 +69,16 @@ func resolve(cfg *config.File, dialect string, r *http.Request, body []byte) (*r
 		return nil, fmt.Errorf("no provider %q is configured for %s requests", rt.providerName, dialect)
 	}
 	rt.clientAuth = rt.providerName == dialect
+	path := r.URL
 	if rt.provider.Type != dialect {
-		return nil, fmt.Errorf("model %q is an alias for provider %q (%s API), and translation from the %s API is not implemented yet",
-			rt.model, rt.providerName, rt.provider.Type, dialect)
+		if dialect != dialectOpenAI || r.URL.Path != "/v1/chat/completions" {
+			return nil, fmt.Errorf("model %q is an alias for provider %q (%s API); lessllm translates OpenAI chat completions to Anthropic, not %s %s",
+				rt.model, rt.providerName, rt.provider.Type, dialect, r.URL.Path)
+		}
+		rt.translate = true
+		path = &url.URL{Path: "/v1/messages"}
 	}
-	u, err := upstreamURL(rt.provider.BaseURL, r.URL)
+	u, err := upstreamURL(rt.provider.BaseURL, path)
 	if err != nil {
 		return nil, err
 	}
@@ -107,6 +115,10 @@ var hopHeaders = []string{
 // authHeaders carry a client's credential for one provider.
 var authHeaders = []string{"Authorization", "X-Api-Key", "Api-Key"}
 
+// providerHeaders belong to one provider's API; on a translated call they
+// are dropped and the target provider's own are set.
+var providerHeaders = []string{"Openai-Organization", "Openai-Project", "Openai-Beta", "Anthropic-Version", "Anthropic-Beta"}
+
 // upstreamHeader builds the headers sent upstream: the client's, minus
 // hop-by-hop and lessllm's own, with credentials decided by the route.
 func upstreamHeader(in http.Header, rt *route) http.Header {
@@ -138,6 +150,11 @@ func upstreamHeader(in http.Header, rt *route) http.Header {
 			out.Del(h)
 		}
 		hasClientKey = false
+	}
+	if rt.translate {
+		for _, h := range providerHeaders {
+			out.Del(h)
+		}
 	}
 	if !hasClientKey && rt.provider.APIKey != "" {
 		if rt.provider.Type == config.Anthropic {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/lessllm/lessllm/capture/config"
 	"github.com/lessllm/lessllm/format"
+	"github.com/lessllm/lessllm/format/wire"
 )
 
 // Server is the capturing proxy, an http.Handler. Set its fields before
@@ -97,7 +98,8 @@ type exchange struct {
 	rec    format.Exchange
 	trace  *traceTimings
 	rt     *route
-	status int // status sent to the client (0: none)
+	tr     *responseTranslator // set when the call is translated
+	status int                 // status sent to the client (0: none)
 
 	requestRead int64 // offset when the client's body was fully read
 }
@@ -169,7 +171,18 @@ func (x *exchange) proxy() {
 	x.rec.Route = &format.Route{Provider: rt.providerName, Dialect: dialect, Model: rt.model,
 		UpstreamModel: rt.upstreamModel, URL: rt.url, Proxy: "direct"}
 	upBody := body
-	if rt.alias && rt.upstreamModel != rt.model {
+	switch {
+	case rt.translate:
+		x.rec.Route.UpstreamDialect = rt.provider.Type
+		var warnings []string
+		upBody, warnings, err = wire.OpenAIChatToAnthropic(body, rt.upstreamModel)
+		x.rec.Warnings = warnings
+		if err != nil {
+			x.fail(dialect, http.StatusBadRequest, format.ErrRejected, "untranslatable_request", "lessllm cannot send this request to "+rt.providerName+": "+err.Error())
+			return
+		}
+		x.tr = newResponseTranslator(body, rt.model, x.start)
+	case rt.alias && rt.upstreamModel != rt.model:
 		if upBody, err = rewriteModel(body, rt.upstreamModel); err != nil {
 			x.fail(dialect, http.StatusBadRequest, format.ErrRejected, "invalid_json", "request body is not a JSON object: "+err.Error())
 			return

@@ -42,6 +42,9 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 			h.Del(k)
 		}
 	}
+	if x.tr != nil {
+		x.tr.begin(resp, h)
+	}
 	x.w.WriteHeader(resp.StatusCode)
 	x.status = resp.StatusCode
 	rc := http.NewResponseController(x.w)
@@ -75,7 +78,13 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 				captured += keep
 			}
 			rec.Bytes += int64(n)
-			if _, werr := headers.write(x.w, buf[:n]); werr != nil {
+			var werr error
+			if x.tr != nil {
+				werr = x.tr.chunk(t, buf[:n], writerFunc(func(p []byte) (int, error) { return headers.write(x.w, p) }))
+			} else {
+				_, werr = headers.write(x.w, buf[:n])
+			}
+			if werr != nil {
 				x.rec.Error = &format.Error{Kind: format.ErrClientWrite, Message: "writing to the client failed: " + werr.Error(), AtNS: x.since()}
 				if x.r.Context().Err() != nil {
 					x.rec.Error.Kind = format.ErrClientDisconnect
@@ -88,6 +97,11 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 			}
 		}
 		if err == io.EOF {
+			if x.tr != nil {
+				if werr := x.tr.end(writerFunc(func(p []byte) (int, error) { return headers.write(x.w, p) })); werr != nil {
+					x.rec.Error = &format.Error{Kind: format.ErrClientWrite, Message: "writing to the client failed: " + werr.Error(), AtNS: x.since()}
+				}
+			}
 			headers.flush() // an empty body: the headers go now
 			break
 		}
@@ -156,3 +170,8 @@ func (h *headerFlusher) write(w io.Writer, p []byte) (int, error) {
 	h.sent, h.direct = true, true
 	return w.Write(p)
 }
+
+// writerFunc adapts a function to io.Writer.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
