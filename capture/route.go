@@ -42,8 +42,8 @@ type route struct {
 	// clientAuth: the client's own credential may go upstream. Only the
 	// dialect's default provider is the one the client's key was meant for.
 	clientAuth bool
-	// translate: an OpenAI Chat Completions request to an Anthropic
-	// provider, translated both ways (format/wire).
+	// translate: a chat request for a provider of the other dialect,
+	// translated both ways (format/wire).
 	translate bool
 }
 
@@ -71,12 +71,15 @@ func resolve(cfg *config.File, dialect string, r *http.Request, body []byte) (*r
 	rt.clientAuth = rt.providerName == dialect
 	path := r.URL
 	if rt.provider.Type != dialect {
-		if dialect != dialectOpenAI || r.URL.Path != "/v1/chat/completions" {
-			return nil, fmt.Errorf("model %q is an alias for provider %q (%s API); lessllm translates OpenAI chat completions to Anthropic, not %s %s",
+		// Only the two chat APIs translate into each other: Chat
+		// Completions ⇄ Messages.
+		target, ok := translatedPaths[dialect+" "+r.URL.Path]
+		if !ok {
+			return nil, fmt.Errorf("model %q is an alias for provider %q (%s API); lessllm translates chat completions ⇄ messages, not %s %s",
 				rt.model, rt.providerName, rt.provider.Type, dialect, r.URL.Path)
 		}
 		rt.translate = true
-		path = &url.URL{Path: "/v1/messages"}
+		path = &url.URL{Path: target}
 	}
 	u, err := upstreamURL(rt.provider.BaseURL, path)
 	if err != nil {
@@ -103,6 +106,13 @@ func upstreamURL(base string, in *url.URL) (string, error) {
 	b.RawPath = ""
 	b.RawQuery = in.RawQuery
 	return b.String(), nil
+}
+
+// translatedPaths maps a client's dialect and path onto the upstream path
+// of the other dialect.
+var translatedPaths = map[string]string{
+	dialectOpenAI + " /v1/chat/completions": "/v1/messages",
+	dialectAnthropic + " /v1/messages":      "/v1/chat/completions",
 }
 
 // hopHeaders are connection-level headers a proxy must not forward

@@ -175,13 +175,17 @@ func (x *exchange) proxy() {
 	case rt.translate:
 		x.rec.Route.UpstreamDialect = rt.provider.Type
 		var warnings []string
-		upBody, warnings, err = wire.OpenAIChatToAnthropic(body, rt.upstreamModel)
+		if dialect == dialectOpenAI {
+			upBody, warnings, err = wire.OpenAIChatToAnthropic(body, rt.upstreamModel)
+		} else {
+			upBody, warnings, err = wire.AnthropicToOpenAIChatRequest(body, rt.upstreamModel)
+		}
 		x.rec.Warnings = warnings
 		if err != nil {
 			x.fail(dialect, http.StatusBadRequest, format.ErrRejected, "untranslatable_request", "lessllm cannot send this request to "+rt.providerName+": "+err.Error())
 			return
 		}
-		x.tr = newResponseTranslator(body, rt.model, x.start)
+		x.tr = newResponseTranslator(dialect, body, rt.model, x.start)
 	case rt.alias && rt.upstreamModel != rt.model:
 		if upBody, err = rewriteModel(body, rt.upstreamModel); err != nil {
 			x.fail(dialect, http.StatusBadRequest, format.ErrRejected, "invalid_json", "request body is not a JSON object: "+err.Error())

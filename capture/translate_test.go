@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anthropics/anthropic-sdk-go/v2"
+	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
 	"github.com/openai/openai-go/v3"
 
 	"github.com/lessllm/lessllm/capture/config"
@@ -90,5 +92,56 @@ func TestOpenAISDKToAnthropicAlias(t *testing.T) {
 	}
 	if recs[2].Response.Status != 429 || recs[2].Error != nil {
 		t.Fatalf("429 record: %+v %+v", recs[2].Response, recs[2].Error)
+	}
+}
+
+// TestAnthropicSDKToOpenAIAlias: an Anthropic SDK (or Claude Code) naming
+// an alias on an OpenAI provider is served by Chat Completions, streamed
+// and not, and its Anthropic key never reaches OpenAI.
+func TestAnthropicSDKToOpenAIAlias(t *testing.T) {
+	h := newHarness(t, simulator.Options{TTFT: 5 * time.Millisecond, TPOT: time.Millisecond, OutputTokens: 12}, func(c *config.File) {
+		c.Models["gpt"] = config.ModelAlias{Provider: config.OpenAI, Model: "gpt-4o"}
+	})
+	ctx := context.Background()
+	ac := anthropicClient(h)
+	want := simulator.Text(12)
+	params := anthropic.MessageNewParams{Model: "gpt", MaxTokens: 100,
+		System:   []anthropic.TextBlockParam{{Text: "Be brief."}},
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Hello"))}}
+	m, err := ac.Messages.New(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Model != "gpt" || m.Content[0].Text != want || m.StopReason != "end_turn" || m.Usage.OutputTokens != 12 {
+		t.Fatalf("non-streamed: %+v", m)
+	}
+	s := ac.Messages.NewStreaming(ctx, params)
+	var sm anthropic.Message
+	for s.Next() {
+		if err := sm.Accumulate(s.Current()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if sm.Content[0].Text != want || sm.StopReason != "end_turn" || sm.Usage.OutputTokens != 12 || sm.Usage.InputTokens == 0 {
+		t.Fatalf("streamed: %+v", sm)
+	}
+	_, err = ac.Messages.New(ctx, params, aoption.WithHeader("X-Sim-Fault", "500"))
+	var aerr *anthropic.Error
+	if !errors.As(err, &aerr) || aerr.StatusCode != 500 || !strings.Contains(aerr.Error(), "api_error") {
+		t.Fatalf("translated error: %v", err)
+	}
+	for _, r := range h.sim.Received() {
+		if r.Path != "/v1/chat/completions" || r.Header.Get("Authorization") != "Bearer "+configOpenAIKey || r.Header.Get("X-Api-Key") != "" || r.Header.Get("Anthropic-Version") != "" {
+			t.Fatalf("OpenAI received %s with Authorization %q, X-Api-Key %q, Anthropic-Version %q", r.Path,
+				r.Header.Get("Authorization"), r.Header.Get("X-Api-Key"), r.Header.Get("Anthropic-Version"))
+		}
+	}
+	for _, r := range h.records(t) {
+		if r.Route.UpstreamDialect != "openai" || r.Route.UpstreamModel != "gpt-4o" {
+			t.Fatalf("record route %+v", r.Route)
+		}
 	}
 }
