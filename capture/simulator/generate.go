@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 )
@@ -30,25 +31,37 @@ func (s *Simulator) chat(w http.ResponseWriter, r *http.Request) {
 	id := s.id("chatcmpl-")
 	created := time.Now().Unix()
 	model := c.model + "-sim"
+	tool := s.openAIToolCall(req)
+	if tool != nil {
+		c.tokens = len(tool.pieces())
+	}
 	usage := map[string]any{
 		"prompt_tokens": pt, "completion_tokens": c.tokens, "total_tokens": pt + c.tokens,
 		"prompt_tokens_details":     map[string]any{"cached_tokens": cached, "audio_tokens": 0},
 		"completion_tokens_details": map[string]any{"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
 	}
 	finish := "stop"
-	if mt, ok := req["max_tokens"].(float64); ok && int(mt) == c.tokens {
+	switch mt, ok := req["max_tokens"].(float64); {
+	case tool != nil:
+		finish = "tool_calls"
+	case ok && int(mt) == c.tokens:
 		finish = "length"
 	}
 	if !c.stream {
 		if !s.sleep(c, c.ttft+time.Duration(max(c.tokens-1, 0))*max(c.tpot, 0)) {
 			return
 		}
+		message := map[string]any{"role": "assistant", "content": Text(c.tokens), "refusal": nil}
+		if tool != nil {
+			message["content"] = nil
+			message["tool_calls"] = []any{map[string]any{"id": tool.id, "type": "function",
+				"function": map[string]any{"name": tool.name, "arguments": tool.args}}}
+		}
 		s.headers(w, "openai")
 		writeJSON(w, http.StatusOK, map[string]any{
 			"id": id, "object": "chat.completion", "created": created, "model": model, "system_fingerprint": "fp_sim",
-			"choices": []any{map[string]any{"index": 0, "message": map[string]any{"role": "assistant", "content": Text(c.tokens), "refusal": nil},
-				"logprobs": nil, "finish_reason": finish}},
-			"usage": usage,
+			"choices": []any{map[string]any{"index": 0, "message": message, "logprobs": nil, "finish_reason": finish}},
+			"usage":   usage,
 		})
 		return
 	}
@@ -75,7 +88,16 @@ func (s *Simulator) chat(w http.ResponseWriter, r *http.Request) {
 		if c.faultMid && i == midFaultAfter {
 			midFault(c)
 		}
-		sse(w, "", chunk(map[string]any{"content": word(i)}, nil))
+		if tool == nil {
+			sse(w, "", chunk(map[string]any{"content": word(i)}, nil))
+			continue
+		}
+		call := map[string]any{"index": 0, "function": map[string]any{"arguments": tool.pieces()[i]}}
+		if i == 0 {
+			call["id"], call["type"] = tool.id, "function"
+			call["function"].(map[string]any)["name"] = tool.name
+		}
+		sse(w, "", chunk(map[string]any{"tool_calls": []any{call}}, nil))
 	}
 	sse(w, "", chunk(map[string]any{}, finish))
 	if c.usage {
@@ -116,8 +138,13 @@ func (s *Simulator) messages(w http.ResponseWriter, r *http.Request) {
 		u = s.cache.anthropic(cacheScope(s.auth(r), c.model, nil), c.model, prompt, s.opts.Now())
 	}
 	id := s.id("msg_")
+	tool := s.anthropicToolCall(req)
 	stop := "end_turn"
-	if int(req["max_tokens"].(float64)) == c.tokens {
+	switch {
+	case tool != nil:
+		c.tokens = len(tool.pieces())
+		stop = "tool_use"
+	case int(req["max_tokens"].(float64)) == c.tokens:
 		stop = "max_tokens"
 	}
 	usage := func(output int) map[string]any {
@@ -131,11 +158,14 @@ func (s *Simulator) messages(w http.ResponseWriter, r *http.Request) {
 		if !s.sleep(c, c.ttft+time.Duration(max(c.tokens-1, 0))*max(c.tpot, 0)) {
 			return
 		}
+		content := []any{map[string]any{"type": "text", "text": Text(c.tokens)}}
+		if tool != nil {
+			content = []any{map[string]any{"type": "tool_use", "id": tool.id, "name": tool.name, "input": json.RawMessage(tool.args)}}
+		}
 		s.headers(w, "anthropic")
 		writeJSON(w, http.StatusOK, map[string]any{
 			"id": id, "type": "message", "role": "assistant", "model": c.model,
-			"content":     []any{map[string]any{"type": "text", "text": Text(c.tokens)}},
-			"stop_reason": stop, "stop_sequence": nil, "usage": usage(c.tokens),
+			"content": content, "stop_reason": stop, "stop_sequence": nil, "usage": usage(c.tokens),
 		})
 		return
 	}
@@ -147,8 +177,11 @@ func (s *Simulator) messages(w http.ResponseWriter, r *http.Request) {
 	sse(w, "message_start", mustJSON(map[string]any{"type": "message_start", "message": map[string]any{
 		"id": id, "type": "message", "role": "assistant", "model": c.model, "content": []any{},
 		"stop_reason": nil, "stop_sequence": nil, "usage": usage(1)}}))
-	sse(w, "content_block_start", mustJSON(map[string]any{"type": "content_block_start", "index": 0,
-		"content_block": map[string]any{"type": "text", "text": ""}}))
+	block := map[string]any{"type": "text", "text": ""}
+	if tool != nil {
+		block = map[string]any{"type": "tool_use", "id": tool.id, "name": tool.name, "input": map[string]any{}}
+	}
+	sse(w, "content_block_start", mustJSON(map[string]any{"type": "content_block_start", "index": 0, "content_block": block}))
 	sse(w, "ping", []byte(`{"type": "ping"}`))
 	if !s.sleep(c, c.ttft) {
 		return
@@ -160,8 +193,11 @@ func (s *Simulator) messages(w http.ResponseWriter, r *http.Request) {
 		if c.faultMid && i == midFaultAfter {
 			midFault(c)
 		}
-		sse(w, "content_block_delta", mustJSON(map[string]any{"type": "content_block_delta", "index": 0,
-			"delta": map[string]any{"type": "text_delta", "text": word(i)}}))
+		delta := map[string]any{"type": "text_delta", "text": word(i)}
+		if tool != nil {
+			delta = map[string]any{"type": "input_json_delta", "partial_json": tool.pieces()[i]}
+		}
+		sse(w, "content_block_delta", mustJSON(map[string]any{"type": "content_block_delta", "index": 0, "delta": delta}))
 	}
 	sse(w, "content_block_stop", []byte(`{"type":"content_block_stop","index":0}`))
 	// The final message_delta repeats the full usage with the final output
