@@ -17,12 +17,15 @@ const (
 	dialectAnthropic = config.Anthropic
 )
 
-// dialectOf returns the client's API for a path, or "" for paths lessllm
-// does not proxy. /v1/messages* is Anthropic's; every other /v1/ path is
-// OpenAI's (and OpenAI-compatible APIs').
-func dialectOf(path string) string {
+// dialectOf returns the client's API for a request, or "" for paths
+// lessllm does not proxy. /v1/messages* is Anthropic's; so is /v1/models*
+// when the client sends anthropic-version (both APIs have that path); every
+// other /v1/ path is OpenAI's (and OpenAI-compatible APIs').
+func dialectOf(path string, h http.Header) string {
 	switch {
 	case path == "/v1/messages" || strings.HasPrefix(path, "/v1/messages/"):
+		return dialectAnthropic
+	case (path == "/v1/models" || strings.HasPrefix(path, "/v1/models/")) && h.Get("Anthropic-Version") != "":
 		return dialectAnthropic
 	case strings.HasPrefix(path, "/v1/"):
 		return dialectOpenAI

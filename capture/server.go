@@ -98,8 +98,8 @@ type exchange struct {
 	rec    format.Exchange
 	trace  *traceTimings
 	rt     *route
-	tr     *responseTranslator // set when the call is translated
-	status int                 // status sent to the client (0: none)
+	tr     bodyRewriter // set when the client must get another body than the upstream's
+	status int          // status sent to the client (0: none)
 
 	requestRead int64 // offset when the client's body was fully read
 }
@@ -138,7 +138,7 @@ func (x *exchange) fail(dialect string, status int, kind, code, msg string) {
 
 func (x *exchange) proxy() {
 	s, r := x.s, x.r
-	dialect := dialectOf(r.URL.Path)
+	dialect := dialectOf(r.URL.Path, r.Header)
 	if dialect == "" {
 		x.fail(dialectOpenAI, http.StatusNotFound, format.ErrRejected, "unknown_path",
 			fmt.Sprintf("lessllm proxies /v1/... API paths only; %q is not one", r.URL.Path))
@@ -186,6 +186,8 @@ func (x *exchange) proxy() {
 			return
 		}
 		x.tr = newResponseTranslator(dialect, body, rt.model, x.start)
+	case r.Method == http.MethodGet && r.URL.Path == "/v1/models" && len(s.Config.Models) > 0:
+		x.tr = &modelsLister{dialect: dialect, aliases: s.Config.Models}
 	case rt.alias && rt.upstreamModel != rt.model:
 		if upBody, err = rewriteModel(body, rt.upstreamModel); err != nil {
 			x.fail(dialect, http.StatusBadRequest, format.ErrRejected, "invalid_json", "request body is not a JSON object: "+err.Error())

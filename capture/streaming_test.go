@@ -100,3 +100,58 @@ func TestCaptureCapTruncatesRecordNotClient(t *testing.T) {
 		t.Fatalf("request record: truncated %v, json %v, text %d bytes", rec.Request.Truncated, rec.Request.JSON != nil, len(rec.Request.Text))
 	}
 }
+
+// TestTranslatedStreamIsNotBuffered: the same lock-step proof through a
+// translated alias — each Anthropic text delta must reach the OpenAI client
+// as a chat.completion.chunk before the upstream sends the next one.
+func TestTranslatedStreamIsNotBuffered(t *testing.T) {
+	const tokens = 15
+	acks := make(chan int)
+	lockstep := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		send := func(event, data string) {
+			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data)
+			w.(http.Flusher).Flush()
+		}
+		send("message_start", `{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[],"stop_reason":null,"usage":{"input_tokens":5,"output_tokens":1}}}`)
+		send("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`)
+		for i := range tokens {
+			send("content_block_delta", fmt.Sprintf(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"t%d "}}`, i))
+			select {
+			case <-acks:
+			case <-time.After(5 * time.Second):
+				t.Errorf("token %d not delivered to the client within 5 s: the translation buffers", i)
+				return
+			}
+		}
+		send("content_block_stop", `{"type":"content_block_stop","index":0}`)
+		send("message_delta", fmt.Sprintf(`{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":%d}}`, tokens))
+		send("message_stop", `{"type":"message_stop"}`)
+	}))
+	defer lockstep.Close()
+	h := newHarness(t, simulator.Options{}, func(c *config.File) {
+		c.Providers[config.Anthropic].BaseURL = lockstep.URL
+		c.Models["claude"] = config.ModelAlias{Provider: config.Anthropic, Model: "claude-x"}
+	})
+	resp, err := http.Post(h.inst.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"claude","stream":true,"messages":[{"role":"user","content":"go"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	got := 0
+	for got < tokens {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("after %d tokens: %v", got, err)
+		}
+		if strings.Contains(line, fmt.Sprintf(`"content":"t%d "`, got)) {
+			got++
+			acks <- got
+		}
+	}
+	rest, _ := io.ReadAll(br)
+	if !strings.Contains(string(rest), `"finish_reason":"stop"`) || !strings.HasSuffix(string(rest), "data: [DONE]\n\n") {
+		t.Fatalf("translated stream did not end properly: %q", rest)
+	}
+}

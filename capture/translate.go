@@ -4,10 +4,82 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"sort"
 	"time"
+
+	"github.com/lessllm/lessllm/capture/config"
 
 	"github.com/lessllm/lessllm/format/wire"
 )
+
+// bodyRewriter gives the client another body than the upstream sent: a
+// translation, or a model list with the aliases added. The record always
+// keeps the upstream's bytes.
+type bodyRewriter interface {
+	// begin adapts the response headers before they are sent.
+	begin(resp *http.Response, h http.Header)
+	// chunk takes one read of the upstream body, writing what the client
+	// should see now.
+	chunk(t int64, p []byte, w io.Writer) error
+	// end writes what is left at the end of the upstream body.
+	end(w io.Writer) error
+}
+
+var (
+	_ bodyRewriter = (*responseTranslator)(nil)
+	_ bodyRewriter = (*modelsLister)(nil)
+)
+
+// modelsLister adds the configured aliases to the upstream's model list
+// (GET /v1/models), so clients that pick a model from the list see them.
+type modelsLister struct {
+	dialect string
+	aliases map[string]config.ModelAlias
+	status  int
+	body    []byte
+}
+
+func (m *modelsLister) begin(resp *http.Response, h http.Header) {
+	m.status = resp.StatusCode
+	h.Del("Content-Length")
+}
+
+func (m *modelsLister) chunk(_ int64, p []byte, _ io.Writer) error {
+	m.body = append(m.body, p...)
+	return nil
+}
+
+func (m *modelsLister) end(w io.Writer) error {
+	var list map[string]json.RawMessage
+	var data []json.RawMessage
+	if m.status != http.StatusOK || json.Unmarshal(m.body, &list) != nil || json.Unmarshal(list["data"], &data) != nil {
+		_, err := w.Write(m.body) // not a list we know: unchanged
+		return err
+	}
+	names := make([]string, 0, len(m.aliases))
+	for a := range m.aliases {
+		names = append(names, a)
+	}
+	sort.Strings(names)
+	for _, a := range names {
+		target := m.aliases[a].Provider + "/" + m.aliases[a].Model
+		var entry map[string]any
+		if m.dialect == dialectAnthropic {
+			entry = map[string]any{"type": "model", "id": a, "display_name": a + " (lessllm alias for " + target + ")", "created_at": "1970-01-01T00:00:00Z"}
+		} else {
+			entry = map[string]any{"id": a, "object": "model", "created": 0, "owned_by": "lessllm alias for " + target}
+		}
+		b, _ := json.Marshal(entry)
+		data = append(data, b)
+	}
+	list["data"], _ = json.Marshal(data)
+	out, err := json.Marshal(list)
+	if err != nil {
+		out = m.body
+	}
+	_, err = w.Write(out)
+	return err
+}
 
 // responseTranslator turns the upstream's response into the one the
 // client's API would have given, as the bytes arrive: Anthropic → Chat

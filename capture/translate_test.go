@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/lessllm/lessllm/capture/config"
 	"github.com/lessllm/lessllm/capture/simulator"
+	"github.com/lessllm/lessllm/format"
 )
 
 // TestOpenAISDKToAnthropicAlias: an unchanged OpenAI SDK call naming the
@@ -51,6 +53,19 @@ func TestOpenAISDKToAnthropicAlias(t *testing.T) {
 		t.Fatalf("streamed: %q, usage %+v, finish %q", acc.Choices[0].Message.Content, acc.Usage, acc.Choices[0].FinishReason)
 	}
 
+	// The model list shows the alias next to the provider's models.
+	page, err := oc.Models.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range page.Data {
+		ids = append(ids, m.ID)
+	}
+	if !slices.Contains(ids, "claude") || !slices.Contains(ids, "gpt-4o") {
+		t.Fatalf("models listed: %v", ids)
+	}
+
 	// An Anthropic error reaches the OpenAI SDK as an OpenAI error.
 	_, err = oc.Chat.Completions.New(ctx, params, withHeader("X-Sim-Fault", "429"))
 	var oerr *openai.Error
@@ -61,6 +76,9 @@ func TestOpenAISDKToAnthropicAlias(t *testing.T) {
 	// What Anthropic received: its own key and version, the real model,
 	// the system prompt in place, the custom header passed through.
 	for _, r := range h.sim.Received() {
+		if r.Path == "/v1/models" {
+			continue
+		}
 		if r.Path != "/v1/messages" {
 			t.Fatalf("upstream got %s", r.Path)
 		}
@@ -80,7 +98,12 @@ func TestOpenAISDKToAnthropicAlias(t *testing.T) {
 		t.Fatalf("custom header lost on a translated call: %q", got)
 	}
 
-	recs := h.records(t)
+	var recs []*format.Exchange
+	for _, r := range h.records(t) {
+		if r.Request.Path != "/v1/models" {
+			recs = append(recs, r)
+		}
+	}
 	for _, r := range recs {
 		if r.Route.UpstreamDialect != "anthropic" || r.Route.Model != "claude" || r.Route.UpstreamModel != "claude-3-opus-20240229" || r.Upstream == nil {
 			t.Fatalf("record route %+v, upstream request %v", r.Route, r.Upstream != nil)
@@ -143,5 +166,32 @@ func TestAnthropicSDKToOpenAIAlias(t *testing.T) {
 		if r.Route.UpstreamDialect != "openai" || r.Route.UpstreamModel != "gpt-4o" {
 			t.Fatalf("record route %+v", r.Route)
 		}
+	}
+}
+
+// TestTranslationWarningsAndRefusals: a parameter with no counterpart is
+// dropped and named in the record; one that cannot be honoured is refused
+// in the client's format before anything goes upstream.
+func TestTranslationWarningsAndRefusals(t *testing.T) {
+	h := newHarness(t, simulator.Options{TTFT: time.Millisecond, TPOT: time.Millisecond, OutputTokens: 3}, func(c *config.File) {
+		c.Models["claude"] = config.ModelAlias{Provider: config.Anthropic, Model: "claude-x"}
+	})
+	resp, body, err := post(t, h.inst.URL+"/v1/chat/completions", "", `{"model":"claude","seed":7,"messages":[{"role":"user","content":"hi"}]}`)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%v %s", err, body)
+	}
+	resp, body, _ = post(t, h.inst.URL+"/v1/chat/completions", "", `{"model":"claude","n":3,"messages":[{"role":"user","content":"hi"}]}`)
+	if resp.StatusCode != 400 || !contains(string(body), `"code":"untranslatable_request"`, "n=3") {
+		t.Fatalf("n=3: %d %s", resp.StatusCode, body)
+	}
+	if n := len(h.sim.Received()); n != 1 {
+		t.Fatalf("upstream saw %d requests, want 1 (the refused one must not go)", n)
+	}
+	recs := h.records(t)
+	if len(recs[0].Warnings) != 1 || !strings.Contains(recs[0].Warnings[0], "dropped parameter seed") {
+		t.Fatalf("warnings %q", recs[0].Warnings)
+	}
+	if recs[1].Error == nil || recs[1].Error.Kind != format.ErrRejected {
+		t.Fatalf("refusal recorded as %+v", recs[1].Error)
 	}
 }

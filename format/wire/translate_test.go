@@ -200,3 +200,11 @@ func FuzzAnthropicStreamToOpenAI(f *testing.F) {
 		}
 	})
 }
+
+func TestErrorTranslation(t *testing.T) {
+	anth := []byte(`{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req_1"}`)
+	golden(t, filepath.Join("translate", "error_529.openai"), AnthropicErrorToOpenAI(anth, 529))
+	oai := []byte(`{"error":{"message":"Rate limit reached for gpt-4o","type":"requests","param":null,"code":"rate_limit_exceeded"}}`)
+	golden(t, filepath.Join("translate", "error_429.anthropic"), OpenAIErrorToAnthropic(oai, 429))
+	golden(t, filepath.Join("translate", "error_not_json.anthropic"), OpenAIErrorToAnthropic([]byte("<html>bad gateway</html>"), 502))
+}
