@@ -89,7 +89,7 @@ func (s *Simulator) chat(w http.ResponseWriter, r *http.Request) {
 			midFault(c)
 		}
 		if tool == nil {
-			sse(w, "", chunk(map[string]any{"content": word(i)}, nil))
+			sse(w, "", chunk(map[string]any{"content": c.token(i)}, nil))
 			continue
 		}
 		call := map[string]any{"index": 0, "function": map[string]any{"arguments": tool.pieces()[i]}}
@@ -193,7 +193,7 @@ func (s *Simulator) messages(w http.ResponseWriter, r *http.Request) {
 		if c.faultMid && i == midFaultAfter {
 			midFault(c)
 		}
-		delta := map[string]any{"type": "text_delta", "text": word(i)}
+		delta := map[string]any{"type": "text_delta", "text": c.token(i)}
 		if tool != nil {
 			delta = map[string]any{"type": "input_json_delta", "partial_json": tool.pieces()[i]}
 		}
@@ -264,7 +264,7 @@ func (s *Simulator) responses(w http.ResponseWriter, r *http.Request) {
 		if c.faultMid && i == midFaultAfter {
 			midFault(c)
 		}
-		ev("response.output_text.delta", map[string]any{"item_id": itemID, "output_index": 0, "content_index": 0, "delta": word(i)})
+		ev("response.output_text.delta", map[string]any{"item_id": itemID, "output_index": 0, "content_index": 0, "delta": c.token(i)})
 	}
 	ev("response.output_text.done", map[string]any{"item_id": itemID, "output_index": 0, "content_index": 0, "text": text})
 	ev("response.content_part.done", map[string]any{"item_id": itemID, "output_index": 0, "content_index": 0, "part": map[string]any{"type": "output_text", "text": text, "annotations": []any{}}})

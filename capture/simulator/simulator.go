@@ -9,6 +9,8 @@
 //	X-Sim-Fault: 429 | 500 | 529 | stall | stall-mid | reset | reset-mid
 //	X-Sim-Output-Tokens: N       tokens to generate (default Options.OutputTokens, capped by max_tokens)
 //	X-Sim-TTFT-Ms, X-Sim-TPOT-Ms override the pacing for this request
+//	X-Sim-Stamp: 1               each streamed token's text is " @<Unix ns when sent>", so a
+//	                             client can measure per-token delivery delay (it survives translation)
 package simulator
 
 import (
@@ -126,6 +128,15 @@ type call struct {
 	tpot     time.Duration
 	prompt   promptTokens
 	faultMid bool // fault after a few chunks
+	stamp    bool // X-Sim-Stamp: tokens carry their send time
+}
+
+// token is the text of streamed token i.
+func (c *call) token(i int) string {
+	if c.stamp {
+		return " @" + strconv.FormatInt(time.Now().UnixNano(), 10)
+	}
+	return word(i)
 }
 
 // start parses the common fields; it writes a 400 and returns nil when the
@@ -157,6 +168,7 @@ func (s *Simulator) start(w http.ResponseWriter, r *http.Request, dialect string
 		c.tpot = time.Duration(v) * time.Millisecond
 	}
 	c.faultMid = strings.HasSuffix(r.Header.Get("X-Sim-Fault"), "-mid")
+	c.stamp = r.Header.Get("X-Sim-Stamp") == "1"
 	if c.model == "" {
 		writeError(w, dialect, http.StatusBadRequest, "invalid_request_error", "model is required")
 		return nil, nil

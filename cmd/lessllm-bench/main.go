@@ -89,13 +89,23 @@ func main() {
 	paced := b.startSimulator("--ttft", "150ms", "--tpot", "20ms", "--output-tokens", "40", "--no-cache")
 	direct, capture := &target{name: "direct", url: paced}, b.startCapture(paced)
 	alias := &target{name: "capture + alias (OpenAI → Anthropic, translated)", url: capture.url, model: "claude"}
-	// A first round warms the paths' connection pools, as in production;
-	// the second is measured.
-	for _, t := range []*target{direct, capture, alias} {
+	// A first round warms the paths' connection pools, as in production.
+	// Then the targets take turns, so a moment of noise on the shared
+	// machine does not land on one target only.
+	fidTargets := []*target{direct, capture, alias}
+	for _, t := range fidTargets {
 		b.fidelity(t, *streams)
 	}
-	writeFidelity(&report, []*target{direct, capture, alias}, []fidelityResult{
-		b.fidelity(direct, *streams), b.fidelity(capture, *streams), b.fidelity(alias, *streams)})
+	fid := make([]fidelityResult, len(fidTargets))
+	for round := 0; round < *rounds; round++ {
+		for i, t := range fidTargets {
+			r := b.fidelity(t, *streams)
+			fid[i].ttft = append(fid[i].ttft, r.ttft...)
+			fid[i].gaps = append(fid[i].gaps, r.gaps...)
+			fid[i].delay = append(fid[i].delay, r.delay...)
+		}
+	}
+	writeFidelity(&report, fidTargets, fid, *rounds)
 
 	fmt.Print(report.String())
 	if *update != "" {
@@ -305,6 +315,10 @@ func procCPU(pid int) time.Duration {
 type fidelityResult struct {
 	ttft []time.Duration
 	gaps []time.Duration
+	// delay is, per token, the time from the upstream writing it to the
+	// client reading it (the simulator stamps each token with its send
+	// time: X-Sim-Stamp).
+	delay []time.Duration
 }
 
 func (b *bench) fidelity(t *target, n int) fidelityResult {
@@ -315,7 +329,10 @@ func (b *bench) fidelity(t *target, n int) fidelityResult {
 	for i := 0; i < n; i++ {
 		wg.Go(func() {
 			start := time.Now()
-			resp, err := c.Post(t.url+"/v1/chat/completions", "application/json", strings.NewReader(body(t.model, true)))
+			req, _ := http.NewRequest("POST", t.url+"/v1/chat/completions", strings.NewReader(body(t.model, true)))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Sim-Stamp", "1")
+			resp, err := c.Do(req)
 			if err != nil {
 				log.Fatal(err)
 			}
@@ -323,16 +340,19 @@ func (b *bench) fidelity(t *target, n int) fidelityResult {
 			sc := bufio.NewScanner(resp.Body)
 			var last time.Time
 			for sc.Scan() {
-				if !strings.Contains(sc.Text(), `"content":" `) {
+				m := stampRE.FindStringSubmatch(sc.Text())
+				if m == nil {
 					continue
 				}
 				now := time.Now()
+				sent, _ := strconv.ParseInt(m[1], 10, 64)
 				mu.Lock()
 				if last.IsZero() {
 					res.ttft = append(res.ttft, now.Sub(start))
 				} else {
 					res.gaps = append(res.gaps, now.Sub(last))
 				}
+				res.delay = append(res.delay, now.Sub(time.Unix(0, sent)))
 				mu.Unlock()
 				last = now
 			}
@@ -341,6 +361,9 @@ func (b *bench) fidelity(t *target, n int) fidelityResult {
 	wg.Wait()
 	return res
 }
+
+// stampRE finds a token's send time in a streamed line (X-Sim-Stamp).
+var stampRE = regexp.MustCompile(`"content":" @(\d+)"`)
 
 func median(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
@@ -387,14 +410,17 @@ func writeOverhead(w io.Writer, kind string, targets []*target, res map[string]*
 	fmt.Fprintln(w)
 }
 
-func writeFidelity(w io.Writer, targets []*target, res []fidelityResult) {
-	fmt.Fprintf(w, "### Streaming fidelity (upstream: first token after 150 ms, then one every 20 ms; %d concurrent streams, warm connections)\n\n", len(res[0].ttft))
-	fmt.Fprintf(w, "| target | client TTFT p50 | TTFT max | TTFT added (p50) | token gap p50 | gap p99 | gap max |\n|---|---|---|---|---|---|---|\n")
-	base := median(res[0].ttft)
+func writeFidelity(w io.Writer, targets []*target, res []fidelityResult, rounds int) {
+	fmt.Fprintf(w, "### Streaming fidelity (upstream: first token after 150 ms, then one every 20 ms; %d rounds of %d concurrent streams per target, taking turns, warm connections)\n\n",
+		rounds, len(res[0].ttft)/rounds)
+	fmt.Fprintf(w, "*Delivery delay* is, per token, upstream write → client read (the simulator stamps each token with its send time), so it isolates what each hop adds.\n\n")
+	fmt.Fprintf(w, "| target | client TTFT p50 | TTFT added (p50) | token gap p50 | gap p99 | delivery delay p50 | p99 | max | added p50 | added p99 |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	base, d50, d99 := median(res[0].ttft), median(res[0].delay), pct(res[0].delay, 99)
 	for i, t := range targets {
 		f := res[i]
-		fmt.Fprintf(w, "| %s | %.1f ms | %.1f ms | %+.2f ms | %.1f ms | %.1f ms | %.1f ms |\n", t.name,
-			ms(median(f.ttft)), ms(pct(f.ttft, 100)), ms(median(f.ttft)-base), ms(median(f.gaps)), ms(pct(f.gaps, 99)), ms(pct(f.gaps, 100)))
+		fmt.Fprintf(w, "| %s | %.1f ms | %+.2f ms | %.1f ms | %.1f ms | %.3f ms | %.3f ms | %.3f ms | %+.3f ms | %+.3f ms |\n", t.name,
+			ms(median(f.ttft)), ms(median(f.ttft)-base), ms(median(f.gaps)), ms(pct(f.gaps, 99)),
+			ms(median(f.delay)), ms(pct(f.delay, 99)), ms(pct(f.delay, 100)), ms(median(f.delay)-d50), ms(pct(f.delay, 99)-d99))
 	}
 	fmt.Fprintln(w)
 }

@@ -97,6 +97,7 @@ func TestOpenAIStreamToAnthropic(t *testing.T) {
 	}
 	src := ReadStream(KindOpenAIChat, chunksOf(body, len(body)))
 	out := translateOpenAIStream(body)
+	golden(t, filepath.Join("translate", "simonw-llm__test_tool_use_basic.anthropic-sse"), anthropicEvents(t, out))
 	resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}}, Body: io.NopCloser(bytes.NewReader(out))}
 	s := assestream.NewStream[anthropic.MessageStreamEventUnion](assestream.NewDecoder(resp), nil)
 	var m anthropic.Message
@@ -150,4 +151,27 @@ func FuzzOpenAIStreamToAnthropic(f *testing.F) {
 			}
 		}
 	})
+}
+
+// anthropicEvents checks every translated event is "event: X\ndata: <json>\n\n"
+// with X equal to the data's type, and returns them as a JSON array.
+func anthropicEvents(t *testing.T, sse []byte) json.RawMessage {
+	var events []json.RawMessage
+	for _, ev := range strings.SplitAfter(string(sse), "\n\n") {
+		if ev == "" {
+			continue
+		}
+		lines := strings.Split(strings.TrimSuffix(ev, "\n\n"), "\n")
+		name, ok := strings.CutPrefix(lines[0], "event: ")
+		var typed struct {
+			Type string `json:"type"`
+		}
+		if len(lines) != 2 || !ok || !strings.HasPrefix(lines[1], "data: ") ||
+			json.Unmarshal([]byte(strings.TrimPrefix(lines[1], "data: ")), &typed) != nil || typed.Type != name {
+			t.Fatalf("malformed event %q", ev)
+		}
+		events = append(events, json.RawMessage(strings.TrimPrefix(lines[1], "data: ")))
+	}
+	out, _ := json.Marshal(events)
+	return out
 }
