@@ -49,6 +49,7 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 	x.status = resp.StatusCode
 	rc := http.NewResponseController(x.w)
 	headers := newHeaderFlusher(rc)
+	toClient := writerFunc(func(p []byte) (int, error) { return headers.write(x.w, p) })
 
 	// An idle timer cancels the upstream request when the body stalls.
 	var idleFired atomic.Bool
@@ -80,9 +81,9 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 			rec.Bytes += int64(n)
 			var werr error
 			if x.tr != nil {
-				werr = x.tr.chunk(t, buf[:n], writerFunc(func(p []byte) (int, error) { return headers.write(x.w, p) }))
+				werr = x.tr.chunk(t, buf[:n], toClient)
 			} else {
-				_, werr = headers.write(x.w, buf[:n])
+				_, werr = toClient.Write(buf[:n])
 			}
 			if werr != nil {
 				x.rec.Error = &format.Error{Kind: format.ErrClientWrite, Message: "writing to the client failed: " + werr.Error(), AtNS: x.since()}
@@ -98,7 +99,7 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 		}
 		if err == io.EOF {
 			if x.tr != nil {
-				if werr := x.tr.end(writerFunc(func(p []byte) (int, error) { return headers.write(x.w, p) })); werr != nil {
+				if werr := x.tr.end(toClient); werr != nil {
 					x.rec.Error = &format.Error{Kind: format.ErrClientWrite, Message: "writing to the client failed: " + werr.Error(), AtNS: x.since()}
 				}
 			}
