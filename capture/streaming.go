@@ -92,7 +92,7 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 				}
 				break
 			}
-			if ferr := rc.Flush(); ferr != nil && !errors.Is(ferr, http.ErrNotSupported) {
+			if ferr := headers.flush(); ferr != nil && !errors.Is(ferr, http.ErrNotSupported) {
 				x.rec.Error = &format.Error{Kind: format.ErrClientDisconnect, Message: "flushing to the client failed: " + ferr.Error(), AtNS: x.since()}
 				break
 			}
@@ -103,7 +103,7 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 					x.rec.Error = &format.Error{Kind: format.ErrClientWrite, Message: "writing to the client failed: " + werr.Error(), AtNS: x.since()}
 				}
 			}
-			headers.flush() // an empty body: the headers go now
+			_ = headers.flush() // an empty body: the headers go now
 			break
 		}
 		if err != nil {
@@ -133,25 +133,27 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 const headerFlushDelay = time.Millisecond
 
 // headerFlusher sends the response headers either with the first body
-// write or, if that has not come within headerFlushDelay, on their own.
-// The mutex serialises the timer's flush with the first write; later
-// writes go straight through.
+// bytes or, if none came within headerFlushDelay, on their own. The timer
+// runs on another goroutine, so until the relaying goroutine takes over
+// (its first write or flush) the two are serialised by mu; after that the
+// timer can no longer touch the ResponseWriter and writes go straight
+// through.
 type headerFlusher struct {
 	rc     *http.ResponseController
 	timer  *time.Timer
 	mu     sync.Mutex
-	sent   bool // guarded by mu
-	direct bool // owned by the relaying goroutine: the first write is done
+	sent   bool // guarded by mu: the timer flushed, or the relay took over
+	direct bool // owned by the relaying goroutine: it has taken over
 }
 
 func newHeaderFlusher(rc *http.ResponseController) *headerFlusher {
 	h := &headerFlusher{rc: rc}
-	h.timer = time.AfterFunc(headerFlushDelay, h.flush)
+	h.timer = time.AfterFunc(headerFlushDelay, h.timerFlush)
 	return h
 }
 
-// flush sends the headers unless they are out already.
-func (h *headerFlusher) flush() {
+// timerFlush runs on the timer's goroutine.
+func (h *headerFlusher) timerFlush() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.sent {
@@ -160,16 +162,29 @@ func (h *headerFlusher) flush() {
 	}
 }
 
-// write writes p, with the headers if they are still pending.
-func (h *headerFlusher) write(w io.Writer, p []byte) (int, error) {
+// takeOver makes the relaying goroutine the only user of the writer: the
+// timer is stopped, or has finished its flush.
+func (h *headerFlusher) takeOver() {
 	if h.direct {
-		return w.Write(p)
+		return
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.timer.Stop()
 	h.sent, h.direct = true, true
+	h.mu.Unlock()
+}
+
+// write writes p (the headers go with it if still pending).
+func (h *headerFlusher) write(w io.Writer, p []byte) (int, error) {
+	h.takeOver()
 	return w.Write(p)
+}
+
+// flush sends what was written — and the headers, if still pending: once
+// the upstream's body has begun, they wait no longer.
+func (h *headerFlusher) flush() error {
+	h.takeOver()
+	return h.rc.Flush()
 }
 
 // writerFunc adapts a function to io.Writer.
