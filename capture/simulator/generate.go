@@ -22,12 +22,7 @@ func (s *Simulator) chat(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
-	prompt := openAIPrompt(req)
-	pt := prompt.total()
-	cached := 0
-	if !s.opts.NoCache {
-		cached = s.cache.openAI(cacheScope(s.auth(r), c.model, req), prompt, s.opts.Now())
-	}
+	pt, cached := s.openAIPromptTokens(r, c, req, openAIPrompt(req))
 	id := s.id("chatcmpl-")
 	created := time.Now().Unix()
 	model := c.model + "-sim"
@@ -105,6 +100,15 @@ func (s *Simulator) chat(w http.ResponseWriter, r *http.Request) {
 			"system_fingerprint": "fp_sim", "choices": []any{}, "usage": usage}))
 	}
 	sse(w, "", []byte("[DONE]"))
+}
+
+// openAIPromptTokens counts a prompt and what the OpenAI cache model says
+// of it.
+func (s *Simulator) openAIPromptTokens(r *http.Request, c *call, req map[string]any, prompt promptTokens) (total, cached int) {
+	if !s.opts.NoCache {
+		cached = s.cache.openAI(cacheScope(s.auth(r), c.model, req), prompt, s.opts.Now())
+	}
+	return prompt.total(), cached
 }
 
 // headers sets the provider-specific response headers analyze reads.
@@ -213,12 +217,7 @@ func (s *Simulator) responses(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
-	prompt := responsesPrompt(req)
-	pt := prompt.total()
-	cached := 0
-	if !s.opts.NoCache {
-		cached = s.cache.openAI(cacheScope(s.auth(r), c.model, req), prompt, s.opts.Now())
-	}
+	pt, cached := s.openAIPromptTokens(r, c, req, responsesPrompt(req))
 	id, itemID := s.id("resp_"), s.id("msg_")
 	created := time.Now().Unix()
 	text := Text(c.tokens)

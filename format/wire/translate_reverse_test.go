@@ -38,19 +38,7 @@ func TestAnthropicToOpenAIChatRequest(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, warnings, err := AnthropicToOpenAIChatRequest([]byte(tc.req), "gpt-4o")
-			if err != nil {
-				t.Fatal(err)
-			}
-			joined := strings.Join(warnings, "; ")
-			for _, w := range tc.wantWarnings {
-				if !strings.Contains(joined, w) {
-					t.Fatalf("warnings %q lack %q", joined, w)
-				}
-			}
-			if len(tc.wantWarnings) == 0 && len(warnings) > 0 {
-				t.Fatalf("unexpected warnings %q", joined)
-			}
-			golden(t, filepath.Join("translate", tc.name+".openai-request"), out)
+			checkTranslation(t, out, warnings, err, tc.wantWarnings, tc.name+".openai-request")
 		})
 	}
 	for _, bad := range []string{`not json`, `{"messages":[{"role":"user","content":[{"type":"document","source":{}}]}]}`, `{"messages":[{"role":"system","content":"x"}]}`} {

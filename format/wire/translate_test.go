@@ -39,21 +39,28 @@ func TestOpenAIChatToAnthropic(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, warnings, err := OpenAIChatToAnthropic([]byte(tc.req), "claude-3-opus-20240229")
-			if err != nil {
-				t.Fatal(err)
-			}
-			joined := strings.Join(warnings, "; ")
-			for _, w := range tc.wantWarnings {
-				if !strings.Contains(joined, w) {
-					t.Fatalf("warnings %q lack %q", joined, w)
-				}
-			}
-			if len(tc.wantWarnings) == 0 && len(warnings) > 0 {
-				t.Fatalf("unexpected warnings %q", joined)
-			}
-			golden(t, filepath.Join("translate", tc.name+".anthropic"), out)
+			checkTranslation(t, out, warnings, err, tc.wantWarnings, tc.name+".anthropic")
 		})
 	}
+}
+
+// checkTranslation fails unless the translation succeeded with exactly the
+// wanted warnings (by substring) and matches its golden file.
+func checkTranslation(t *testing.T, out []byte, warnings []string, err error, want []string, goldenName string) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(warnings, "; ")
+	for _, w := range want {
+		if !strings.Contains(joined, w) {
+			t.Fatalf("warnings %q lack %q", joined, w)
+		}
+	}
+	if len(want) == 0 && len(warnings) > 0 {
+		t.Fatalf("unexpected warnings %q", joined)
+	}
+	golden(t, filepath.Join("translate", goldenName), out)
 }
 
 func TestOpenAIChatToAnthropicRefuses(t *testing.T) {
