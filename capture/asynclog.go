@@ -38,8 +38,16 @@ func newAsyncHandler(inner slog.Handler, size int) *asyncHandler {
 	q := &logQueue{ch: make(chan logItem, size), done: make(chan struct{})}
 	go func() {
 		defer close(q.done)
-		for it := range q.ch {
-			_ = it.h.Handle(context.Background(), it.r)
+		for {
+			select {
+			case it, ok := <-q.ch:
+				if !ok {
+					return
+				}
+				_ = it.h.Handle(context.Background(), it.r)
+			default:
+				time.Sleep(drainPause) // as the recorder: no wake-up per line
+			}
 		}
 	}()
 	return &asyncHandler{inner: inner, q: q}

@@ -40,7 +40,7 @@ func main() {
 	}
 	var (
 		bin       = flag.String("lessllm", "bin/lessllm", "the lessllm binary to measure")
-		latencyN  = flag.Int("latency-requests", 2000, "requests per target for the concurrency-1 latency")
+		latencyN  = flag.Int("latency-requests", 2000, "requests per target and round for the concurrency-1 latency (targets take turns)")
 		tputDur   = flag.Duration("throughput-time", 5*time.Second, "duration of each throughput run")
 		rounds    = flag.Int("rounds", 5, "rounds over all targets (medians are reported)")
 		streams   = flag.Int("fidelity-streams", 10, "streams per target in the fidelity test")
@@ -67,20 +67,20 @@ func main() {
 	for _, kind := range []string{"non-streamed", "streamed"} {
 		stream := kind == "streamed"
 		res := map[string]*result{}
+		for _, t := range targets {
+			res[t.name] = &result{}
+		}
 		for round := 0; round < *rounds; round++ {
-			for _, t := range targets {
+			p50, p99 := b.latency(targets, stream, *latencyN)
+			rpss, cpus := b.throughput(targets, stream, 16, *tputDur)
+			for i, t := range targets {
 				r := res[t.name]
-				if r == nil {
-					r = &result{}
-					res[t.name] = r
-				}
-				p50, p99 := b.latency(t, stream, *latencyN)
-				rps, cpu := b.throughput(t, stream, 16, *tputDur)
-				r.p50 = append(r.p50, p50)
-				r.p99 = append(r.p99, p99)
+				rps, cpu := rpss[i], cpus[i]
+				r.p50 = append(r.p50, p50[i])
+				r.p99 = append(r.p99, p99[i])
 				r.rps = append(r.rps, rps)
 				r.cpu = append(r.cpu, cpu)
-				log.Printf("%s %s round %d: p50 %v p99 %v, %.0f req/s at c=16, %.1f µs CPU/exchange", kind, t.name, round, p50, p99, rps, cpu)
+				log.Printf("%s %s round %d: p50 %v p99 %v, %.0f req/s at c=16, %.1f µs CPU/exchange", kind, t.name, round, p50[i], p99[i], rps, cpu)
 			}
 		}
 		writeOverhead(&report, kind, targets, res)
@@ -244,54 +244,84 @@ func call(c *http.Client, url string, stream bool) error {
 	return nil
 }
 
-// latency: sequential requests over one kept-alive connection.
-func (b *bench) latency(t *target, stream bool, n int) (p50, p99 time.Duration) {
-	c := newClient(1)
-	for i := 0; i < 50; i++ { // warm up connections and caches
-		call(c, t.url, stream)
-	}
-	d := make([]time.Duration, 0, n)
-	for i := 0; i < n; i++ {
-		start := time.Now()
-		if err := call(c, t.url, stream); err != nil {
-			log.Fatalf("%s: %v", t.name, err)
+// latency: sequential requests at concurrency 1, each target over its own
+// kept-alive connection, the targets taking turns request by request — so
+// a moment of noise on the shared machine falls on all of them alike
+// rather than on whichever target's block it hits.
+func (b *bench) latency(targets []*target, stream bool, n int) (p50, p99 []time.Duration) {
+	clients := make([]*http.Client, len(targets))
+	d := make([][]time.Duration, len(targets))
+	for i, t := range targets {
+		clients[i] = newClient(1)
+		for j := 0; j < 50; j++ { // warm up connections and caches
+			call(clients[i], t.url, stream)
 		}
-		d = append(d, time.Since(start))
 	}
-	slices.Sort(d)
-	return d[n/2], d[n*99/100]
+	for j := 0; j < n; j++ {
+		for i, t := range targets {
+			start := time.Now()
+			if err := call(clients[i], t.url, stream); err != nil {
+				log.Fatalf("%s: %v", t.name, err)
+			}
+			d[i] = append(d[i], time.Since(start))
+		}
+	}
+	for i := range targets {
+		slices.Sort(d[i])
+		p50 = append(p50, d[i][n/2])
+		p99 = append(p99, d[i][n*99/100])
+	}
+	return p50, p99
 }
 
-// throughput: conc workers for dur; returns requests/s and the target
-// process's CPU time per exchange in µs (0 for direct).
-func (b *bench) throughput(t *target, stream bool, conc int, dur time.Duration) (float64, float64) {
-	c := newClient(conc)
-	var n, failed atomic.Int64
-	cpu0 := procCPU(t.pid)
-	deadline := time.Now().Add(dur)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for i := 0; i < conc; i++ {
-		wg.Go(func() {
-			for time.Now().Before(deadline) {
-				if err := call(c, t.url, stream); err != nil {
-					failed.Add(1)
-					continue
-				}
-				n.Add(1)
+// throughput: conc workers for dur per target; returns requests/s and the
+// target process's CPU time per exchange in µs (0 for direct). The targets
+// take turns in slices of 250 ms, for the same reason as in latency.
+func (b *bench) throughput(targets []*target, stream bool, conc int, dur time.Duration) (rps, cpuPer []float64) {
+	const slice = 250 * time.Millisecond
+	clients := make([]*http.Client, len(targets))
+	served := make([]int64, len(targets))
+	elapsed := make([]time.Duration, len(targets))
+	cpu := make([]time.Duration, len(targets))
+	for i := range targets {
+		clients[i] = newClient(conc)
+	}
+	for done := time.Duration(0); done < dur; done += slice {
+		for i, t := range targets {
+			var n, failed atomic.Int64
+			cpu0 := procCPU(t.pid)
+			start := time.Now()
+			deadline := start.Add(slice)
+			var wg sync.WaitGroup
+			for w := 0; w < conc; w++ {
+				wg.Go(func() {
+					for time.Now().Before(deadline) {
+						if err := call(clients[i], t.url, stream); err != nil {
+							failed.Add(1)
+							continue
+						}
+						n.Add(1)
+					}
+				})
 			}
-		})
+			wg.Wait()
+			if failed.Load() > 0 {
+				log.Fatalf("%s: %d incomplete responses", t.name, failed.Load())
+			}
+			elapsed[i] += time.Since(start)
+			served[i] += n.Load()
+			cpu[i] += procCPU(t.pid) - cpu0
+		}
 	}
-	wg.Wait()
-	el := time.Since(start)
-	if failed.Load() > 0 {
-		log.Fatalf("%s: %d incomplete responses", t.name, failed.Load())
+	for i, t := range targets {
+		rps = append(rps, float64(served[i])/elapsed[i].Seconds())
+		per := 0.0
+		if t.pid != 0 {
+			per = float64(cpu[i].Microseconds()) / float64(served[i])
+		}
+		cpuPer = append(cpuPer, per)
 	}
-	cpu := 0.0
-	if t.pid != 0 {
-		cpu = float64((procCPU(t.pid) - cpu0).Microseconds()) / float64(n.Load())
-	}
-	return float64(n.Load()) / el.Seconds(), cpu
+	return rps, cpuPer
 }
 
 // procCPU reads utime+stime of a process from /proc (Linux).
