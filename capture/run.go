@@ -96,10 +96,10 @@ func Start(cfg *config.File, logger *slog.Logger) (*Instance, error) {
 func (i *Instance) Shutdown(ctx context.Context) error {
 	grace, cancel := context.WithTimeout(ctx, i.cfg.Capture.ShutdownGrace)
 	defer cancel()
-	i.server.closing.Store(true)
 	err := i.http.Shutdown(grace) // waits for handlers to return
 	if err != nil {
 		i.log.Warn("grace period over: closing streams still in flight", "grace", i.cfg.Capture.ShutdownGrace)
+		i.server.forced.Store(true)
 		err = i.http.Close()
 	}
 	i.server.Wait() // a closed connection's handler may still be recording

@@ -56,7 +56,10 @@ type Server struct {
 
 	initOnce sync.Once
 	inflight sync.WaitGroup
-	closing  atomic.Bool // set by Drain: errors from here on are shutdown errors
+	// forced is set when a shutdown's grace period is over and open
+	// connections are being closed: exchanges cut from then on are recorded
+	// as shutdown, not as client disconnects.
+	forced atomic.Bool
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -70,20 +73,6 @@ func (s *Server) init() {
 			s.Logger = slog.Default()
 		}
 	})
-}
-
-// Drain marks the server as shutting down and waits until no exchange is
-// in flight or ctx ends. Call it after the listener stopped accepting.
-func (s *Server) Drain(ctx context.Context) error {
-	s.closing.Store(true)
-	done := make(chan struct{})
-	go func() { s.inflight.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // Wait blocks until every exchange in flight has been handed to the Sink.
@@ -208,7 +197,7 @@ func (x *exchange) proxy() {
 	resp, err := s.Transport.RoundTrip(up)
 	if err != nil {
 		kind, status := classifyUpstream(r.Context(), false, err)
-		if x.s.closing.Load() && kind == format.ErrClientDisconnect {
+		if x.s.forced.Load() && kind == format.ErrClientDisconnect {
 			kind = format.ErrShutdown
 		}
 		x.fail(dialect, status, kind, kind, fmt.Sprintf("lessllm: upstream %s (%s) failed before responding: %v", rt.providerName, rt.url, err))

@@ -110,7 +110,7 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 			kind, _ := classifyUpstream(x.r.Context(), idleFired.Load(), err)
 			msg := fmt.Sprintf("upstream body failed after %d bytes: %v", rec.Bytes, err)
 			switch {
-			case kind == format.ErrClientDisconnect && x.s.closing.Load():
+			case kind == format.ErrClientDisconnect && x.s.forced.Load():
 				kind = format.ErrShutdown
 			case kind == format.ErrUpstreamTimeout:
 				msg = fmt.Sprintf("upstream sent nothing for %s (proxy.timeouts.idle_stream) after %d bytes", idle, rec.Bytes)
