@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -93,7 +94,9 @@ func (h *harness) shutdown(t *testing.T) {
 }
 
 // records shuts the proxy down (sealing its segments) and returns every
-// exchange recorded, in the order they were written.
+// exchange recorded, in the order the requests arrived. (Records are
+// written when exchanges end, and a client can send its next request
+// before the previous handler has finished recording.)
 func (h *harness) records(t *testing.T) []*format.Exchange {
 	t.Helper()
 	h.shutdown(t)
@@ -122,6 +125,7 @@ func (h *harness) records(t *testing.T) []*format.Exchange {
 		}
 		r.Close()
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].StartNS < out[j].StartNS })
 	return out
 }
 

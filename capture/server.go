@@ -184,8 +184,15 @@ func (x *exchange) proxy() {
 		}
 	}
 
-	ctx, cancel := context.WithCancel(httptrace.WithClientTrace(r.Context(), x.trace.clientTrace()))
+	// The upstream request outlives the client by clientGoneGrace: an SDK
+	// that has read the final event ([DONE], message_stop) often hangs up
+	// before the upstream's end of body arrives, and that exchange is
+	// complete, not a disconnect. A client that leaves mid-answer still
+	// cancels the upstream request (and its billing) that much later.
+	ctx, cancel := context.WithCancel(httptrace.WithClientTrace(context.WithoutCancel(r.Context()), x.trace.clientTrace()))
 	defer cancel()
+	stop := context.AfterFunc(r.Context(), func() { time.AfterFunc(clientGoneGrace, cancel) })
+	defer stop()
 	up, err := http.NewRequestWithContext(ctx, r.Method, rt.url, bytes.NewReader(upBody))
 	if err != nil {
 		x.fail(dialect, http.StatusBadRequest, format.ErrRejected, "bad_request", err.Error())
@@ -271,6 +278,10 @@ func (x *exchange) log(provider string, respBytes int64) {
 	}
 	x.s.Logger.LogAttrs(context.Background(), slog.LevelInfo, "exchange", attrs...)
 }
+
+// clientGoneGrace is how long the upstream request goes on after the client
+// hung up (see proxy).
+const clientGoneGrace = 50 * time.Millisecond
 
 var errTooLarge = errors.New("request body too large")
 
