@@ -72,20 +72,13 @@ func (s *Simulator) chat(w http.ResponseWriter, r *http.Request) {
 		}
 		return mustJSON(m)
 	}
-	if !s.sleep(c, c.ttft) {
-		return
-	}
-	sse(w, "", chunk(map[string]any{"role": "assistant", "content": "", "refusal": nil}, nil))
-	for i := 0; i < c.tokens; i++ {
-		if i > 0 && !s.sleep(c, c.tpot) {
-			return
-		}
-		if c.faultMid && i == midFaultAfter {
-			midFault(c)
+	if !s.stream(c, func(i int) {
+		if i == 0 { // the role chunk goes out with the first token, as OpenAI's does
+			sse(w, "", chunk(map[string]any{"role": "assistant", "content": "", "refusal": nil}, nil))
 		}
 		if tool == nil {
 			sse(w, "", chunk(map[string]any{"content": c.token(i)}, nil))
-			continue
+			return
 		}
 		call := map[string]any{"index": 0, "function": map[string]any{"arguments": tool.pieces()[i]}}
 		if i == 0 {
@@ -93,6 +86,8 @@ func (s *Simulator) chat(w http.ResponseWriter, r *http.Request) {
 			call["function"].(map[string]any)["name"] = tool.name
 		}
 		sse(w, "", chunk(map[string]any{"tool_calls": []any{call}}, nil))
+	}) {
+		return
 	}
 	sse(w, "", chunk(map[string]any{}, finish))
 	if c.usage {
@@ -109,6 +104,25 @@ func (s *Simulator) openAIPromptTokens(r *http.Request, c *call, req map[string]
 		cached = s.cache.openAI(cacheScope(s.auth(r), c.model, req), prompt, s.opts.Now())
 	}
 	return prompt.total(), cached
+}
+
+// stream paces c.tokens tokens — the first after c.ttft, then one every
+// c.tpot — calling emit for each, and injects a *-mid fault after a few.
+// It returns false when the client went away.
+func (s *Simulator) stream(c *call, emit func(i int)) bool {
+	if !s.sleep(c, c.ttft) {
+		return false
+	}
+	for i := 0; i < c.tokens; i++ {
+		if i > 0 && !s.sleep(c, c.tpot) {
+			return false
+		}
+		if c.faultMid && i == midFaultAfter {
+			midFault(c)
+		}
+		emit(i)
+	}
+	return true
 }
 
 // headers sets the provider-specific response headers analyze reads.
@@ -187,21 +201,14 @@ func (s *Simulator) messages(w http.ResponseWriter, r *http.Request) {
 	}
 	sse(w, "content_block_start", mustJSON(map[string]any{"type": "content_block_start", "index": 0, "content_block": block}))
 	sse(w, "ping", []byte(`{"type": "ping"}`))
-	if !s.sleep(c, c.ttft) {
-		return
-	}
-	for i := 0; i < c.tokens; i++ {
-		if i > 0 && !s.sleep(c, c.tpot) {
-			return
-		}
-		if c.faultMid && i == midFaultAfter {
-			midFault(c)
-		}
+	if !s.stream(c, func(i int) {
 		delta := map[string]any{"type": "text_delta", "text": c.token(i)}
 		if tool != nil {
 			delta = map[string]any{"type": "input_json_delta", "partial_json": tool.pieces()[i]}
 		}
 		sse(w, "content_block_delta", mustJSON(map[string]any{"type": "content_block_delta", "index": 0, "delta": delta}))
+	}) {
+		return
 	}
 	sse(w, "content_block_stop", []byte(`{"type":"content_block_stop","index":0}`))
 	// The final message_delta repeats the full usage with the final output
@@ -253,17 +260,10 @@ func (s *Simulator) responses(w http.ResponseWriter, r *http.Request) {
 	ev("response.in_progress", map[string]any{"response": resp("in_progress", false)})
 	ev("response.output_item.added", map[string]any{"output_index": 0, "item": map[string]any{"id": itemID, "type": "message", "status": "in_progress", "role": "assistant", "content": []any{}}})
 	ev("response.content_part.added", map[string]any{"item_id": itemID, "output_index": 0, "content_index": 0, "part": map[string]any{"type": "output_text", "text": "", "annotations": []any{}}})
-	if !s.sleep(c, c.ttft) {
-		return
-	}
-	for i := 0; i < c.tokens; i++ {
-		if i > 0 && !s.sleep(c, c.tpot) {
-			return
-		}
-		if c.faultMid && i == midFaultAfter {
-			midFault(c)
-		}
+	if !s.stream(c, func(i int) {
 		ev("response.output_text.delta", map[string]any{"item_id": itemID, "output_index": 0, "content_index": 0, "delta": c.token(i)})
+	}) {
+		return
 	}
 	ev("response.output_text.done", map[string]any{"item_id": itemID, "output_index": 0, "content_index": 0, "text": text})
 	ev("response.content_part.done", map[string]any{"item_id": itemID, "output_index": 0, "content_index": 0, "part": map[string]any{"type": "output_text", "text": text, "annotations": []any{}}})

@@ -66,13 +66,7 @@ func TestOpenAIChatToAnthropicResponse(t *testing.T) {
 }
 
 func translateOpenAIStream(body []byte) []byte {
-	tr := &OpenAIToAnthropicStream{Model: "gpt"}
-	var p SSEParser
-	var out bytes.Buffer
-	for ts, chunk := range chunksOf(body, 7) {
-		p.Feed(ts, chunk, func(ev Event) { tr.Event(ev, func(b []byte) { out.Write(b) }) })
-	}
-	return out.Bytes()
+	return runTranslator(&OpenAIToAnthropicStream{Model: "gpt"}, body)
 }
 
 // TestOpenAIStreamToAnthropic: the recorded OpenAI tool-call stream,

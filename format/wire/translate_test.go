@@ -101,7 +101,12 @@ func TestAnthropicToOpenAIChat(t *testing.T) {
 // translateStream runs a recorded Anthropic stream through the translator
 // in 7-byte reads and returns the OpenAI SSE body it produced.
 func translateStream(t testing.TB, body []byte, includeUsage bool) []byte {
-	tr := &AnthropicToOpenAIStream{Model: "claude", Created: 1764000000, IncludeUsage: includeUsage}
+	return runTranslator(&AnthropicToOpenAIStream{Model: "claude", Created: 1764000000, IncludeUsage: includeUsage}, body)
+}
+
+// runTranslator feeds body to a stream translator in 7-byte reads and
+// returns everything it emitted.
+func runTranslator(tr interface{ Event(Event, func([]byte)) }, body []byte) []byte {
 	var p SSEParser
 	var out bytes.Buffer
 	for ts, chunk := range chunksOf(body, 7) {
