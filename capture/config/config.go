@@ -11,11 +11,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,6 +34,8 @@ type File struct {
 	Models    map[string]ModelAlias `yaml:"models"`
 	Proxy     Proxy                 `yaml:"proxy"`
 	Logging   Logging               `yaml:"logging"`
+	// Pricing overrides or adds model prices for `lessllm analyze`.
+	Pricing map[string]Price `yaml:"pricing"`
 
 	// Path is the file this came from ("" for Default); not read from YAML.
 	Path string `yaml:"-"`
@@ -98,6 +102,17 @@ type Logging struct {
 	Enabled *bool  `yaml:"enabled"`
 	Storage string `yaml:"storage"`
 	DBPath  string `yaml:"db_path"`
+}
+
+// Price is a model's price in USD per million tokens, as providers
+// publish them. Omitted cache prices default to the input price (no
+// discount); cache_write_1h defaults to cache_write.
+type Price struct {
+	Input        *float64 `yaml:"input"`
+	Output       *float64 `yaml:"output"`
+	CacheRead    *float64 `yaml:"cache_read"`
+	CacheWrite   *float64 `yaml:"cache_write"`
+	CacheWrite1h *float64 `yaml:"cache_write_1h"`
 }
 
 // Provider types.
@@ -360,6 +375,18 @@ func (f *File) validate(root *yaml.Node) error {
 		{int64(c.MaxBodyBytes), "max_body_bytes"}, {int64(c.MaxRequestBytes), "max_request_bytes"}, {int64(c.QueueSize), "queue_size"}} {
 		if p.v <= 0 {
 			bad(fmt.Sprintf("capture.%s must be greater than zero", p.name), "capture", p.name)
+		}
+	}
+	for _, model := range slices.Sorted(maps.Keys(f.Pricing)) {
+		p := f.Pricing[model]
+		if p.Input == nil || p.Output == nil {
+			bad(fmt.Sprintf("pricing %q: input and output (USD per million tokens) are required", model), "pricing", model)
+		}
+		for _, v := range []*float64{p.Input, p.Output, p.CacheRead, p.CacheWrite, p.CacheWrite1h} {
+			if v != nil && *v < 0 {
+				bad(fmt.Sprintf("pricing %q: prices cannot be negative", model), "pricing", model)
+				break
+			}
 		}
 	}
 	names := make([]string, 0, len(f.Providers))

@@ -3,6 +3,7 @@ package simulator
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -52,7 +53,7 @@ func (s *Simulator) chat(w http.ResponseWriter, r *http.Request) {
 			message["tool_calls"] = []any{map[string]any{"id": tool.id, "type": "function",
 				"function": map[string]any{"name": tool.name, "arguments": tool.args}}}
 		}
-		s.headers(w, "openai")
+		s.headers(c, "openai")
 		writeJSON(w, http.StatusOK, map[string]any{
 			"id": id, "object": "chat.completion", "created": created, "model": model, "system_fingerprint": "fp_sim",
 			"choices": []any{map[string]any{"index": 0, "message": message, "logprobs": nil, "finish_reason": finish}},
@@ -60,7 +61,7 @@ func (s *Simulator) chat(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	s.headers(w, "openai")
+	s.headers(c, "openai")
 	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	w.(http.Flusher).Flush()
@@ -126,15 +127,17 @@ func (s *Simulator) stream(c *call, emit func(i int)) bool {
 }
 
 // headers sets the provider-specific response headers analyze reads.
-func (s *Simulator) headers(w http.ResponseWriter, dialect string) {
-	h := w.Header()
+// Openai-Processing-Ms is, as OpenAI sends it, the time the server spent
+// before sending the headers: generation included for a non-streamed call.
+func (s *Simulator) headers(c *call, dialect string) {
+	h := c.w.Header()
 	if dialect == "anthropic" {
 		h.Set("Request-Id", s.id("req_"))
 		h.Set("Anthropic-Organization-Id", "sim-org")
 		return
 	}
 	h.Set("X-Request-Id", s.id("req_"))
-	h.Set("Openai-Processing-Ms", "1")
+	h.Set("Openai-Processing-Ms", strconv.FormatInt(time.Since(c.begun).Milliseconds(), 10))
 	h.Set("Openai-Version", "2020-10-01")
 }
 
@@ -180,14 +183,14 @@ func (s *Simulator) messages(w http.ResponseWriter, r *http.Request) {
 		if tool != nil {
 			content = []any{map[string]any{"type": "tool_use", "id": tool.id, "name": tool.name, "input": json.RawMessage(tool.args)}}
 		}
-		s.headers(w, "anthropic")
+		s.headers(c, "anthropic")
 		writeJSON(w, http.StatusOK, map[string]any{
 			"id": id, "type": "message", "role": "assistant", "model": c.model,
 			"content": content, "stop_reason": stop, "stop_sequence": nil, "usage": usage(c.tokens),
 		})
 		return
 	}
-	s.headers(w, "anthropic")
+	s.headers(c, "anthropic")
 	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	// message_start goes out at once, before generation: like the real API,
@@ -243,11 +246,11 @@ func (s *Simulator) responses(w http.ResponseWriter, r *http.Request) {
 		if !s.sleep(c, c.ttft+time.Duration(max(c.tokens-1, 0))*max(c.tpot, 0)) {
 			return
 		}
-		s.headers(w, "openai")
+		s.headers(c, "openai")
 		writeJSON(w, http.StatusOK, resp("completed", true))
 		return
 	}
-	s.headers(w, "openai")
+	s.headers(c, "openai")
 	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	seq := 0

@@ -129,6 +129,7 @@ type call struct {
 	prompt   promptTokens
 	faultMid bool // fault after a few chunks
 	stamp    bool // X-Sim-Stamp: tokens carry their send time
+	begun    time.Time
 }
 
 // token is the text of streamed token i.
@@ -147,7 +148,7 @@ func (s *Simulator) start(w http.ResponseWriter, r *http.Request, dialect string
 		writeError(w, dialect, http.StatusBadRequest, "invalid_request_error", "request body is not a JSON object: "+err.Error())
 		return nil, nil
 	}
-	c := &call{w: w, r: r, ttft: s.opts.TTFT, tpot: s.opts.TPOT, tokens: s.opts.OutputTokens}
+	c := &call{w: w, r: r, ttft: s.opts.TTFT, tpot: s.opts.TPOT, tokens: s.opts.OutputTokens, begun: time.Now()}
 	c.model, _ = req["model"].(string)
 	c.stream, _ = req["stream"].(bool)
 	if so, ok := req["stream_options"].(map[string]any); ok {

@@ -55,6 +55,10 @@ type Stream struct {
 	ContentEvents  int
 	FirstContentNS int64
 	LastContentNS  int64
+	// ContentNS are the distinct times (offsets from the exchange start) at
+	// which content arrived: events read together share one time, so gaps
+	// between entries are the inter-token latencies of the stream.
+	ContentNS []int64
 	// Done: the stream ended as the API ends a complete answer ([DONE],
 	// message_stop, response.completed). False means it was cut.
 	Done bool
@@ -68,6 +72,9 @@ func (s *Stream) content(t int64) {
 	}
 	s.LastContentNS = t
 	s.ContentEvents++
+	if n := len(s.ContentNS); n == 0 || s.ContentNS[n-1] != t {
+		s.ContentNS = append(s.ContentNS, t)
+	}
 }
 
 // Reassembler consumes the events of one streamed response.

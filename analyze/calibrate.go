@@ -1,0 +1,124 @@
+package analyze
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/lessllm/lessllm/analyze/pricing"
+)
+
+// calibrate fills the columns that depend on the whole dataset rather than
+// on one exchange. It runs over all of api_calls after every load, so the
+// result is the same whether the data came in one run or in many (values
+// are rounded to 0.001 ms so that the order rows were summed in does not
+// show). Parquet files keep what was known when their segment was analysed;
+// `analyze --full` rewrites them.
+func calibrate(ctx context.Context, db *sql.DB, prices *pricing.Table) error {
+	for _, step := range []struct{ name, sql string }{
+		{"modeled TTFT/TPOT", modelTTFT},
+		{"Claude token calibration", calibrateClaude},
+		{"network estimate", estimateNetwork},
+	} {
+		if _, err := db.ExecContext(ctx, step.sql); err != nil {
+			return fmt.Errorf("%s: %w", step.name, err)
+		}
+	}
+	return priceEstimated(ctx, db, prices)
+}
+
+// modelTTFT gives non-streamed calls a TTFT and TPOT from the streamed calls
+// of the same upstream model: TTFT from a least-squares line on prompt
+// tokens (when at least 3 streamed calls exist and the slope is not
+// negative; else their median TTFT), capped at the call's own total
+// latency; TPOT is the rest of the call's latency spread over its output
+// tokens after the first. README "Metric definitions".
+const modelTTFT = `
+WITH fit AS (
+	SELECT coalesce(upstream_model, model) AS m, count(*) AS n,
+		regr_intercept(estimated_ttft_ms, actual_prompt_tokens) AS a,
+		regr_slope(estimated_ttft_ms, actual_prompt_tokens) AS b,
+		median(estimated_ttft_ms) AS med
+	FROM api_calls WHERE ttft_source = 'measured'
+	GROUP BY 1
+), modeled AS (
+	SELECT c.request_id,
+		round(least(c.total_latency_ms, greatest(0,
+			CASE WHEN f.n >= 3 AND f.b >= 0 AND c.actual_prompt_tokens IS NOT NULL
+				THEN f.a + f.b * c.actual_prompt_tokens ELSE f.med END)), 3) AS ttft,
+		c.total_latency_ms, coalesce(c.actual_completion_tokens, c.estimated_completion_tokens) AS out
+	FROM api_calls c JOIN fit f ON coalesce(c.upstream_model, c.model) = f.m
+	WHERE c.ttft_source = 'modeled'
+)
+UPDATE api_calls SET
+	estimated_ttft_ms = modeled.ttft,
+	estimated_tpot_ms = CASE WHEN modeled.out > 1 THEN round((modeled.total_latency_ms - modeled.ttft) / (modeled.out - 1), 3) END
+FROM modeled WHERE api_calls.request_id = modeled.request_id`
+
+// calibrateClaude scales the cl100k counts of Claude calls without usage by
+// the ratio of actual to cl100k prompt tokens over the sampled Claude calls
+// that report usage (1.0 while there are none).
+const calibrateClaude = `
+WITH k AS (
+	SELECT coalesce(sum(actual_prompt_tokens)::DOUBLE / nullif(sum(tokenizer_prompt_tokens), 0), 1.0) AS k
+	FROM api_calls
+	WHERE usage_source = 'api' AND tokenizer_prompt_tokens > 0 AND coalesce(upstream_model, response_model) ILIKE '%claude%'
+)
+UPDATE api_calls SET
+	estimated_prompt_tokens = CAST(round(tokenizer_prompt_tokens * k.k) AS BIGINT),
+	estimated_completion_tokens = CAST(round(tokenizer_completion_tokens * k.k) AS BIGINT)
+FROM k
+WHERE usage_source = 'estimated' AND coalesce(upstream_model, response_model) ILIKE '%claude%'`
+
+// estimateNetwork splits calls whose API sends no processing time: network
+// is the connection set-up this call paid (DNS, connect, TLS) plus one
+// round trip, taken as the median TCP connect time of new connections to
+// the same provider over the same route; compute is the rest.
+const estimateNetwork = `
+WITH rtt AS (
+	SELECT provider, coalesce(proxy, '') AS route, median(connect_ms) AS rtt
+	FROM api_calls WHERE connect_ms IS NOT NULL
+	GROUP BY 1, 2
+)
+UPDATE api_calls SET
+	estimated_network_ms = round(coalesce(dns_ms, 0) + coalesce(connect_ms, 0) + coalesce(tls_ms, 0) + rtt.rtt, 3),
+	estimated_compute_ms = round(greatest(0, total_latency_ms - (coalesce(dns_ms, 0) + coalesce(connect_ms, 0) + coalesce(tls_ms, 0) + rtt.rtt)), 3)
+FROM rtt
+WHERE api_calls.server_processing_ms IS NULL AND api_calls.status IS NOT NULL
+	AND api_calls.provider = rtt.provider AND coalesce(api_calls.proxy, '') = rtt.route`
+
+// priceEstimated prices the calls whose tokens were only known after
+// calibration (Claude without usage).
+func priceEstimated(ctx context.Context, db *sql.DB, prices *pricing.Table) error {
+	rows, err := db.QueryContext(ctx, `SELECT DISTINCT coalesce(upstream_model, response_model) FROM api_calls
+		WHERE usage_source = 'estimated' AND estimated_prompt_tokens IS NOT NULL AND coalesce(upstream_model, response_model) ILIKE '%claude%'`)
+	if err != nil {
+		return err
+	}
+	var models []string
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			rows.Close()
+			return err
+		}
+		models = append(models, m)
+	}
+	rows.Close()
+	for _, m := range models {
+		p, _, ok := prices.Lookup(m)
+		if !ok {
+			continue
+		}
+		_, err := db.ExecContext(ctx, `UPDATE api_calls SET
+			estimated_cost_usd = estimated_prompt_tokens * ? + coalesce(estimated_completion_tokens, 0) * ?,
+			estimated_cost_without_cache_usd = estimated_prompt_tokens * ? + coalesce(estimated_completion_tokens, 0) * ?,
+			price_version = ?
+			WHERE usage_source = 'estimated' AND coalesce(upstream_model, response_model) = ?`,
+			p.Input, p.Output, p.Input, p.Output, prices.Version, m)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

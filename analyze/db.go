@@ -1,0 +1,217 @@
+package analyze
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/parquet-go/parquet-go"
+
+	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" database/sql driver
+)
+
+// The database holds:
+//
+//	api_calls            one row per exchange (Call; loaded from the Parquet files)
+//	analyzed_segments    the ledger: one row per segment content analysed
+//	analysis_problems    damage found in segments (torn frames, records that are not JSON)
+//	lessllm_meta         schema_version and the price table's version
+//
+// DESIGN.md §5.
+
+const ledgerDDL = `
+CREATE TABLE IF NOT EXISTS lessllm_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS analyzed_segments (
+	sha256 VARCHAR PRIMARY KEY,  -- identity of the content: a copy under another path or name is the same segment
+	segment VARCHAR NOT NULL,    -- file name
+	path VARCHAR NOT NULL,       -- where it was read this time
+	size_bytes BIGINT NOT NULL,
+	records BIGINT NOT NULL,     -- complete records read
+	rows BIGINT NOT NULL,        -- rows added to api_calls
+	damaged BIGINT NOT NULL,     -- damage reports (see analysis_problems)
+	analyzed_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS analysis_problems (
+	segment VARCHAR NOT NULL,
+	"offset" BIGINT,             -- byte offset in the segment file
+	kind VARCHAR NOT NULL,       -- corruption | record | io
+	message VARCHAR NOT NULL
+);`
+
+// OpenDB opens (creating if needed) an analysis database for writing.
+func OpenDB(path string) (*sql.DB, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	db, err := sql.Open("duckdb", path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// OpenReadOnly opens an existing analysis database for queries only.
+func OpenReadOnly(path string) (*sql.DB, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("%s: no analysis database (run `lessllm analyze DIR` first): %w", path, err)
+	}
+	db, err := sql.Open("duckdb", path+"?access_mode=READ_ONLY")
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// ensureSchema creates the tables on first use and refuses a database
+// written with another schema version.
+func ensureSchema(ctx context.Context, db *sql.DB, scratch string) error {
+	if _, err := db.ExecContext(ctx, ledgerDDL); err != nil {
+		return fmt.Errorf("create tables: %w", err)
+	}
+	var v string
+	err := db.QueryRowContext(ctx, `SELECT value FROM lessllm_meta WHERE key = 'schema_version'`).Scan(&v)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return err
+	case v != strconv.Itoa(SchemaVersion):
+		return fmt.Errorf("database has api_calls schema version %s, this build writes %d: analyse into a new database (--db) with --full", v, SchemaVersion)
+	default:
+		return nil
+	}
+	// api_calls takes its columns from an empty Parquet file written from
+	// Call, so the table and the Parquet dataset cannot drift apart.
+	empty := filepath.Join(scratch, "empty-api_calls.parquet")
+	f, err := os.Create(empty)
+	if err != nil {
+		return err
+	}
+	w := parquet.NewGenericWriter[Call](f)
+	if err := w.Close(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	defer os.Remove(empty)
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS api_calls AS SELECT * FROM read_parquet(`+quote(empty)+`) LIMIT 0`); err != nil {
+		return fmt.Errorf("create api_calls: %w", err)
+	}
+	_, err = db.ExecContext(ctx, `INSERT OR REPLACE INTO lessllm_meta VALUES ('schema_version', ?)`, strconv.Itoa(SchemaVersion))
+	return err
+}
+
+// segmentLoad is what one analysed segment contributes to the database.
+type segmentLoad struct {
+	sha256, segment, path string
+	size, records, rows   int64
+	files                 []string // its Parquet files
+	problems              []problem
+}
+
+type problem struct {
+	offset  int64 // -1: not at a known offset
+	kind    string
+	message string
+}
+
+// load replaces a segment's rows and ledger entry in one transaction.
+func load(ctx context.Context, db *sql.DB, s *segmentLoad) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM api_calls WHERE segment = ?`, s.segment); err != nil {
+		return err
+	}
+	if len(s.files) > 0 {
+		list := make([]string, len(s.files))
+		for i, f := range s.files {
+			list[i] = quote(f)
+		}
+		// hive_partitioning=false: the date= directory is not a column of api_calls.
+		q := `INSERT INTO api_calls BY NAME SELECT * FROM read_parquet([` + strings.Join(list, ",") + `], hive_partitioning=false)`
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("load %s: %w", s.segment, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM analysis_problems WHERE segment = ?`, s.segment); err != nil {
+		return err
+	}
+	for _, p := range s.problems {
+		var off any
+		if p.offset >= 0 {
+			off = p.offset
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO analysis_problems VALUES (?, ?, ?, ?)`, s.segment, off, p.kind, p.message); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM analyzed_segments WHERE segment = ? OR sha256 = ?`, s.segment, s.sha256); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO analyzed_segments VALUES (?, ?, ?, ?, ?, ?, ?, now())`,
+		s.sha256, s.segment, s.path, s.size, s.records, s.rows, int64(len(s.problems))); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// analysed returns the ledger: segment content hashes already analysed.
+func analysed(ctx context.Context, db *sql.DB) (map[string]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT sha256, segment FROM analyzed_segments`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var sha, seg string
+		if err := rows.Scan(&sha, &seg); err != nil {
+			return nil, err
+		}
+		out[sha] = seg
+	}
+	return out, rows.Err()
+}
+
+// quote makes s a SQL string literal.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// unknownModels counts, per model, the calls that have token counts but no
+// price: the table does not know the model and no override names it.
+func unknownModels(ctx context.Context, db *sql.DB) (map[string]int64, error) {
+	rows, err := db.QueryContext(ctx, `SELECT coalesce(upstream_model, response_model, '(none)'), count(*) FROM api_calls
+		WHERE estimated_cost_usd IS NULL AND usage_source <> 'none' GROUP BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var m string
+		var n int64
+		if err := rows.Scan(&m, &n); err != nil {
+			return nil, err
+		}
+		out[m] = n
+	}
+	return out, rows.Err()
+}

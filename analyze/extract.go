@@ -1,0 +1,444 @@
+package analyze
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"mime"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/lessllm/lessllm/analyze/pricing"
+	"github.com/lessllm/lessllm/format"
+	"github.com/lessllm/lessllm/format/wire"
+)
+
+// calibrationSample is 1 in how many Claude calls with reported usage are
+// also counted by the offline tokenizer, to calibrate the Claude estimate
+// (calibrate.go). The choice hashes the request id, so it is the same in
+// every run.
+const calibrationSample = 16
+
+// extractor turns exchanges into api_calls rows. It is safe for concurrent
+// use.
+type extractor struct {
+	prices *pricing.Table
+}
+
+// call analyses one exchange read from segment.
+func (x *extractor) call(ex *format.Exchange, segment string) Call {
+	c := Call{
+		RequestID:      ex.ID,
+		Timestamp:      ex.StartNS / 1e3,
+		Node:           ex.Node,
+		Segment:        segment,
+		Endpoint:       ex.Request.Path,
+		Dialect:        "openai",
+		UsageSource:    "none",
+		RequestBytes:   ex.Request.Bytes,
+		TotalLatencyMs: ms(ex.EndNS),
+	}
+	var problems []string
+	if strings.HasPrefix(ex.Request.Path, "/v1/messages") {
+		c.Dialect = "anthropic"
+	}
+	up := &ex.Request
+	if ex.Upstream != nil {
+		up = ex.Upstream
+	}
+	if r := ex.Route; r != nil {
+		c.Provider = r.Provider
+		c.Dialect = r.Dialect
+		c.Model = str(r.Model)
+		c.UpstreamModel = str(r.UpstreamModel)
+		c.Proxy = str(r.Proxy)
+		c.UpstreamDialect = r.UpstreamDialect
+	}
+	if c.UpstreamDialect == "" {
+		c.UpstreamDialect = c.Dialect
+	}
+	kind := wire.KindOf(up.Path)
+
+	// The client's request: what it asked for and who asked.
+	req := parseRequest(ex.Request.JSON)
+	if c.Model == nil {
+		c.Model = str(req.Model)
+	}
+	if c.UpstreamModel == nil {
+		c.UpstreamModel = c.Model
+	}
+	c.Stream = req.Stream
+	if ex.Request.JSON != nil {
+		c.RequestJSON = str(string(ex.Request.JSON))
+	} else if ex.Request.Truncated {
+		problems = append(problems, "request body truncated at the capture cap")
+	}
+	c.APIKeyFingerprint = str(ex.Request.Headers.KeyFingerprint())
+	c.UserID = firstStr(req.User, headerValue(ex.Request.Headers, "X-Lessllm-User"), ex.Request.Headers.KeyFingerprint())
+
+	// The upstream response, read in the API that produced it.
+	var usage wire.Usage
+	var hasUsage bool
+	var output json.RawMessage
+	if resp := ex.Response; resp != nil {
+		c.Status = ptr(int32(resp.Status))
+		c.ResponseBytes = resp.Bytes
+		c.Chunks = int32(len(resp.Chunks))
+		if ms := headerValue(resp.Headers, "Openai-Processing-Ms"); ms != "" {
+			if v, err := strconv.ParseFloat(ms, 64); err == nil {
+				c.ServerProcessingMs = &v
+			}
+		}
+		streamed := isEventStream(resp.Headers)
+		c.Stream = c.Stream || streamed
+		switch {
+		case resp.Truncated:
+			problems = append(problems, "response body truncated at the capture cap: not analysed")
+		case streamed && wire.NewReassembler(kind) != nil:
+			s := wire.ReadStream(kind, chunksOf(resp))
+			output = s.Response
+			c.ResponseModel = str(s.Model)
+			c.FinishReason = str(s.FinishReason)
+			usage, hasUsage = s.Usage, s.HasUsage
+			c.ContentEvents = int32(s.ContentEvents)
+			c.StreamComplete = ptr(s.Done)
+			if !s.Done {
+				problems = append(problems, "stream ended before the API's end event")
+			}
+			if s.Error != nil {
+				c.ErrorType, c.ErrorMessage = apiError(s.Error)
+			}
+			if s.ContentEvents > 0 {
+				streamMetrics(&c, s)
+			}
+		case streamed:
+			problems = append(problems, fmt.Sprintf("streamed response of endpoint %s not understood", up.Path))
+		default:
+			body := resp.Body()
+			if len(body) > 0 && json.Valid(body) {
+				output = body
+				var r responseFields
+				_ = json.Unmarshal(body, &r)
+				c.ResponseModel = str(r.Model)
+				c.FinishReason = str(r.finishReason())
+				if len(r.Error) > 0 && string(r.Error) != "null" { // Responses always has "error": null
+					c.ErrorType, c.ErrorMessage = apiError(body)
+				}
+				if kind != wire.KindUnknown {
+					usage, hasUsage = wire.UsageOf(kind, body)
+				}
+			} else if len(body) > 0 {
+				problems = append(problems, "response body is not JSON")
+			}
+			if resp.Status < 400 && generates(kind) {
+				c.TTFTSource = str("modeled") // filled in by calibrate.go from streamed calls of the model
+			}
+		}
+		if kind == wire.KindUnknown && resp.Status < 400 {
+			problems = append(problems, fmt.Sprintf("endpoint %s has no parser: timing only", up.Path))
+		}
+	}
+	if output != nil {
+		c.ResponseJSON = str(string(output))
+	}
+	x.timings(&c, ex) // after the response: it needs the processing time from its headers
+	if e := ex.Error; e != nil && c.ErrorType == nil {
+		c.ErrorType, c.ErrorMessage = str(e.Kind), str(e.Message)
+	}
+	if c.ErrorType == nil && c.Status != nil && *c.Status >= 400 {
+		c.ErrorType = str("http_" + strconv.Itoa(int(*c.Status)))
+	}
+
+	// Tokens: the API's own counts, else our estimate.
+	billable := c.Status != nil && *c.Status < 400
+	model := firstNonEmpty(deref(c.UpstreamModel), deref(c.ResponseModel))
+	switch {
+	case hasUsage:
+		c.UsageSource = "api"
+		setUsage(&c, usage)
+		if isClaude(model) && ex.Request.JSON != nil && sampled(ex.ID) {
+			c.TokenizerPromptTokens = ptr(countRequest(model, upstreamBody(ex)))
+		}
+	case billable && generatesOrEmbeds(kind) && ex.Request.JSON != nil:
+		c.UsageSource = "estimated"
+		n := countRequest(model, upstreamBody(ex))
+		c.TokenizerPromptTokens = ptr(n)
+		if !isClaude(model) {
+			c.EstimatedPromptTokens = ptr(n) // Claude's is calibrated later (calibrate.go)
+		}
+		if output != nil {
+			c.TokenizerCompletionTokens = ptr(countOutput(model, output))
+			if !isClaude(model) {
+				c.EstimatedCompletionTokens = c.TokenizerCompletionTokens
+			}
+		}
+	}
+
+	x.cost(&c, model)
+	if c.ActualCompletionTokens != nil && *c.ActualCompletionTokens > 0 && c.TotalLatencyMs > 0 {
+		c.OutputTokensPerS = ptr(float64(*c.ActualCompletionTokens) / (c.TotalLatencyMs / 1e3))
+	}
+	if len(problems) > 0 {
+		c.Problems = str(strings.Join(problems, "; "))
+	}
+	return c
+}
+
+// timings fills the connection and latency breakdown (README "Metric
+// definitions"). Offsets that did not happen are zero in the record and
+// NULL here.
+func (x *extractor) timings(c *Call, ex *format.Exchange) {
+	t := ex.Timings
+	if t.FirstByte > 0 {
+		c.TTFBMs = ptr(ms(t.FirstByte))
+	}
+	if t.DNSDone > 0 && t.DNSStart > 0 {
+		c.DNSMs = ptr(ms(t.DNSDone - t.DNSStart))
+	}
+	if t.ConnectDone > 0 && t.ConnectStart > 0 {
+		c.ConnectMs = ptr(ms(t.ConnectDone - t.ConnectStart))
+	}
+	if t.TLSDone > 0 && t.TLSStart > 0 {
+		c.TLSMs = ptr(ms(t.TLSDone - t.TLSStart))
+	}
+	if t.GotConn > 0 {
+		c.ConnectionReused = ptr(t.ConnReused)
+	}
+	if c.Proxy != nil && *c.Proxy == "direct" {
+		c.ProxyMs = ptr(0.0)
+	}
+	// Network: getting a connection, plus the part of the wait for the
+	// first byte that the server did not spend processing. Without a
+	// processing header the wait is split in calibrate.go.
+	if t.GotConn > 0 && t.WroteRequest > 0 && t.FirstByte > 0 {
+		setup := ms(t.GotConn - t.RequestRead)
+		if t.RequestRead == 0 {
+			setup = ms(t.GotConn)
+		}
+		if p := c.ServerProcessingMs; p != nil {
+			wait := ms(t.FirstByte - t.WroteRequest)
+			net := setup + max(0, wait-*p)
+			c.EstimatedNetworkMs = ptr(round3(net))
+			c.EstimatedComputeMs = ptr(round3(max(0, c.TotalLatencyMs-net)))
+		}
+	}
+}
+
+// streamMetrics measures TTFT, TPOT and ITL from the content events' times.
+func streamMetrics(c *Call, s *wire.Stream) {
+	c.EstimatedTTFTMs = ptr(ms(s.FirstContentNS))
+	c.TTFTSource = str("measured")
+	if s.HasUsage && s.Usage.Completion > 1 {
+		c.EstimatedTPOTMs = ptr(ms(s.LastContentNS-s.FirstContentNS) / float64(s.Usage.Completion-1))
+	}
+	if len(s.ContentNS) > 1 {
+		gaps := make([]float64, len(s.ContentNS)-1)
+		for i := range gaps {
+			gaps[i] = ms(s.ContentNS[i+1] - s.ContentNS[i])
+		}
+		slices.Sort(gaps)
+		c.ITLP50Ms = ptr(percentile(gaps, 0.50))
+		c.ITLP99Ms = ptr(percentile(gaps, 0.99))
+	}
+}
+
+// percentile interpolates linearly between closest ranks (numpy's default,
+// which vLLM's benchmark_serving uses).
+func percentile(sorted []float64, p float64) float64 {
+	pos := p * float64(len(sorted)-1)
+	i := int(pos)
+	if i+1 >= len(sorted) {
+		return sorted[len(sorted)-1]
+	}
+	return sorted[i] + (pos-float64(i))*(sorted[i+1]-sorted[i])
+}
+
+func setUsage(c *Call, u wire.Usage) {
+	c.ActualPromptTokens = ptr(u.Prompt)
+	c.ActualCompletionTokens = ptr(u.Completion)
+	c.ActualTotalTokens = ptr(u.Total)
+	c.ActualReasoningTokens = ptr(u.Reasoning)
+	c.ActualCachedTokens = ptr(u.CachedRead)
+	c.ActualCacheCreationTokens = ptr(u.CacheWrite)
+	c.ActualCacheCreation5mTokens = ptr(u.CacheWrite5m)
+	c.ActualCacheCreation1hTokens = ptr(u.CacheWrite1h)
+	if u.Prompt > 0 {
+		c.ActualCacheHitRate = ptr(float64(u.CachedRead) / float64(u.Prompt))
+	}
+}
+
+// cost prices the call's tokens — the API's counts when it gave them, else
+// our estimate — at the table's prices for model. Unknown model: NULL.
+func (x *extractor) cost(c *Call, model string) {
+	var t pricing.Tokens
+	switch c.UsageSource {
+	case "api":
+		t = pricing.Tokens{Prompt: *c.ActualPromptTokens, Completion: *c.ActualCompletionTokens,
+			CachedRead: *c.ActualCachedTokens, CacheWrite1h: *c.ActualCacheCreation1hTokens}
+		// Writes not split by TTL (OpenAI's cache_write_tokens) bill as 5-minute writes.
+		t.CacheWrite5m = *c.ActualCacheCreationTokens - t.CacheWrite1h
+	case "estimated":
+		if c.EstimatedPromptTokens == nil { // Claude: priced after calibration
+			return
+		}
+		t = pricing.Tokens{Prompt: *c.EstimatedPromptTokens, Completion: deref(c.EstimatedCompletionTokens)}
+	default:
+		return
+	}
+	p, _, ok := x.prices.Lookup(model)
+	if !ok && c.ResponseModel != nil {
+		p, _, ok = x.prices.Lookup(*c.ResponseModel)
+	}
+	if !ok {
+		return
+	}
+	with, without := p.Cost(t)
+	c.EstimatedCostUSD, c.EstimatedCostWithoutCacheUSD = ptr(with), ptr(without)
+	c.PriceVersion = str(x.prices.Version)
+}
+
+// requestFields are the parts of a request body analysis reads.
+type requestFields struct {
+	Model    string `json:"model"`
+	Stream   bool   `json:"stream"`
+	User     string `json:"user"` // OpenAI
+	Metadata struct {
+		UserID string `json:"user_id"` // Anthropic
+	} `json:"metadata"`
+}
+
+type parsedRequest struct {
+	Model, User string
+	Stream      bool
+}
+
+func parseRequest(body json.RawMessage) parsedRequest {
+	var r requestFields
+	if body == nil || json.Unmarshal(body, &r) != nil {
+		return parsedRequest{}
+	}
+	return parsedRequest{Model: r.Model, Stream: r.Stream, User: firstNonEmpty(r.User, r.Metadata.UserID)}
+}
+
+// responseFields are the parts of a non-streamed response body analysis
+// reads, across dialects.
+type responseFields struct {
+	Model   string          `json:"model"`
+	Error   json.RawMessage `json:"error"`
+	Status  string          `json:"status"`      // Responses
+	Stop    string          `json:"stop_reason"` // Anthropic
+	Choices []struct {
+		FinishReason string `json:"finish_reason"`
+	} `json:"choices"`
+}
+
+func (r *responseFields) finishReason() string {
+	switch {
+	case len(r.Choices) > 0:
+		return r.Choices[0].FinishReason
+	case r.Stop != "":
+		return r.Stop
+	}
+	return r.Status
+}
+
+// apiError reads an error body or event in either dialect: OpenAI
+// {"error":{"type","message"}}, Anthropic {"type":"error","error":{...}}.
+func apiError(raw []byte) (typ, msg *string) {
+	var e struct {
+		Error struct {
+			Type    string `json:"type"`
+			Code    any    `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(raw, &e) != nil {
+		return str("unreadable_error"), nil
+	}
+	t := e.Error.Type
+	if t == "" && e.Error.Code != nil {
+		t = fmt.Sprint(e.Error.Code)
+	}
+	if t == "" {
+		t = "api_error"
+	}
+	return str(t), str(e.Error.Message)
+}
+
+func chunksOf(r *format.Response) func(func(int64, []byte) bool) {
+	return func(yield func(int64, []byte) bool) {
+		for _, ch := range r.Chunks {
+			if !yield(ch.T, ch.Data()) {
+				return
+			}
+		}
+	}
+}
+
+func isEventStream(h format.Header) bool {
+	mt, _, _ := mime.ParseMediaType(headerValue(h, "Content-Type"))
+	return mt == "text/event-stream"
+}
+
+func headerValue(h format.Header, name string) string {
+	if v := h[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// upstreamBody is the request body the model actually read.
+func upstreamBody(ex *format.Exchange) json.RawMessage {
+	if ex.Upstream != nil && ex.Upstream.JSON != nil {
+		return ex.Upstream.JSON
+	}
+	return ex.Request.JSON
+}
+
+func generates(k wire.Kind) bool {
+	return k == wire.KindOpenAIChat || k == wire.KindOpenAIResponses || k == wire.KindOpenAICompletions || k == wire.KindAnthropicMessages
+}
+
+func generatesOrEmbeds(k wire.Kind) bool { return generates(k) || k == wire.KindOpenAIEmbeddings }
+
+func sampled(id string) bool {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return h.Sum32()%calibrationSample == 0
+}
+
+func ms(ns int64) float64 { return float64(ns) / 1e6 }
+
+func round3(v float64) float64 {
+	return float64(int64(v*1000+0.5)) / 1000
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// str is nil for "", so that an absent value is NULL rather than ”.
+func str(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func firstStr(vals ...string) *string { return str(firstNonEmpty(vals...)) }
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

@@ -1,0 +1,133 @@
+package analyze
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+)
+
+// The Parquet dataset is Hive-partitioned by the UTC date of the request:
+//
+//	DIR/api_calls/date=YYYY-MM-DD/<segment>.parquet
+//
+// Each segment owns the files named after it, so analysing a segment again
+// replaces its files rather than adding rows twice.
+
+// tableDir is the dataset of table api_calls under a Parquet root.
+func tableDir(root string) string { return filepath.Join(root, "api_calls") }
+
+// segmentStem is a segment's name without its extensions.
+func segmentStem(segment string) string {
+	return strings.TrimSuffix(strings.TrimSuffix(segment, ".open"), ".ndjson.zst")
+}
+
+// partitionWriter writes one segment's rows, a file per date.
+type partitionWriter struct {
+	root, stem string
+	files      map[string]*partitionFile // by date
+}
+
+type partitionFile struct {
+	path, tmp string
+	f         *os.File
+	w         *parquet.GenericWriter[Call]
+	rows      int64
+}
+
+func newPartitionWriter(root, segment string) *partitionWriter {
+	return &partitionWriter{root: root, stem: segmentStem(segment), files: map[string]*partitionFile{}}
+}
+
+// Write adds rows to the files of their dates.
+func (p *partitionWriter) Write(rows []Call) error {
+	for i := range rows {
+		date := time.UnixMicro(rows[i].Timestamp).UTC().Format(time.DateOnly)
+		pf, ok := p.files[date]
+		if !ok {
+			var err error
+			if pf, err = p.open(date); err != nil {
+				return err
+			}
+			p.files[date] = pf
+		}
+		if _, err := pf.w.Write(rows[i : i+1]); err != nil {
+			return fmt.Errorf("parquet %s: %w", pf.tmp, err)
+		}
+		pf.rows++
+	}
+	return nil
+}
+
+func (p *partitionWriter) open(date string) (*partitionFile, error) {
+	dir := filepath.Join(tableDir(p.root), "date="+date)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, p.stem+".parquet")
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return nil, err
+	}
+	w := parquet.NewGenericWriter[Call](f,
+		parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}),
+		parquet.CreatedBy("lessllm", "analyze", ""),
+		parquet.KeyValueMetadata("lessllm.schema_version", strconv.Itoa(SchemaVersion)),
+		parquet.KeyValueMetadata("lessllm.table", "api_calls"),
+	)
+	return &partitionFile{path: path, tmp: tmp, f: f, w: w}, nil
+}
+
+// Commit closes every file and moves it into place, after removing the
+// files an earlier analysis of the same segment left under other dates.
+// It returns the paths written.
+func (p *partitionWriter) Commit() ([]string, error) {
+	var paths []string
+	for _, pf := range p.files {
+		if err := pf.w.Close(); err != nil {
+			pf.f.Close()
+			return nil, fmt.Errorf("parquet %s: %w", pf.tmp, err)
+		}
+		if err := pf.f.Close(); err != nil {
+			return nil, err
+		}
+	}
+	if err := removeSegmentFiles(p.root, p.stem); err != nil {
+		return nil, err
+	}
+	for _, pf := range p.files {
+		if err := os.Rename(pf.tmp, pf.path); err != nil {
+			return nil, err
+		}
+		paths = append(paths, pf.path)
+	}
+	return paths, nil
+}
+
+// Abort removes the temporary files.
+func (p *partitionWriter) Abort() {
+	for _, pf := range p.files {
+		pf.f.Close()
+		os.Remove(pf.tmp)
+	}
+}
+
+// removeSegmentFiles deletes a segment's files under every date.
+func removeSegmentFiles(root, stem string) error {
+	old, err := filepath.Glob(filepath.Join(tableDir(root), "date=*", stem+".parquet"))
+	if err != nil {
+		return err
+	}
+	for _, f := range old {
+		if err := os.Remove(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,144 @@
+// Command gen turns the public model price table (BerriAI/litellm's
+// model_prices_and_context_window.json, see ../../../../shared/data) into
+// the table lessllm embeds: per-token prices of the text models, checked
+// against each provider's published cache multipliers.
+//
+//	go generate ./analyze/pricing
+//
+// The public table has known errors (DESIGN.md §8): Anthropic documents a
+// 1-hour cache write at 2× the input price and a 5-minute write at 1.25×
+// (docs.anthropic.com/en/docs/build-with-claude/prompt-caching#pricing), yet
+// some entries list a 1-hour price below the 5-minute one. The generator
+// corrects those to the documented multiplier, records each correction in
+// the output, and prints it.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"math"
+	"os"
+	"sort"
+	"time"
+)
+
+// entry holds the fields of one price-table entry that lessllm uses.
+type entry struct {
+	Provider     string   `json:"litellm_provider"`
+	Mode         string   `json:"mode"`
+	Input        *float64 `json:"input_cost_per_token"`
+	Output       *float64 `json:"output_cost_per_token"`
+	CacheRead    *float64 `json:"cache_read_input_token_cost"`
+	CacheWrite   *float64 `json:"cache_creation_input_token_cost"`
+	CacheWrite1h *float64 `json:"cache_creation_input_token_cost_above_1hr"`
+}
+
+// textModes are the table's modes whose calls go through lessllm.
+var textModes = map[string]bool{"chat": true, "completion": true, "responses": true, "embedding": true}
+
+// anthropicProviders are the table's providers that sell Claude under
+// Anthropic's cache pricing.
+var anthropicProviders = map[string]bool{"anthropic": true}
+
+// Output is the embedded table (prices.json).
+type Output struct {
+	Source      string                `json:"source"`
+	SourceDate  string                `json:"source_date"`
+	Version     string                `json:"version"`
+	Models      map[string][5]float64 `json:"models"` // input, output, cache read, cache write 5m, cache write 1h (USD per token)
+	Corrections []string              `json:"corrections"`
+}
+
+func main() {
+	in := flag.String("in", "", "litellm model_prices_and_context_window.json")
+	out := flag.String("out", "prices.json", "output file")
+	flag.Parse()
+	raw, err := os.ReadFile(*in)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &top); err != nil {
+		log.Fatalf("%s: %v", *in, err)
+	}
+	o := Output{Source: "BerriAI/litellm model_prices_and_context_window.json", Models: map[string][5]float64{}, Corrections: []string{}}
+	if lu, ok := top["last_updated"]; ok {
+		var s string
+		_ = json.Unmarshal(lu, &s)
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			o.SourceDate = t.UTC().Format("2006-01-02")
+		}
+	}
+	if o.SourceDate == "" {
+		log.Fatalf("%s: no last_updated date; pass a table with one so price_version can cite it", *in)
+	}
+	o.Version = "litellm-" + o.SourceDate
+	for name, msg := range top {
+		var e entry
+		if json.Unmarshal(msg, &e) != nil || e.Input == nil || !textModes[e.Mode] {
+			continue
+		}
+		p := [5]float64{*e.Input, val(e.Output), val(e.CacheRead), val(e.CacheWrite), val(e.CacheWrite1h)}
+		if e.CacheRead == nil {
+			p[2] = p[0] // no cache discount known: a cached token costs what an input token does
+		}
+		if e.CacheWrite == nil {
+			p[3] = p[0]
+		}
+		if e.CacheWrite1h == nil {
+			p[4] = p[3]
+		}
+		if anthropicProviders[e.Provider] {
+			p = checkAnthropic(name, p, &o.Corrections)
+		} else if p[2] > p[0] {
+			o.Corrections = append(o.Corrections, fmt.Sprintf("%s: flagged, cache read %g above input %g (kept)", name, p[2], p[0]))
+		}
+		o.Models[name] = p
+	}
+	sort.Strings(o.Corrections)
+	for _, c := range o.Corrections {
+		fmt.Fprintln(os.Stderr, "gen:", c)
+	}
+	b, err := json.MarshalIndent(o, "", " ")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Fprintf(os.Stderr, "gen: %d models, %d corrections → %s (%s)\n", len(o.Models), len(o.Corrections), *out, o.Version)
+}
+
+// checkAnthropic holds an Anthropic entry to the documented price
+// structure: a 1-hour cache write costs 2× the base input price on every
+// model. A 1-hour price that differs is a table error and is corrected. Cache
+// reads (0.1×) and 5-minute writes (1.25×) are only flagged when they differ,
+// because Anthropic publishes rounded prices for some models (Claude 3 Haiku:
+// $0.30 and $0.03 per MTok on a $0.25 base) and those are what it bills.
+func checkAnthropic(name string, p [5]float64, notes *[]string) [5]float64 {
+	if want := 2 * p[0]; !close(p[4], want) {
+		*notes = append(*notes, fmt.Sprintf("%s: corrected 1-hour cache write %g → %g (Anthropic documents 2× input %g)", name, p[4], want, p[0]))
+		p[4] = want
+	}
+	for _, c := range []struct {
+		label string
+		i     int
+		mult  float64
+	}{{"cache read", 2, 0.1}, {"5-minute cache write", 3, 1.25}} {
+		if !close(p[c.i], c.mult*p[0]) {
+			*notes = append(*notes, fmt.Sprintf("%s: flagged, %s %g is not %g× input %g (kept: published price)", name, c.label, p[c.i], c.mult, p[0]))
+		}
+	}
+	return p
+}
+
+func close(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(math.Abs(a), math.Abs(b)) }
+
+func val(p *float64) float64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}

@@ -1,0 +1,234 @@
+package analyze
+
+import (
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Result is the answer to a query: column names and rows of Go values
+// (nil for NULL).
+type Result struct {
+	Columns []string
+	Rows    [][]any
+}
+
+// Query runs sql against db and collects the answer. Open db with
+// OpenReadOnly for user-supplied SQL.
+func Query(ctx context.Context, db *sql.DB, query string, args ...any) (*Result, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Columns: cols}
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		res.Rows = append(res.Rows, vals)
+	}
+	return res, rows.Err()
+}
+
+// Output formats of Result.Write.
+const (
+	FormatTable    = "table"
+	FormatCSV      = "csv"
+	FormatJSON     = "json"
+	FormatMarkdown = "markdown"
+)
+
+// Write renders the result: an aligned text table, CSV (RFC 4180, header
+// row), JSON (an array of objects), or a Markdown table.
+func (r *Result) Write(w io.Writer, format string) error {
+	switch format {
+	case FormatTable, "":
+		return r.writeTable(w, false)
+	case FormatMarkdown:
+		return r.writeTable(w, true)
+	case FormatCSV:
+		cw := csv.NewWriter(w)
+		cw.Write(r.Columns)
+		rec := make([]string, len(r.Columns))
+		for _, row := range r.Rows {
+			for i, v := range row {
+				rec[i] = cell(v, "")
+			}
+			cw.Write(rec)
+		}
+		cw.Flush()
+		return cw.Error()
+	case FormatJSON:
+		out := make([]map[string]any, len(r.Rows))
+		for i, row := range r.Rows {
+			m := make(map[string]any, len(row))
+			for j, v := range row {
+				m[r.Columns[j]] = jsonValue(v)
+			}
+			out[i] = m
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	return fmt.Errorf("unknown format %q (want table, csv, json or markdown)", format)
+}
+
+func (r *Result) writeTable(w io.Writer, markdown bool) error {
+	null := "NULL"
+	if markdown {
+		null = ""
+	}
+	cells := make([][]string, len(r.Rows))
+	width := make([]int, len(r.Columns))
+	numeric := make([]bool, len(r.Columns))
+	for i, c := range r.Columns {
+		width[i] = utf8.RuneCountInString(c)
+		numeric[i] = true
+	}
+	for i, row := range r.Rows {
+		cells[i] = make([]string, len(row))
+		for j, v := range row {
+			s := cell(v, null)
+			if markdown {
+				s = strings.ReplaceAll(s, "|", `\|`)
+			}
+			s = strings.ReplaceAll(s, "\n", " ")
+			if len(s) > 80 && !markdown {
+				s = s[:77] + "..."
+			}
+			cells[i][j] = s
+			width[j] = max(width[j], utf8.RuneCountInString(s))
+			if v != nil && !isNumber(v) {
+				numeric[j] = false
+			}
+		}
+	}
+	var b strings.Builder
+	line := func(vals []string) {
+		if markdown {
+			b.WriteString("| ")
+		}
+		for i, v := range vals {
+			if i > 0 {
+				if markdown {
+					b.WriteString(" | ")
+				} else {
+					b.WriteString("  ")
+				}
+			}
+			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(v))
+			if numeric[i] {
+				b.WriteString(pad + v)
+			} else {
+				b.WriteString(v + pad)
+			}
+		}
+		if markdown {
+			b.WriteString(" |")
+		}
+		b.WriteString("\n")
+	}
+	line(r.Columns)
+	rule := make([]string, len(r.Columns))
+	for i := range rule {
+		rule[i] = strings.Repeat("-", width[i])
+		if markdown && numeric[i] && width[i] > 1 {
+			rule[i] = strings.Repeat("-", width[i]-1) + ":"
+		}
+	}
+	line(rule)
+	for _, row := range cells {
+		line(row)
+	}
+	if !markdown {
+		fmt.Fprintf(&b, "(%d row%s)\n", len(r.Rows), plural(len(r.Rows)))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func isNumber(v any) bool {
+	switch v.(type) {
+	case int, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float32, float64:
+		return true
+	}
+	return false
+}
+
+// cell renders one value as text; null is what NULL becomes.
+func cell(v any, null string) string {
+	switch x := v.(type) {
+	case nil:
+		return null
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	case float64:
+		return formatFloat(x)
+	case float32:
+		return formatFloat(float64(x))
+	case time.Time:
+		if x.Hour() == 0 && x.Minute() == 0 && x.Second() == 0 && x.Nanosecond() == 0 && x.Location() == time.UTC {
+			return x.Format(time.DateOnly)
+		}
+		return x.UTC().Format("2006-01-02 15:04:05.000000Z07:00")
+	case map[string]any, []any:
+		b, _ := json.Marshal(x)
+		return string(b)
+	}
+	return fmt.Sprint(v)
+}
+
+// formatFloat prints up to 6 significant decimals without exponent noise.
+func formatFloat(f float64) string {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	if f != 0 && math.Abs(f) < 1e-4 {
+		return strconv.FormatFloat(f, 'g', 6, 64)
+	}
+	s := strconv.FormatFloat(f, 'f', 6, 64)
+	s = strings.TrimRight(s, "0")
+	return strings.TrimSuffix(s, ".")
+}
+
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case []byte:
+		return string(x)
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil
+		}
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	}
+	return v
+}

@@ -1,0 +1,351 @@
+package analyze
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lessllm/lessllm/analyze/pricing"
+	"github.com/lessllm/lessllm/format"
+)
+
+// Options configure a Run. The zero value of each optional field is usable.
+type Options struct {
+	// Inputs are segment files and directories (walked recursively) from
+	// any number of capture nodes. Only sealed segments are read.
+	Inputs []string
+	// DB is the DuckDB file; empty means ./lessllm.duckdb.
+	DB string
+	// Parquet is the root of the Parquet dataset; empty means a directory
+	// "parquet" next to DB.
+	Parquet string
+	// Full re-analyses every segment, even those the ledger has.
+	Full bool
+	// Prices prices calls; nil means pricing.Default().
+	Prices *pricing.Table
+	// Workers parse exchanges in parallel; 0 means GOMAXPROCS.
+	Workers int
+	// Progress, if set, is called about every 200 ms and once at the end.
+	Progress func(Progress)
+}
+
+// Progress is a snapshot of a running analysis.
+type Progress struct {
+	Segments, SegmentsTotal int
+	Records                 int64
+	Bytes                   int64 // segment bytes read
+	Elapsed                 time.Duration
+	Done                    bool
+}
+
+// Summary is what a Run did.
+type Summary struct {
+	DB, Parquet   string
+	Segments      int      // analysed in this run
+	AlreadyDone   int      // skipped: the ledger has their content
+	OpenSkipped   []string // .open segments (still being written, or left by a crash): not read
+	Records       int64    // complete records read
+	Rows          int64    // rows written to api_calls
+	Bytes         int64    // segment bytes read
+	Problems      []string // damage found, one line each (also in analysis_problems)
+	ProblemCount  int
+	Elapsed       time.Duration
+	UnknownModels map[string]int64 // model → calls this run could not price
+	PriceVersion  string
+	PriceNotes    []string
+}
+
+// Run analyses the segments under opts.Inputs into the database and the
+// Parquet dataset. Damaged segments are analysed as far as they go and
+// reported; only an error that makes the outputs unusable (the database or
+// the Parquet directory) ends the run early.
+func Run(ctx context.Context, opts Options) (*Summary, error) {
+	start := time.Now()
+	if opts.DB == "" {
+		opts.DB = "lessllm.duckdb"
+	}
+	if opts.Parquet == "" {
+		opts.Parquet = filepath.Join(filepath.Dir(opts.DB), "parquet")
+	}
+	if opts.Prices == nil {
+		opts.Prices = pricing.Default()
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	sum := &Summary{DB: opts.DB, Parquet: opts.Parquet, UnknownModels: map[string]int64{}, PriceVersion: opts.Prices.Version}
+	for _, in := range opts.Inputs {
+		if _, err := os.Stat(in); err != nil {
+			return nil, fmt.Errorf("input %w", err)
+		}
+	}
+	all, err := format.ListSegments(opts.Inputs, true)
+	if err != nil {
+		return nil, err
+	}
+	var sealed []format.SegmentFile
+	for _, sf := range all {
+		if sf.Sealed {
+			sealed = append(sealed, sf)
+		} else {
+			sum.OpenSkipped = append(sum.OpenSkipped, sf.Path)
+		}
+	}
+	if err := os.MkdirAll(tableDir(opts.Parquet), 0o755); err != nil {
+		return nil, err
+	}
+	db, err := OpenDB(opts.DB)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if err := ensureSchema(ctx, db, opts.Parquet); err != nil {
+		return nil, err
+	}
+	done, err := analysed(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+
+	a := &analyzer{opts: opts, x: &extractor{prices: opts.Prices}}
+	a.progress.SegmentsTotal = len(sealed)
+	stopTicker := a.tick(start)
+	defer stopTicker()
+	seen := map[string]bool{} // content analysed in this run (the same segment shipped under two paths)
+	for _, sf := range sealed {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		id, err := identity(sf.Path)
+		if err != nil {
+			sum.Problems = append(sum.Problems, fmt.Sprintf("%s: %v (skipped)", sf.Path, err))
+			sum.ProblemCount++
+			a.segmentDone(sf.Size)
+			continue
+		}
+		if seen[id] || (!opts.Full && done[id] != "") {
+			sum.AlreadyDone++
+			a.segmentDone(sf.Size)
+			continue
+		}
+		seen[id] = true
+		sl, err := a.segment(ctx, sf)
+		if err != nil {
+			return nil, err
+		}
+		sl.sha256 = id
+		if err := load(ctx, db, sl); err != nil {
+			return nil, err
+		}
+		sum.Segments++
+		sum.Records += sl.records
+		sum.Rows += sl.rows
+		sum.Bytes += sf.Size
+		sum.ProblemCount += len(sl.problems)
+		for _, p := range sl.problems {
+			sum.Problems = append(sum.Problems, fmt.Sprintf("%s: %s at offset %d: %s", sl.segment, p.kind, p.offset, p.message))
+		}
+		a.segmentDone(0)
+	}
+	if sum.Segments > 0 {
+		if err := calibrate(ctx, db, opts.Prices); err != nil {
+			return nil, err
+		}
+	}
+	if sum.UnknownModels, err = unknownModels(ctx, db); err != nil {
+		return nil, err
+	}
+	sum.PriceNotes = opts.Prices.Corrections
+	sum.Elapsed = time.Since(start)
+	stopTicker()
+	return sum, nil
+}
+
+// identity is a segment's content hash: the footer's SHA-256 of every byte
+// before it when the footer is intact, else the hash of the whole file.
+func identity(path string) (string, error) {
+	if ft, err := format.ReadFooter(path); err == nil && ft.SHA256 != "" {
+		return ft.SHA256, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// analyzer carries the state of one Run.
+type analyzer struct {
+	opts Options
+	x    *extractor
+
+	mu       sync.Mutex
+	progress Progress
+	records  atomic.Int64
+	bytes    atomic.Int64
+}
+
+// batch is a run of raw records from one segment, copied out of the reader.
+type batch struct {
+	recs [][]byte
+	offs []int64
+}
+
+const batchSize = 64
+
+// segment analyses one sealed segment: a reader goroutine hands batches of
+// records to Workers parsers; their rows go to the segment's Parquet files.
+func (a *analyzer) segment(ctx context.Context, sf format.SegmentFile) (*segmentLoad, error) {
+	name := filepath.Base(sf.Path)
+	sl := &segmentLoad{segment: name, path: sf.Path, size: sf.Size}
+	r, err := format.Open(sf.Path)
+	if err != nil {
+		sl.problems = append(sl.problems, problem{-1, "io", err.Error()})
+		return sl, nil
+	}
+	defer r.Close()
+
+	batches := make(chan batch, a.opts.Workers*2)
+	results := make(chan []Call, a.opts.Workers*2)
+	var perr sync.Mutex
+	var recProblems []problem
+	go func() {
+		defer close(batches)
+		var b batch
+		var last int64
+		for r.Next() {
+			b.recs = append(b.recs, append([]byte(nil), r.Record()...))
+			b.offs = append(b.offs, r.Offset())
+			if off := r.Offset(); off != last {
+				a.bytes.Add(off - last)
+				last = off
+			}
+			if len(b.recs) == batchSize {
+				select {
+				case batches <- b:
+				case <-ctx.Done():
+					return
+				}
+				b = batch{}
+			}
+		}
+		if len(b.recs) > 0 {
+			batches <- b
+		}
+		a.bytes.Add(sf.Size - last)
+	}()
+	var wg sync.WaitGroup
+	for range a.opts.Workers {
+		wg.Go(func() {
+			for b := range batches {
+				rows := make([]Call, 0, len(b.recs))
+				for i, rec := range b.recs {
+					ex, err := format.DecodeExchange(rec)
+					if err != nil {
+						perr.Lock()
+						recProblems = append(recProblems, problem{b.offs[i], "record", "record is not a readable exchange: " + err.Error()})
+						perr.Unlock()
+						continue
+					}
+					rows = append(rows, a.x.call(ex, name))
+				}
+				a.records.Add(int64(len(b.recs)))
+				results <- rows
+			}
+		})
+	}
+	go func() { wg.Wait(); close(results) }()
+
+	pw := newPartitionWriter(a.opts.Parquet, name)
+	var werr error
+	for rows := range results {
+		if werr == nil {
+			werr = pw.Write(rows)
+		}
+		sl.rows += int64(len(rows))
+	}
+	if werr != nil {
+		pw.Abort()
+		return nil, werr
+	}
+	if err := ctx.Err(); err != nil {
+		pw.Abort()
+		return nil, err
+	}
+	files, err := pw.Commit()
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	sl.files = files
+	sl.records = r.Records()
+	for _, d := range r.Damage() {
+		sl.problems = append(sl.problems, problem{d.Offset, "corruption", d.Err.Error()})
+	}
+	if err := r.Err(); err != nil && !errors.As(err, new(*format.CorruptionError)) {
+		sl.problems = append(sl.problems, problem{-1, "io", err.Error()})
+	}
+	sort.Slice(recProblems, func(i, j int) bool { return recProblems[i].offset < recProblems[j].offset })
+	sl.problems = append(sl.problems, recProblems...)
+	return sl, nil
+}
+
+func (a *analyzer) segmentDone(skippedBytes int64) {
+	a.mu.Lock()
+	a.progress.Segments++
+	a.mu.Unlock()
+	a.bytes.Add(skippedBytes)
+}
+
+// tick reports progress every 200 ms until the returned func is called
+// (which reports once more, as done; calling it again does nothing).
+func (a *analyzer) tick(start time.Time) func() {
+	if a.opts.Progress == nil {
+		return func() {}
+	}
+	report := func(done bool) {
+		a.mu.Lock()
+		p := a.progress
+		a.mu.Unlock()
+		p.Records, p.Bytes, p.Elapsed, p.Done = a.records.Load(), a.bytes.Load(), time.Since(start), done
+		a.opts.Progress(p)
+	}
+	stop := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				report(false)
+			case <-stop:
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(stop)
+			<-finished
+			report(true)
+		})
+	}
+}

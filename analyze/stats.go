@@ -1,0 +1,53 @@
+package analyze
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Stats groupings.
+var statsKeys = map[string]string{
+	"model":    "coalesce(model, upstream_model, '(none)')",
+	"provider": "provider",
+	"user":     "coalesce(user_id, '(none)')",
+	"day":      "CAST(timezone('UTC', timestamp) AS DATE)",
+}
+
+// Stats summarises the calls f selects, one row per value of by (model,
+// provider, user or day) and a total row: calls, errors, tokens, cost,
+// p50/p95 TTFT and TPOT (over calls that have one, measured or modeled),
+// and cache hit rates (token-weighted: cached ÷ prompt tokens).
+func Stats(ctx context.Context, db *sql.DB, by string, f Filter) (*Result, error) {
+	key, ok := statsKeys[by]
+	if !ok {
+		return nil, fmt.Errorf("unknown grouping %q (want model, provider, user or day)", by)
+	}
+	cond, args := f.where()
+	q := fmt.Sprintf(`
+SELECT CASE WHEN GROUPING(k) = 1 THEN 'TOTAL' ELSE CAST(k AS VARCHAR) END AS %s,
+	count(*) AS calls,
+	count(*) FILTER (WHERE error_type IS NOT NULL) AS errors,
+	sum(coalesce(actual_prompt_tokens, estimated_prompt_tokens)) AS prompt_tokens,
+	sum(coalesce(actual_completion_tokens, estimated_completion_tokens)) AS completion_tokens,
+	round(sum(estimated_cost_usd), 6) AS cost_usd,
+	round(quantile_cont(estimated_ttft_ms, 0.5), 1) AS ttft_p50_ms,
+	round(quantile_cont(estimated_ttft_ms, 0.95), 1) AS ttft_p95_ms,
+	round(quantile_cont(estimated_tpot_ms, 0.5), 2) AS tpot_p50_ms,
+	round(quantile_cont(estimated_tpot_ms, 0.95), 2) AS tpot_p95_ms,
+	round(sum(actual_cached_tokens)::DOUBLE / nullif(sum(actual_prompt_tokens) FILTER (WHERE actual_cached_tokens IS NOT NULL), 0), 4) AS actual_cache_hit_rate,
+	round(sum(estimated_cached_tokens)::DOUBLE / nullif(sum(coalesce(actual_prompt_tokens, estimated_prompt_tokens)) FILTER (WHERE estimated_cached_tokens IS NOT NULL), 0), 4) AS estimated_cache_hit_rate
+FROM (SELECT %s AS k, * FROM api_calls WHERE %s)
+GROUP BY ROLLUP (k)
+ORDER BY GROUPING(k), cost_usd DESC NULLS LAST, calls DESC, k`, by, key, cond)
+	return Query(ctx, db, q, args...)
+}
+
+// LastDays is the filter of the last n days up to now (n ≤ 0: no limit).
+func LastDays(n int, now time.Time) Filter {
+	if n <= 0 {
+		return Filter{}
+	}
+	return Filter{Since: now.Add(-time.Duration(n) * 24 * time.Hour)}
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/lessllm/lessllm/analyze"
+	"github.com/lessllm/lessllm/analyze/pricing"
+	"github.com/lessllm/lessllm/capture/config"
+)
+
+// AnalyzeCmd replays sealed segments into the DuckDB file and the Parquet
+// dataset. Re-running adds only segments not analysed before.
+type AnalyzeCmd struct {
+	Inputs     []string `arg:"" optional:"" name:"path" help:"Segment files or directories (walked recursively; many nodes' segments may sit side by side). Default: the config's capture.dir." type:"path"`
+	DB         string   `name:"db" help:"DuckDB file. Default: the config's logging.db_path, else ./lessllm.duckdb." default:"" env:"LESSLLM_DB" type:"path"`
+	Parquet    string   `help:"Root of the Hive-partitioned Parquet dataset. Default: 'parquet' next to the DB file." default:"" env:"LESSLLM_PARQUET" type:"path"`
+	Full       bool     `help:"Re-analyse every segment, also those the ledger has (after an upgrade or a price change)." default:"false" env:"LESSLLM_FULL"`
+	Config     string   `help:"Config file (pricing overrides, default paths). Empty: ./lessllm.yaml if it exists." default:"" env:"LESSLLM_CONFIG" type:"path"`
+	Workers    int      `help:"Parallel parsers; 0: one per CPU." default:"0" env:"LESSLLM_WORKERS"`
+	NoProgress bool     `help:"No progress bar, even on a terminal." default:"false" env:"LESSLLM_NO_PROGRESS"`
+}
+
+func (c *AnalyzeCmd) Run(env *Env) error {
+	cfg, err := loadConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	inputs := c.Inputs
+	if len(inputs) == 0 {
+		inputs = []string{cfg.Capture.Dir}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	opts := analyze.Options{
+		Inputs: inputs, DB: dbPath(c.DB, cfg), Parquet: c.Parquet, Full: c.Full,
+		Prices: prices(cfg), Workers: c.Workers,
+	}
+	bar := newProgressBar(env.Stderr, !c.NoProgress)
+	opts.Progress = bar.update
+	sum, err := analyze.Run(ctx, opts)
+	bar.finish()
+	if err != nil {
+		return err
+	}
+	printSummary(env, sum)
+	return nil
+}
+
+// dbPath is the analysis database: the flag, else the config's
+// logging.db_path, else ./lessllm.duckdb.
+func dbPath(flag string, cfg *config.File) string {
+	if flag != "" {
+		return flag
+	}
+	if cfg.Logging.DBPath != "" {
+		return cfg.Logging.DBPath
+	}
+	return "lessllm.duckdb"
+}
+
+// prices is the embedded table with the config's overrides (USD per
+// million tokens there, per token here).
+func prices(cfg *config.File) *pricing.Table {
+	if len(cfg.Pricing) == 0 {
+		return pricing.Default()
+	}
+	over := map[string]pricing.Price{}
+	for model, p := range cfg.Pricing {
+		per := func(v *float64, def float64) float64 {
+			if v == nil {
+				return def
+			}
+			return *v / 1e6
+		}
+		in := per(p.Input, 0)
+		w5 := per(p.CacheWrite, in)
+		over[model] = pricing.Price{Input: in, Output: per(p.Output, 0), CacheRead: per(p.CacheRead, in), CacheWrite5m: w5, CacheWrite1h: per(p.CacheWrite1h, w5)}
+	}
+	return pricing.Default().WithOverrides(over)
+}
+
+func printSummary(env *Env, s *analyze.Summary) {
+	secs := s.Elapsed.Seconds()
+	fmt.Fprintf(env.Stdout, "analysed %d segment%s: %d records, %.1f MB in %.2fs (%.0f records/s, %.1f MB/s) → %s, %s\n",
+		s.Segments, plural(s.Segments), s.Records, float64(s.Bytes)/1e6, secs, float64(s.Records)/secs, float64(s.Bytes)/1e6/secs, s.DB, s.Parquet)
+	if s.AlreadyDone > 0 {
+		fmt.Fprintf(env.Stdout, "skipped %d segment%s already analysed (--full re-analyses them)\n", s.AlreadyDone, plural(s.AlreadyDone))
+	}
+	if n := len(s.OpenSkipped); n > 0 {
+		fmt.Fprintf(env.Stderr, "skipped %d .open segment%s (still being written, or left by a crash; `lessllm capture` repairs and seals them on start): %s\n",
+			n, plural(n), strings.Join(s.OpenSkipped, ", "))
+	}
+	if s.ProblemCount > 0 {
+		fmt.Fprintf(env.Stderr, "warning: %d problem%s in the input (everything readable was analysed; details in table analysis_problems):\n", s.ProblemCount, plural(s.ProblemCount))
+		for i, p := range s.Problems {
+			if i == 20 {
+				fmt.Fprintf(env.Stderr, "  … and %d more\n", len(s.Problems)-i)
+				break
+			}
+			fmt.Fprintln(env.Stderr, "  "+p)
+		}
+	}
+	if len(s.UnknownModels) > 0 {
+		var parts []string
+		for _, m := range slices.Sorted(maps.Keys(s.UnknownModels)) {
+			parts = append(parts, fmt.Sprintf("%s (%d calls)", m, s.UnknownModels[m]))
+		}
+		fmt.Fprintf(env.Stderr, "warning: no price for %s: their cost is NULL; add them under pricing: in lessllm.yaml\n", strings.Join(parts, ", "))
+	}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/lessllm/lessllm/analyze"
+)
+
+// QueryCmd runs SQL against the analysis database, read-only.
+type QueryCmd struct {
+	SQL    string `arg:"" help:"SQL to run (tables: api_calls, analyzed_segments, analysis_problems); '-' reads it from stdin."`
+	DB     string `name:"db" help:"DuckDB file. Default: the config's logging.db_path, else ./lessllm.duckdb." default:"" env:"LESSLLM_DB" type:"path"`
+	Format string `help:"Output format." enum:"table,csv,json,markdown" default:"table" env:"LESSLLM_FORMAT"`
+	Config string `help:"Config file (for logging.db_path). Empty: ./lessllm.yaml if it exists." default:"" env:"LESSLLM_CONFIG" type:"path"`
+}
+
+func (c *QueryCmd) Run(env *Env) error {
+	q := c.SQL
+	if q == "-" {
+		b, err := io.ReadAll(os.Stdin)
+		if err != nil {
+			return err
+		}
+		q = string(b)
+	}
+	if strings.TrimSpace(q) == "" {
+		return &exitError{code: 2, msg: "query: empty SQL"}
+	}
+	db, err := openForQuery(c.DB, c.Config)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	res, err := analyze.Query(context.Background(), db, q)
+	if err != nil {
+		return err
+	}
+	return res.Write(env.Stdout, c.Format)
+}
