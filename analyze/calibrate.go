@@ -28,24 +28,29 @@ func calibrate(ctx context.Context, db *sql.DB, prices *pricing.Table) error {
 }
 
 // modelTTFT gives non-streamed calls a TTFT and TPOT from the streamed calls
-// of the same upstream model: TTFT from a least-squares line on prompt
-// tokens (when at least 3 streamed calls exist and the slope is not
-// negative; else their median TTFT), capped at the call's own total
-// latency; TPOT is the rest of the call's latency spread over its output
-// tokens after the first. README "Metric definitions".
+// of the same upstream model. TTFT: a least-squares line on prompt tokens,
+// used when it explains the data (at least 10 streamed calls, R² ≥ 0.5, a
+// slope that is not negative) and evaluated inside the prompt lengths it
+// was fit on; otherwise the median TTFT of those streamed calls, since
+// prefill time then depends on something other than prompt length (load,
+// queueing). Capped at the call's own total latency. TPOT: the rest of the
+// call's latency spread over its output tokens after the first. README
+// "Metric definitions".
 const modelTTFT = `
 WITH fit AS (
 	SELECT coalesce(upstream_model, model) AS m, count(*) AS n,
 		regr_intercept(estimated_ttft_ms, actual_prompt_tokens) AS a,
 		regr_slope(estimated_ttft_ms, actual_prompt_tokens) AS b,
+		regr_r2(estimated_ttft_ms, actual_prompt_tokens) AS r2,
+		min(actual_prompt_tokens) AS lo, max(actual_prompt_tokens) AS hi,
 		median(estimated_ttft_ms) AS med
 	FROM api_calls WHERE ttft_source = 'measured'
 	GROUP BY 1
 ), modeled AS (
 	SELECT c.request_id,
 		round(least(c.total_latency_ms, greatest(0,
-			CASE WHEN f.n >= 3 AND f.b >= 0 AND c.actual_prompt_tokens IS NOT NULL
-				THEN f.a + f.b * c.actual_prompt_tokens ELSE f.med END)), 3) AS ttft,
+			CASE WHEN f.n >= 10 AND f.b >= 0 AND f.r2 >= 0.5 AND c.actual_prompt_tokens IS NOT NULL
+				THEN f.a + f.b * least(greatest(c.actual_prompt_tokens, f.lo), f.hi) ELSE f.med END)), 3) AS ttft,
 		c.total_latency_ms, coalesce(c.actual_completion_tokens, c.estimated_completion_tokens) AS out
 	FROM api_calls c JOIN fit f ON coalesce(c.upstream_model, c.model) = f.m
 	WHERE c.ttft_source = 'modeled'

@@ -1,5 +1,13 @@
 package analyze
 
+import (
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/parquet-go/parquet-go"
+)
+
 // SchemaVersion is the version of the api_calls schema (columns, types,
 // meaning). It is stored in every Parquet file's metadata and in the
 // database; a change to a column's meaning or type bumps it. Columns are
@@ -66,8 +74,8 @@ type Call struct {
 	EstimatedCostUSD             *float64 `parquet:"estimated_cost_usd,optional"`
 	EstimatedCostWithoutCacheUSD *float64 `parquet:"estimated_cost_without_cache_usd,optional"`
 	PriceVersion                 *string  `parquet:"price_version,optional,dict"`
-	RequestJSON                  *string  `parquet:"request_json,optional,json"`
-	ResponseJSON                 *string  `parquet:"response_json,optional,json"`
+	RequestJSON                  *string  `parquet:"request_json,optional"`
+	ResponseJSON                 *string  `parquet:"response_json,optional"`
 
 	// Beyond the contract's columns: what a reader needs to judge a row.
 	Dialect         string  `parquet:"dialect,dict"`             // client's API: openai | anthropic
@@ -86,3 +94,32 @@ type Call struct {
 	TokenizerCompletionTokens *int64  `parquet:"tokenizer_completion_tokens,optional"`
 	Problems                  *string `parquet:"problems,optional"` // what analysis could not read, "; "-separated
 }
+
+// jsonColumns hold a JSON document as text.
+var jsonColumns = map[string]bool{"request_json": true, "response_json": true}
+
+// callSchema is Call's Parquet schema with the JSON logical type on the
+// JSON columns. (parquet-go v0.32's "json" struct tag re-encodes a *string
+// and writes NULL, so the type is set on the schema node instead; columns
+// come out ordered by name, and callColumns gives the table order.)
+var callSchema = sync.OnceValue(func() *parquet.Schema {
+	g := parquet.Group{}
+	for _, f := range parquet.SchemaOf(Call{}).Fields() {
+		var n parquet.Node = f
+		if jsonColumns[f.Name()] {
+			n = parquet.Optional(parquet.JSON())
+		}
+		g[f.Name()] = n
+	}
+	return parquet.NewSchema("api_calls", g)
+})
+
+// callColumns are api_calls' column names in declaration order.
+var callColumns = sync.OnceValue(func() []string {
+	t := reflect.TypeFor[Call]()
+	cols := make([]string, t.NumField())
+	for i := range cols {
+		cols[i], _, _ = strings.Cut(t.Field(i).Tag.Get("parquet"), ",")
+	}
+	return cols
+})

@@ -101,7 +101,7 @@ func ensureSchema(ctx context.Context, db *sql.DB, scratch string) error {
 	if err != nil {
 		return err
 	}
-	w := parquet.NewGenericWriter[Call](f)
+	w := parquet.NewGenericWriter[Call](f, callSchema())
 	if err := w.Close(); err != nil {
 		f.Close()
 		return err
@@ -110,7 +110,7 @@ func ensureSchema(ctx context.Context, db *sql.DB, scratch string) error {
 		return err
 	}
 	defer os.Remove(empty)
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS api_calls AS SELECT * FROM read_parquet(`+quote(empty)+`) LIMIT 0`); err != nil {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS api_calls AS SELECT `+strings.Join(callColumns(), ", ")+` FROM read_parquet(`+quote(empty)+`) LIMIT 0`); err != nil {
 		return fmt.Errorf("create api_calls: %w", err)
 	}
 	_, err = db.ExecContext(ctx, `INSERT OR REPLACE INTO lessllm_meta VALUES ('schema_version', ?)`, strconv.Itoa(SchemaVersion))

@@ -80,6 +80,7 @@ func (x *extractor) call(ex *format.Exchange, segment string) Call {
 	// The upstream response, read in the API that produced it.
 	var usage wire.Usage
 	var hasUsage bool
+	var stream *wire.Stream
 	var output json.RawMessage
 	if resp := ex.Response; resp != nil {
 		c.Status = ptr(int32(resp.Status))
@@ -109,9 +110,7 @@ func (x *extractor) call(ex *format.Exchange, segment string) Call {
 			if s.Error != nil {
 				c.ErrorType, c.ErrorMessage = apiError(s.Error)
 			}
-			if s.ContentEvents > 0 {
-				streamMetrics(&c, s)
-			}
+			stream = s
 		case streamed:
 			problems = append(problems, fmt.Sprintf("streamed response of endpoint %s not understood", up.Path))
 		default:
@@ -175,6 +174,9 @@ func (x *extractor) call(ex *format.Exchange, segment string) Call {
 		}
 	}
 
+	if stream != nil && stream.ContentEvents > 0 {
+		streamMetrics(&c, stream, firstNonNil(c.ActualCompletionTokens, c.EstimatedCompletionTokens))
+	}
 	x.cost(&c, model)
 	if c.ActualCompletionTokens != nil && *c.ActualCompletionTokens > 0 && c.TotalLatencyMs > 0 {
 		c.OutputTokensPerS = ptr(float64(*c.ActualCompletionTokens) / (c.TotalLatencyMs / 1e3))
@@ -226,11 +228,13 @@ func (x *extractor) timings(c *Call, ex *format.Exchange) {
 }
 
 // streamMetrics measures TTFT, TPOT and ITL from the content events' times.
-func streamMetrics(c *Call, s *wire.Stream) {
+// TPOT divides by the output tokens the API reported, else by our estimate
+// (nil: unknown, as for Claude before calibration).
+func streamMetrics(c *Call, s *wire.Stream, outTokens *int64) {
 	c.EstimatedTTFTMs = ptr(ms(s.FirstContentNS))
 	c.TTFTSource = str("measured")
-	if s.HasUsage && s.Usage.Completion > 1 {
-		c.EstimatedTPOTMs = ptr(ms(s.LastContentNS-s.FirstContentNS) / float64(s.Usage.Completion-1))
+	if outTokens != nil && *outTokens > 1 {
+		c.EstimatedTPOTMs = ptr(ms(s.LastContentNS-s.FirstContentNS) / float64(*outTokens-1))
 	}
 	if len(s.ContentNS) > 1 {
 		gaps := make([]float64, len(s.ContentNS)-1)
@@ -433,6 +437,15 @@ func firstNonEmpty(vals ...string) string {
 		}
 	}
 	return ""
+}
+
+func firstNonNil[T any](ps ...*T) *T {
+	for _, p := range ps {
+		if p != nil {
+			return p
+		}
+	}
+	return nil
 }
 
 func deref[T any](p *T) T {

@@ -75,7 +75,7 @@ func (p *partitionWriter) open(date string) (*partitionFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := parquet.NewGenericWriter[Call](f,
+	w := parquet.NewGenericWriter[Call](f, callSchema(),
 		parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}),
 		parquet.CreatedBy("lessllm", "analyze", ""),
 		parquet.KeyValueMetadata("lessllm.schema_version", strconv.Itoa(SchemaVersion)),

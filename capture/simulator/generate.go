@@ -44,7 +44,7 @@ func (s *Simulator) chat(w http.ResponseWriter, r *http.Request) {
 		finish = "length"
 	}
 	if !c.stream {
-		if !s.sleep(c, c.ttft+time.Duration(max(c.tokens-1, 0))*max(c.tpot, 0)) {
+		if !s.waitUntil(c, c.begun.Add(s.jittered(c.ttft+time.Duration(max(c.tokens-1, 0))*max(c.tpot, 0)))) {
 			return
 		}
 		message := map[string]any{"role": "assistant", "content": Text(c.tokens), "refusal": nil}
@@ -107,15 +107,21 @@ func (s *Simulator) openAIPromptTokens(r *http.Request, c *call, req map[string]
 	return prompt.total(), cached
 }
 
-// stream paces c.tokens tokens — the first after c.ttft, then one every
-// c.tpot — calling emit for each, and injects a *-mid fault after a few.
+// stream paces c.tokens tokens — the first c.ttft after the request
+// arrived, then one every c.tpot — calling emit for each, and injects a
+// *-mid fault after a few. Times are deadlines from the request's arrival,
+// not sleeps after each write, so a slow write or a busy CPU does not
+// stretch the stream: the timings analysis measures are the ones set.
 // It returns false when the client went away.
 func (s *Simulator) stream(c *call, emit func(i int)) bool {
-	if !s.sleep(c, c.ttft) {
-		return false
-	}
+	due := c.begun
 	for i := 0; i < c.tokens; i++ {
-		if i > 0 && !s.sleep(c, c.tpot) {
+		step := c.tpot
+		if i == 0 {
+			step = c.ttft
+		}
+		due = due.Add(s.jittered(step))
+		if !s.waitUntil(c, due) {
 			return false
 		}
 		if c.faultMid && i == midFaultAfter {
@@ -176,7 +182,7 @@ func (s *Simulator) messages(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !c.stream {
-		if !s.sleep(c, c.ttft+time.Duration(max(c.tokens-1, 0))*max(c.tpot, 0)) {
+		if !s.waitUntil(c, c.begun.Add(s.jittered(c.ttft+time.Duration(max(c.tokens-1, 0))*max(c.tpot, 0)))) {
 			return
 		}
 		content := []any{map[string]any{"type": "text", "text": Text(c.tokens)}}
@@ -243,7 +249,7 @@ func (s *Simulator) responses(w http.ResponseWriter, r *http.Request) {
 		return m
 	}
 	if !c.stream {
-		if !s.sleep(c, c.ttft+time.Duration(max(c.tokens-1, 0))*max(c.tpot, 0)) {
+		if !s.waitUntil(c, c.begun.Add(s.jittered(c.ttft+time.Duration(max(c.tokens-1, 0))*max(c.tpot, 0)))) {
 			return
 		}
 		s.headers(c, "openai")

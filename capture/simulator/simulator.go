@@ -143,12 +143,13 @@ func (c *call) token(i int) string {
 // start parses the common fields; it writes a 400 and returns nil when the
 // body is not a JSON object.
 func (s *Simulator) start(w http.ResponseWriter, r *http.Request, dialect string, maxTokensField string) (*call, map[string]any) {
+	begun := time.Now()
 	var req map[string]any
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		writeError(w, dialect, http.StatusBadRequest, "invalid_request_error", "request body is not a JSON object: "+err.Error())
 		return nil, nil
 	}
-	c := &call{w: w, r: r, ttft: s.opts.TTFT, tpot: s.opts.TPOT, tokens: s.opts.OutputTokens, begun: time.Now()}
+	c := &call{w: w, r: r, ttft: s.opts.TTFT, tpot: s.opts.TPOT, tokens: s.opts.OutputTokens, begun: begun}
 	c.model, _ = req["model"].(string)
 	c.stream, _ = req["stream"].(bool)
 	if so, ok := req["stream_options"].(map[string]any); ok {
@@ -177,20 +178,29 @@ func (s *Simulator) start(w http.ResponseWriter, r *http.Request, dialect string
 	return c, req
 }
 
-// sleep waits d with jitter, or until the client goes away.
-func (s *Simulator) sleep(c *call, d time.Duration) bool {
+// jittered applies the configured ± jitter to d; a negative d is no delay.
+func (s *Simulator) jittered(d time.Duration) time.Duration {
 	if d <= 0 {
-		return c.r.Context().Err() == nil
+		return 0
 	}
 	if s.opts.Jitter > 0 {
 		s.rngMu.Lock()
 		d = time.Duration(float64(d) * (1 + s.opts.Jitter*(2*s.rng.Float64()-1)))
 		s.rngMu.Unlock()
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
+	return d
+}
+
+// waitUntil waits until t, or until the client goes away.
+func (s *Simulator) waitUntil(c *call, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return c.r.Context().Err() == nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
 	select {
-	case <-t.C:
+	case <-timer.C:
 		return true
 	case <-c.r.Context().Done():
 		return false
@@ -368,22 +378,18 @@ func (s *Simulator) completions(w http.ResponseWriter, r *http.Request) {
 	pt := countTokens(prompt)
 	id := s.id("cmpl-")
 	created := time.Now().Unix()
-	if !s.sleep(c, c.ttft) {
-		return
-	}
 	var text strings.Builder
 	if c.stream {
 		w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
-		for i := 0; i < c.tokens; i++ {
-			if i > 0 && !s.sleep(c, c.tpot) {
-				return
-			}
+		if !s.stream(c, func(i int) {
 			fin := any(nil)
 			if i == c.tokens-1 {
 				fin = "length"
 			}
 			sse(w, "", mustJSON(map[string]any{"id": id, "object": "text_completion", "created": created, "model": c.model,
 				"choices": []any{map[string]any{"text": word(i), "index": 0, "logprobs": nil, "finish_reason": fin}}}))
+		}) {
+			return
 		}
 		sse(w, "", []byte("[DONE]"))
 		return
@@ -391,7 +397,7 @@ func (s *Simulator) completions(w http.ResponseWriter, r *http.Request) {
 	for i := 0; i < c.tokens; i++ {
 		text.WriteString(word(i))
 	}
-	if !s.sleep(c, time.Duration(max(c.tokens-1, 0))*max(c.tpot, 0)) {
+	if !s.waitUntil(c, c.begun.Add(s.jittered(c.ttft+time.Duration(max(c.tokens-1, 0))*max(c.tpot, 0)))) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": id, "object": "text_completion", "created": created, "model": c.model,

@@ -1,0 +1,54 @@
+package analyze
+
+import (
+	"context"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/lessllm/lessllm/format"
+	"github.com/lessllm/lessllm/format/formattest"
+)
+
+// writeStreamedSegments writes n streamed chat exchanges of chunks chunks
+// each into sealed segments under dir.
+func writeStreamedSegments(tb testing.TB, dir string, n, chunks int) {
+	tb.Helper()
+	w, err := format.NewWriter(format.WriterOptions{Dir: dir, Node: "bench", FlushInterval: time.Hour})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(7, 7))
+	start := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	for i := range n {
+		if err := w.Append(formattest.StreamedChat(r, start.Add(time.Duration(i)*time.Second), chunks)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// BenchmarkAnalyze measures segments → DuckDB + Parquet end to end on
+// streamed exchanges of ~300 chunks. make bench reports it next to
+// `zstd -dc` of the same segments (cmd/lessllm-bench -analyze).
+func BenchmarkAnalyze(b *testing.B) {
+	const n = 2000
+	in := b.TempDir()
+	writeStreamedSegments(b, in, n, 300)
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		out := b.TempDir()
+		s, err := Run(context.Background(), Options{Inputs: []string{in}, DB: filepath.Join(out, "a.duckdb")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if s.Rows != n {
+			b.Fatalf("rows %d, want %d", s.Rows, n)
+		}
+		b.ReportMetric(float64(s.Rows)/s.Elapsed.Seconds(), "exchanges/s")
+		b.ReportMetric(float64(s.Bytes)/1e6/s.Elapsed.Seconds(), "MB/s")
+	}
+}
