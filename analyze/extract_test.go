@@ -1,0 +1,113 @@
+package analyze
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/lessllm/lessllm/analyze/pricing"
+	"github.com/lessllm/lessllm/format"
+)
+
+// sseExchange wraps a recorded SSE body as a captured exchange: one chunk
+// per event, the first at 100 ms and then one every 10 ms.
+func sseExchange(t *testing.T, path, sse string) *format.Exchange {
+	t.Helper()
+	ex := &format.Exchange{V: 1, ID: "test", Node: "n", StartNS: t0.UnixNano(),
+		Request:  format.Request{Method: "POST", Path: path, Headers: format.Header{"X-Api-Key": {"fp:0123456789abcdef"}}},
+		Response: &format.Response{Status: 200, Headers: format.Header{"Content-Type": {"text/event-stream"}}},
+	}
+	ex.Request.SetBody([]byte(`{"model":"m","stream":true,"metadata":{"user_id":"alice"}}`), 57)
+	at := int64(100e6)
+	for _, ev := range strings.SplitAfter(sse, "\n\n") {
+		if ev == "" {
+			continue
+		}
+		ex.Response.Chunks = append(ex.Response.Chunks, format.NewChunk(at, []byte(ev)))
+		at += 10e6
+	}
+	ex.EndNS = at
+	return ex
+}
+
+func fixture(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("../format/wire/testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// anthropicRevised is an Anthropic stream whose final message_delta reports
+// other counts than message_start (DESIGN.md §8), with a 1-hour cache write.
+const anthropicRevised = `event: message_start
+data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[],"stop_reason":null,"usage":{"input_tokens":10,"cache_read_input_tokens":0,"cache_creation_input_tokens":0,"output_tokens":1}}}
+
+event: content_block_start
+data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" there"}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" friend"}}
+
+event: content_block_stop
+data: {"type":"content_block_stop","index":0}
+
+event: message_delta
+data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"input_tokens":20,"cache_read_input_tokens":3000,"cache_creation_input_tokens":500,"cache_creation":{"ephemeral_5m_input_tokens":200,"ephemeral_1h_input_tokens":300},"output_tokens":3}}
+
+event: message_stop
+data: {"type":"message_stop"}
+
+`
+
+func TestExtractStreams(t *testing.T) {
+	x := &extractor{prices: pricing.Default()}
+	for _, c := range []struct {
+		name, path, sse         string
+		prompt, out, read, w1h  int64
+		ttftMs, tpotMs          float64
+		finish, user, respModel string
+	}{
+		{"anthropic final usage wins", "/v1/messages", anthropicRevised, 3520, 3, 3000, 300, 120, 10, "end_turn", "alice", "claude-sonnet-4-5-20250929"},
+		// Real recordings (format/wire/testdata/SOURCES.md): the first thinking delta
+		// (after message_start, content_block_start and a ping) is the first content.
+		{"anthropic thinking", "/v1/messages", fixture(t, "llm-anthropic__test_stream_events_thinking.sse"), 46, 0, 0, 0, 130, 0, "end_turn", "alice", "claude-haiku-4-5-20251001"},
+		{"responses usage on the terminal event", "/v1/responses", fixture(t, "simonw-llm__test_responses_basic_streaming.sse"), 11, 5, 0, 0, 0, 0, "completed", "alice", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			call := x.call(sseExchange(t, c.path, c.sse), "seg")
+			if call.ActualPromptTokens == nil {
+				t.Fatalf("no usage: %+v", call)
+			}
+			if *call.ActualPromptTokens != c.prompt || (c.out > 0 && *call.ActualCompletionTokens != c.out) ||
+				*call.ActualCachedTokens != c.read || *call.ActualCacheCreation1hTokens != c.w1h {
+				t.Errorf("tokens: prompt %d out %d read %d 1h %d", *call.ActualPromptTokens, *call.ActualCompletionTokens,
+					*call.ActualCachedTokens, *call.ActualCacheCreation1hTokens)
+			}
+			if c.read > 0 {
+				if got, want := *call.ActualCacheHitRate, float64(c.read)/float64(c.prompt); got != want {
+					t.Errorf("hit rate %v, want %v", got, want)
+				}
+			}
+			if c.ttftMs > 0 && (call.EstimatedTTFTMs == nil || *call.EstimatedTTFTMs != c.ttftMs) {
+				t.Errorf("TTFT %v, want %v (first content event, not message_start)", call.EstimatedTTFTMs, c.ttftMs)
+			}
+			if c.tpotMs > 0 && (call.EstimatedTPOTMs == nil || *call.EstimatedTPOTMs != c.tpotMs) {
+				t.Errorf("TPOT %v, want %v", call.EstimatedTPOTMs, c.tpotMs)
+			}
+			if deref(call.FinishReason) != c.finish || deref(call.UserID) != c.user || (c.respModel != "" && deref(call.ResponseModel) != c.respModel) {
+				t.Errorf("finish %v user %v model %v", deref(call.FinishReason), deref(call.UserID), deref(call.ResponseModel))
+			}
+			if call.ResponseJSON == nil || call.StreamComplete == nil || !*call.StreamComplete {
+				t.Errorf("stream not reassembled or not complete: %v", call.Problems)
+			}
+		})
+	}
+}
