@@ -370,12 +370,18 @@ func apiError(raw []byte) (typ, msg *string) {
 	return str(t), str(e.Error.Message)
 }
 
+// chunksOf yields the response's chunks as byte slices of one copy of the
+// body (one allocation instead of one per chunk).
 func chunksOf(r *format.Response) func(func(int64, []byte) bool) {
 	return func(yield func(int64, []byte) bool) {
+		body := r.Body()
+		off := 0
 		for _, ch := range r.Chunks {
-			if !yield(ch.T, ch.Data()) {
+			n := len(ch.D) + len(ch.B)
+			if !yield(ch.T, body[off:off+n]) {
 				return
 			}
+			off += n
 		}
 	}
 }

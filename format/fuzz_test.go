@@ -2,7 +2,9 @@ package format
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
+	"reflect"
 	"testing"
 )
 
@@ -70,6 +72,39 @@ func FuzzDecodeExchange(f *testing.F) {
 		}
 		if ref := referenceJSON(t, again); !bytes.Equal(twice, ref) {
 			t.Fatalf("AppendJSON differs from encoding/json:\n%s\n%s", twice, ref)
+		}
+	})
+}
+
+// FuzzDecodeFast: wherever the hand-written record decoder succeeds, its
+// result is exactly encoding/json's (and encoding/json succeeds too).
+func FuzzDecodeFast(f *testing.F) {
+	for _, ex := range testExchanges(3, 11) {
+		line, _ := AppendJSON(nil, ex)
+		f.Add(line[:len(line)-1])
+	}
+	for _, s := range []string{
+		`{"v":1,"id":"x","request":{"body":{"a":[1,2,{"b":null}]},"body_bytes":3},"response":{"status":200,"chunks":[{"t":1,"b":"/w=="}]}}`,
+		`{"v":1,"id":"\ud83d\ude00 \ud800 \u00e9\"\\\/\b\f\n\r\t","node":"caf\xc3\xa9 \xff"}`,
+		`{"v":1,"id":"x","response":{"status":200,"chunks":null,"headers":{"A":["1","2"],"B":[]}},"warnings":[]}`,
+		`{"v":1,"id":"x","route":{"provider":"a"},"route":{"model":"b"}}`,
+		`{"v":1,"ID":"x"}`,
+		`{"v":1.0,"id":"x","end_ns":-0}`,
+		`{"v":1,"id":"x","request":{"body":null,"body_base64":"","body_bytes":0}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var fast Exchange
+		if decodeFast(line, &fast) != nil {
+			return
+		}
+		var ref Exchange
+		if err := json.Unmarshal(line, &ref); err != nil {
+			t.Fatalf("fast decoder accepted what encoding/json rejects (%v): %q", err, line)
+		}
+		if !reflect.DeepEqual(fast, ref) {
+			t.Fatalf("decoders disagree on %q:\nfast %#v\njson %#v", line, fast, ref)
 		}
 	})
 }

@@ -255,8 +255,11 @@ type Error struct {
 // newer than this package knows, rather than silently misreading them.
 func DecodeExchange(line []byte) (*Exchange, error) {
 	var ex Exchange
-	if err := json.Unmarshal(line, &ex); err != nil {
-		return nil, err
+	if decodeFast(line, &ex) != nil {
+		ex = Exchange{}
+		if err := json.Unmarshal(line, &ex); err != nil {
+			return nil, err
+		}
 	}
 	if ex.V < 1 || ex.V > RecordVersion {
 		return nil, fmt.Errorf("record version %d not supported (this build reads 1..%d)", ex.V, RecordVersion)

@@ -118,7 +118,8 @@ type openAIChatStream struct {
 	created int64
 	fp      string
 	choices map[int]*chatChoice
-	text    bool // legacy completions: choices carry "text"
+	text    bool      // legacy completions: choices carry "text"
+	prev    chatChunk // the last event's identity fields, shared by the next
 }
 
 type chatChoice struct {
@@ -145,26 +146,32 @@ type chatChunk struct {
 	SystemFingerprint string           `json:"system_fingerprint"`
 	Usage             *openAIChatUsage `json:"usage"`
 	Error             json.RawMessage  `json:"error"`
-	Choices           []struct {
-		Index        int     `json:"index"`
-		Text         *string `json:"text"`
-		FinishReason *string `json:"finish_reason"`
-		Delta        struct {
-			Role             string  `json:"role"`
-			Content          *string `json:"content"`
-			Refusal          *string `json:"refusal"`
-			ReasoningContent *string `json:"reasoning_content"`
-			ToolCalls        []struct {
-				Index    int    `json:"index"`
-				ID       string `json:"id"`
-				Type     string `json:"type"`
-				Function struct {
-					Name      string `json:"name"`
-					Arguments string `json:"arguments"`
-				} `json:"function"`
-			} `json:"tool_calls"`
-		} `json:"delta"`
-	} `json:"choices"`
+	Choices           []chunkChoice    `json:"choices"`
+}
+
+type chunkChoice struct {
+	Index        int        `json:"index"`
+	Text         *string    `json:"text"`
+	FinishReason *string    `json:"finish_reason"`
+	Delta        chunkDelta `json:"delta"`
+}
+
+type chunkDelta struct {
+	Role             string          `json:"role"`
+	Content          *string         `json:"content"`
+	Refusal          *string         `json:"refusal"`
+	ReasoningContent *string         `json:"reasoning_content"`
+	ToolCalls        []toolCallDelta `json:"tool_calls"`
+}
+
+type toolCallDelta struct {
+	Index    int    `json:"index"`
+	ID       string `json:"id"`
+	Type     string `json:"type"`
+	Function struct {
+		Name      string `json:"name"`
+		Arguments string `json:"arguments"`
+	} `json:"function"`
 }
 
 func (o *openAIChatStream) Event(ev Event) {
@@ -173,13 +180,17 @@ func (o *openAIChatStream) Event(ev Event) {
 		return
 	}
 	var c chatChunk
-	if json.Unmarshal(ev.Data, &c) != nil {
-		return
+	if decodeChatChunk(ev.Data, &c, &o.prev) != nil {
+		c = chatChunk{}
+		if json.Unmarshal(ev.Data, &c) != nil {
+			return
+		}
 	}
-	if c.Error != nil {
+	if c.Error != nil && string(c.Error) != "null" {
 		o.s.Error = append(json.RawMessage(nil), c.Error...)
 		return
 	}
+	o.prev = chatChunk{ID: c.ID, Object: c.Object, Model: c.Model, SystemFingerprint: c.SystemFingerprint}
 	if o.s.ID == "" {
 		o.s.ID, o.object, o.created = c.ID, c.Object, c.Created
 	}

@@ -1,0 +1,427 @@
+// Package jsonscan is a small JSON reader for the hot loops of analysis:
+// decoding capture records and the events of streamed responses. It reads
+// straight from the input with no reflection and no intermediate tree.
+//
+// It is strict and narrow on purpose: any input it is not sure about (a
+// syntax error, a number that is not an integer, invalid UTF-8) is an
+// error, and callers then decode with encoding/json, which stays the single
+// authority on what a document means. Where it succeeds it yields exactly
+// what encoding/json would (the fuzz tests of its callers hold it to that).
+package jsonscan
+
+import (
+	"errors"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// ErrUnsure is returned for anything the scanner does not handle; callers
+// fall back to encoding/json.
+var ErrUnsure = errors.New("jsonscan: not handled")
+
+// Scanner reads one JSON document.
+type Scanner struct {
+	b []byte
+	i int
+}
+
+// New returns a scanner over b. b must not change while it is in use.
+func New(b []byte) *Scanner { return &Scanner{b: b} }
+
+// Reset reuses s for b.
+func (s *Scanner) Reset(b []byte) { s.b, s.i = b, 0 }
+
+func (s *Scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// Peek returns the next non-space byte (0 at the end).
+func (s *Scanner) Peek() byte {
+	s.ws()
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+// End reports an error unless only whitespace remains.
+func (s *Scanner) End() error {
+	s.ws()
+	if s.i != len(s.b) {
+		return ErrUnsure
+	}
+	return nil
+}
+
+// Null consumes a null if one comes next.
+func (s *Scanner) Null() bool {
+	s.ws()
+	if len(s.b)-s.i >= 4 && string(s.b[s.i:s.i+4]) == "null" {
+		s.i += 4
+		return true
+	}
+	return false
+}
+
+// Object calls each with every key of the object that comes next; each
+// must consume the value.
+func (s *Scanner) Object(each func(key []byte) error) error {
+	if s.Peek() != '{' {
+		return ErrUnsure
+	}
+	s.i++
+	if s.Peek() == '}' {
+		s.i++
+		return nil
+	}
+	for {
+		if s.Peek() != '"' {
+			return ErrUnsure
+		}
+		key, ok := s.plainString()
+		if !ok {
+			return ErrUnsure // keys with escapes are rare enough to leave to encoding/json
+		}
+		if s.Peek() != ':' {
+			return ErrUnsure
+		}
+		s.i++
+		if err := each(key); err != nil {
+			return err
+		}
+		switch s.Peek() {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return nil
+		default:
+			return ErrUnsure
+		}
+	}
+}
+
+// Array calls each for every element of the array that comes next; each
+// must consume the element.
+func (s *Scanner) Array(each func() error) error {
+	if s.Peek() != '[' {
+		return ErrUnsure
+	}
+	s.i++
+	if s.Peek() == ']' {
+		s.i++
+		return nil
+	}
+	for {
+		if err := each(); err != nil {
+			return err
+		}
+		switch s.Peek() {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return nil
+		default:
+			return ErrUnsure
+		}
+	}
+}
+
+// plainString reads a string without escapes or bytes encoding/json would
+// change, returning a slice of the input.
+func (s *Scanner) plainString() ([]byte, bool) {
+	start := s.i + 1
+	for j := start; j < len(s.b); j++ {
+		c := s.b[j]
+		switch {
+		case c == '"':
+			s.i = j + 1
+			return s.b[start:j], true
+		case c == '\\' || c < 0x20 || c >= 0x80:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// String reads a string value.
+func (s *Scanner) String() (string, error) {
+	if s.Peek() != '"' {
+		return "", ErrUnsure
+	}
+	if j, ok := s.plainEnd(); ok {
+		v := string(s.b[s.i+1 : j])
+		s.i = j + 1
+		return v, nil
+	}
+	out, err := s.AppendString(nil)
+	return string(out), err
+}
+
+// StringLike reads a string value, returning prev itself (no allocation)
+// when the value equals it: for fields that repeat in every event of a
+// stream, such as its id and model.
+func (s *Scanner) StringLike(prev string) (string, error) {
+	if s.Peek() == '"' {
+		if j, ok := s.plainEnd(); ok && string(s.b[s.i+1:j]) == prev {
+			s.i = j + 1
+			return prev, nil
+		}
+	}
+	return s.String()
+}
+
+// AppendString reads a string value and appends its decoded bytes to dst,
+// so that many strings can share one buffer.
+func (s *Scanner) AppendString(dst []byte) ([]byte, error) {
+	if s.Peek() != '"' {
+		return dst, ErrUnsure
+	}
+	if j, ok := s.plainEnd(); ok {
+		dst = append(dst, s.b[s.i+1:j]...)
+		s.i = j + 1
+		return dst, nil
+	}
+	return s.unescape(dst, s.i+1)
+}
+
+// plainEnd finds the closing quote of the string at s.i when the string
+// needs no decoding: no escapes, and valid UTF-8 if not ASCII.
+func (s *Scanner) plainEnd() (int, bool) {
+	start := s.i + 1
+	ascii := true
+	for j := start; j < len(s.b); j++ {
+		switch c := s.b[j]; {
+		case c == '"':
+			return j, ascii || utf8.Valid(s.b[start:j])
+		case c == '\\' || c < 0x20:
+			return 0, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return 0, false
+}
+
+// unescape decodes the string starting at start (after its quote) onto
+// out as encoding/json does: lone surrogates and invalid UTF-8 bytes
+// become U+FFFD.
+func (s *Scanner) unescape(out []byte, start int) ([]byte, error) {
+	j := start
+	for j < len(s.b) {
+		// Copy the run of bytes that need no decoding in one go.
+		k := j
+		for k < len(s.b) {
+			if c := s.b[k]; c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+				break
+			}
+			k++
+		}
+		out = append(out, s.b[j:k]...)
+		if j = k; j == len(s.b) {
+			break
+		}
+		c := s.b[j]
+		switch {
+		case c == '"':
+			s.i = j + 1
+			return out, nil
+		case c < 0x20:
+			return out, ErrUnsure
+		case c == '\\':
+			if j+1 >= len(s.b) {
+				return out, ErrUnsure
+			}
+			e := s.b[j+1]
+			j += 2
+			switch e {
+			case '"', '\\', '/':
+				out = append(out, e)
+			case 'b':
+				out = append(out, '\b')
+			case 'f':
+				out = append(out, '\f')
+			case 'n':
+				out = append(out, '\n')
+			case 'r':
+				out = append(out, '\r')
+			case 't':
+				out = append(out, '\t')
+			case 'u':
+				r, ok := hex4(s.b, j)
+				if !ok {
+					return out, ErrUnsure
+				}
+				j += 4
+				if utf16.IsSurrogate(r) {
+					if j+6 <= len(s.b) && s.b[j] == '\\' && s.b[j+1] == 'u' {
+						if r2, ok := hex4(s.b, j+2); ok {
+							if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+								out = utf8.AppendRune(out, dec)
+								j += 6
+								continue
+							}
+						}
+					}
+					r = utf8.RuneError
+				}
+				out = utf8.AppendRune(out, r)
+			default:
+				return out, ErrUnsure
+			}
+		default:
+			r, size := utf8.DecodeRune(s.b[j:])
+			if r == utf8.RuneError && size == 1 {
+				out = utf8.AppendRune(out, utf8.RuneError)
+			} else {
+				out = append(out, s.b[j:j+size]...)
+			}
+			j += size
+		}
+	}
+	return out, ErrUnsure
+}
+
+func hex4(b []byte, j int) (rune, bool) {
+	if j+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[j : j+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r*16 + rune(c)
+	}
+	return r, true
+}
+
+// Int reads an integer (no fraction, no exponent).
+func (s *Scanner) Int() (int64, error) {
+	s.ws()
+	start := s.i
+	j := s.i
+	if j < len(s.b) && s.b[j] == '-' {
+		j++
+	}
+	digits := j
+	for j < len(s.b) && s.b[j] >= '0' && s.b[j] <= '9' {
+		j++
+	}
+	if j == digits || (s.b[digits] == '0' && j-digits > 1) {
+		return 0, ErrUnsure
+	}
+	if j < len(s.b) && (s.b[j] == '.' || s.b[j] == 'e' || s.b[j] == 'E') {
+		return 0, ErrUnsure
+	}
+	v, err := strconv.ParseInt(string(s.b[start:j]), 10, 64)
+	if err != nil {
+		return 0, ErrUnsure
+	}
+	s.i = j
+	return v, nil
+}
+
+// Bool reads true or false.
+func (s *Scanner) Bool() (bool, error) {
+	s.ws()
+	switch {
+	case len(s.b)-s.i >= 4 && string(s.b[s.i:s.i+4]) == "true":
+		s.i += 4
+		return true, nil
+	case len(s.b)-s.i >= 5 && string(s.b[s.i:s.i+5]) == "false":
+		s.i += 5
+		return false, nil
+	}
+	return false, ErrUnsure
+}
+
+// Raw skips the next value and returns its bytes (a slice of the input).
+func (s *Scanner) Raw() ([]byte, error) {
+	s.ws()
+	start := s.i
+	if err := s.Skip(); err != nil {
+		return nil, err
+	}
+	return s.b[start:s.i], nil
+}
+
+// Skip consumes the next value, checking its syntax.
+func (s *Scanner) Skip() error {
+	switch c := s.Peek(); {
+	case c == '{':
+		return s.Object(func([]byte) error { return s.Skip() })
+	case c == '[':
+		return s.Array(s.Skip)
+	case c == '"':
+		_, err := s.String()
+		return err
+	case c == 't' || c == 'f':
+		_, err := s.Bool()
+		return err
+	case c == 'n':
+		if s.Null() {
+			return nil
+		}
+		return ErrUnsure
+	case c == '-' || (c >= '0' && c <= '9'):
+		return s.number()
+	}
+	return ErrUnsure
+}
+
+// number skips a JSON number of any form.
+func (s *Scanner) number() error {
+	j := s.i
+	if s.b[j] == '-' {
+		j++
+	}
+	d := j
+	for j < len(s.b) && s.b[j] >= '0' && s.b[j] <= '9' {
+		j++
+	}
+	if j == d || (s.b[d] == '0' && j-d > 1) {
+		return ErrUnsure
+	}
+	if j < len(s.b) && s.b[j] == '.' {
+		j++
+		f := j
+		for j < len(s.b) && s.b[j] >= '0' && s.b[j] <= '9' {
+			j++
+		}
+		if j == f {
+			return ErrUnsure
+		}
+	}
+	if j < len(s.b) && (s.b[j] == 'e' || s.b[j] == 'E') {
+		j++
+		if j < len(s.b) && (s.b[j] == '+' || s.b[j] == '-') {
+			j++
+		}
+		e := j
+		for j < len(s.b) && s.b[j] >= '0' && s.b[j] <= '9' {
+			j++
+		}
+		if j == e {
+			return ErrUnsure
+		}
+	}
+	s.i = j
+	return nil
+}
