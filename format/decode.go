@@ -26,246 +26,226 @@ type recordDecoder struct{ s *jsonscan.Scanner }
 
 var errUnsure = jsonscan.ErrUnsure
 
-// once marks field i of an object as seen and fails on a repeat (whose
-// merge semantics in encoding/json are not worth copying).
-func once(seen *uint32, i uint) error {
-	if *seen&(1<<i) != 0 {
+// fields tracks which keys of one object were seen: a repeated key (whose
+// merge semantics in encoding/json are not worth copying) is left to
+// encoding/json.
+type fields uint32
+
+func (f *fields) once(i uint) error {
+	if *f&(1<<i) != 0 {
 		return errUnsure
 	}
-	*seen |= 1 << i
+	*f |= 1 << i
 	return nil
 }
 
 func (d *recordDecoder) exchange(ex *Exchange) error {
-	var seen uint32
-	return d.s.Object(func(key []byte) error {
+	var seen fields
+	it := d.s.Object()
+	for it.Next() {
 		var err error
-		switch string(key) {
+		switch string(it.Key()) {
 		case "v":
-			if err = once(&seen, 0); err == nil {
+			if err = seen.once(0); err == nil {
 				var v int64
 				v, err = d.s.Int()
 				ex.V = int(v)
 			}
 		case "id":
-			if err = once(&seen, 1); err == nil {
-				ex.ID, err = d.s.String()
-			}
+			err = d.str(&seen, 1, &ex.ID)
 		case "node":
-			if err = once(&seen, 2); err == nil {
-				ex.Node, err = d.s.String()
-			}
+			err = d.str(&seen, 2, &ex.Node)
 		case "start_ns":
-			if err = once(&seen, 3); err == nil {
-				ex.StartNS, err = d.s.Int()
-			}
+			err = d.int(&seen, 3, &ex.StartNS)
 		case "request":
-			if err = once(&seen, 4); err == nil {
+			if err = seen.once(4); err == nil {
 				err = d.request(&ex.Request)
 			}
 		case "upstream_request":
-			if err = once(&seen, 5); err == nil && !d.s.Null() {
+			if err = seen.once(5); err == nil && !d.s.Null() {
 				ex.Upstream = new(Request)
 				err = d.request(ex.Upstream)
 			}
 		case "route":
-			if err = once(&seen, 6); err == nil && !d.s.Null() {
+			if err = seen.once(6); err == nil && !d.s.Null() {
 				ex.Route = new(Route)
 				err = d.route(ex.Route)
 			}
 		case "timings":
-			if err = once(&seen, 7); err == nil {
+			if err = seen.once(7); err == nil {
 				err = d.timings(&ex.Timings)
 			}
 		case "response":
-			if err = once(&seen, 8); err == nil && !d.s.Null() {
+			if err = seen.once(8); err == nil && !d.s.Null() {
 				ex.Response = new(Response)
 				err = d.response(ex.Response)
 			}
 		case "end_ns":
-			if err = once(&seen, 9); err == nil {
-				ex.EndNS, err = d.s.Int()
-			}
+			err = d.int(&seen, 9, &ex.EndNS)
 		case "error":
-			if err = once(&seen, 10); err == nil && !d.s.Null() {
+			if err = seen.once(10); err == nil && !d.s.Null() {
 				ex.Error = new(Error)
 				err = d.errorValue(ex.Error)
 			}
 		case "warnings":
-			if err = once(&seen, 11); err == nil && !d.s.Null() {
+			if err = seen.once(11); err == nil && !d.s.Null() {
 				ex.Warnings, err = d.strings()
 			}
 		default:
 			err = errUnsure
 		}
-		return err
-	})
+		if err != nil {
+			return err
+		}
+	}
+	return it.Err()
 }
 
 func (d *recordDecoder) request(r *Request) error {
-	var seen uint32
-	return d.s.Object(func(key []byte) error {
+	var seen fields
+	it := d.s.Object()
+	for it.Next() {
 		var err error
-		switch string(key) {
+		switch string(it.Key()) {
 		case "method":
-			if err = once(&seen, 0); err == nil {
-				r.Method, err = d.s.String()
-			}
+			err = d.str(&seen, 0, &r.Method)
 		case "path":
-			if err = once(&seen, 1); err == nil {
-				r.Path, err = d.s.String()
-			}
+			err = d.str(&seen, 1, &r.Path)
 		case "query":
-			if err = once(&seen, 2); err == nil {
-				r.Query, err = d.s.String()
-			}
+			err = d.str(&seen, 2, &r.Query)
 		case "url":
-			if err = once(&seen, 3); err == nil {
-				r.URL, err = d.s.String()
-			}
+			err = d.str(&seen, 3, &r.URL)
 		case "headers":
-			if err = once(&seen, 4); err == nil && !d.s.Null() {
+			if err = seen.once(4); err == nil && !d.s.Null() {
 				r.Headers, err = d.header()
 			}
 		case "body":
-			if err = once(&seen, 5); err == nil {
+			if err = seen.once(5); err == nil {
 				var raw []byte
 				if raw, err = d.s.Raw(); err == nil {
 					r.JSON = json.RawMessage(append([]byte(nil), raw...))
 				}
 			}
 		case "body_text":
-			if err = once(&seen, 6); err == nil {
-				r.Text, err = d.s.String()
-			}
+			err = d.str(&seen, 6, &r.Text)
 		case "body_base64":
-			if err = once(&seen, 7); err == nil && !d.s.Null() {
+			if err = seen.once(7); err == nil && !d.s.Null() {
 				r.Binary, err = d.base64()
 			}
 		case "body_bytes":
-			if err = once(&seen, 8); err == nil {
-				r.Bytes, err = d.s.Int()
-			}
+			err = d.int(&seen, 8, &r.Bytes)
 		case "body_truncated":
-			if err = once(&seen, 9); err == nil {
-				r.Truncated, err = d.s.Bool()
-			}
+			err = d.bool(&seen, 9, &r.Truncated)
 		default:
 			err = errUnsure
 		}
-		return err
-	})
+		if err != nil {
+			return err
+		}
+	}
+	return it.Err()
 }
 
 func (d *recordDecoder) route(r *Route) error {
-	var seen uint32
-	return d.s.Object(func(key []byte) error {
-		var dst *string
-		var i uint
-		switch string(key) {
+	var seen fields
+	it := d.s.Object()
+	for it.Next() {
+		var err error
+		switch string(it.Key()) {
 		case "provider":
-			dst, i = &r.Provider, 0
+			err = d.str(&seen, 0, &r.Provider)
 		case "dialect":
-			dst, i = &r.Dialect, 1
+			err = d.str(&seen, 1, &r.Dialect)
 		case "upstream_dialect":
-			dst, i = &r.UpstreamDialect, 2
+			err = d.str(&seen, 2, &r.UpstreamDialect)
 		case "model":
-			dst, i = &r.Model, 3
+			err = d.str(&seen, 3, &r.Model)
 		case "upstream_model":
-			dst, i = &r.UpstreamModel, 4
+			err = d.str(&seen, 4, &r.UpstreamModel)
 		case "url":
-			dst, i = &r.URL, 5
+			err = d.str(&seen, 5, &r.URL)
 		case "proxy":
-			dst, i = &r.Proxy, 6
+			err = d.str(&seen, 6, &r.Proxy)
 		default:
-			return errUnsure
+			err = errUnsure
 		}
-		if err := once(&seen, i); err != nil {
+		if err != nil {
 			return err
 		}
-		var err error
-		*dst, err = d.s.String()
-		return err
-	})
+	}
+	return it.Err()
 }
 
 func (d *recordDecoder) timings(t *Timings) error {
-	var seen uint32
-	return d.s.Object(func(key []byte) error {
-		var dst *int64
-		var i uint
-		switch string(key) {
-		case "request_read_ns":
-			dst, i = &t.RequestRead, 0
-		case "dns_start_ns":
-			dst, i = &t.DNSStart, 1
-		case "dns_done_ns":
-			dst, i = &t.DNSDone, 2
-		case "connect_start_ns":
-			dst, i = &t.ConnectStart, 3
-		case "connect_done_ns":
-			dst, i = &t.ConnectDone, 4
-		case "tls_start_ns":
-			dst, i = &t.TLSStart, 5
-		case "tls_done_ns":
-			dst, i = &t.TLSDone, 6
-		case "got_conn_ns":
-			dst, i = &t.GotConn, 7
-		case "wrote_request_ns":
-			dst, i = &t.WroteRequest, 8
-		case "first_byte_ns":
-			dst, i = &t.FirstByte, 9
-		case "conn_reused":
-			if err := once(&seen, 10); err != nil {
-				return err
-			}
-			var err error
-			t.ConnReused, err = d.s.Bool()
-			return err
-		default:
-			return errUnsure
-		}
-		if err := once(&seen, i); err != nil {
-			return err
-		}
+	var seen fields
+	it := d.s.Object()
+	for it.Next() {
 		var err error
-		*dst, err = d.s.Int()
-		return err
-	})
+		switch string(it.Key()) {
+		case "request_read_ns":
+			err = d.int(&seen, 0, &t.RequestRead)
+		case "dns_start_ns":
+			err = d.int(&seen, 1, &t.DNSStart)
+		case "dns_done_ns":
+			err = d.int(&seen, 2, &t.DNSDone)
+		case "connect_start_ns":
+			err = d.int(&seen, 3, &t.ConnectStart)
+		case "connect_done_ns":
+			err = d.int(&seen, 4, &t.ConnectDone)
+		case "tls_start_ns":
+			err = d.int(&seen, 5, &t.TLSStart)
+		case "tls_done_ns":
+			err = d.int(&seen, 6, &t.TLSDone)
+		case "got_conn_ns":
+			err = d.int(&seen, 7, &t.GotConn)
+		case "wrote_request_ns":
+			err = d.int(&seen, 8, &t.WroteRequest)
+		case "first_byte_ns":
+			err = d.int(&seen, 9, &t.FirstByte)
+		case "conn_reused":
+			err = d.bool(&seen, 10, &t.ConnReused)
+		default:
+			err = errUnsure
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return it.Err()
 }
 
 func (d *recordDecoder) response(r *Response) error {
-	var seen uint32
-	return d.s.Object(func(key []byte) error {
+	var seen fields
+	it := d.s.Object()
+	for it.Next() {
 		var err error
-		switch string(key) {
+		switch string(it.Key()) {
 		case "status":
-			if err = once(&seen, 0); err == nil {
+			if err = seen.once(0); err == nil {
 				var v int64
 				v, err = d.s.Int()
 				r.Status = int(v)
 			}
 		case "headers":
-			if err = once(&seen, 1); err == nil && !d.s.Null() {
+			if err = seen.once(1); err == nil && !d.s.Null() {
 				r.Headers, err = d.header()
 			}
 		case "chunks":
-			if err = once(&seen, 2); err == nil && !d.s.Null() {
+			if err = seen.once(2); err == nil && !d.s.Null() {
 				err = d.chunks(r)
 			}
 		case "body_bytes":
-			if err = once(&seen, 3); err == nil {
-				r.Bytes, err = d.s.Int()
-			}
+			err = d.int(&seen, 3, &r.Bytes)
 		case "body_truncated":
-			if err = once(&seen, 4); err == nil {
-				r.Truncated, err = d.s.Bool()
-			}
+			err = d.bool(&seen, 4, &r.Truncated)
 		default:
 			err = errUnsure
 		}
-		return err
-	})
+		if err != nil {
+			return err
+		}
+	}
+	return it.Err()
 }
 
 // chunks decodes the chunk list with every chunk's text decoded into one
@@ -273,37 +253,43 @@ func (d *recordDecoder) response(r *Response) error {
 // it: a stream has hundreds of chunks, and one allocation beats hundreds.
 func (d *recordDecoder) chunks(r *Response) error {
 	r.Chunks = make([]Chunk, 0, 64)
-	var buf []byte
+	// The decoded text is at most what is left of the line, bar invalid
+	// UTF-8 (replaced by 3-byte U+FFFD): size the buffer once.
+	buf := make([]byte, 0, d.s.Remaining())
 	var ends []int // end of each chunk's text in buf; -1: no "d"
-	err := d.s.Array(func() error {
+	arr := d.s.Array()
+	for arr.Next() {
 		var c Chunk
-		var seen uint32
+		var seen fields
 		end := -1
-		err := d.s.Object(func(key []byte) error {
+		obj := d.s.Object()
+		for obj.Next() {
 			var err error
-			switch string(key) {
+			switch string(obj.Key()) {
 			case "t":
-				if err = once(&seen, 0); err == nil {
-					c.T, err = d.s.Int()
-				}
+				err = d.int(&seen, 0, &c.T)
 			case "d":
-				if err = once(&seen, 1); err == nil {
+				if err = seen.once(1); err == nil {
 					buf, err = d.s.AppendString(buf)
 					end = len(buf)
 				}
 			case "b":
-				if err = once(&seen, 2); err == nil && !d.s.Null() {
+				if err = seen.once(2); err == nil && !d.s.Null() {
 					c.B, err = d.base64()
 				}
 			default:
 				err = errUnsure
 			}
+			if err != nil {
+				return err
+			}
+		}
+		if err := obj.Err(); err != nil {
 			return err
-		})
+		}
 		r.Chunks = append(r.Chunks, c)
 		ends = append(ends, end)
-		return err
-	})
+	}
 	all := string(buf)
 	start := 0
 	for i, end := range ends {
@@ -312,55 +298,86 @@ func (d *recordDecoder) chunks(r *Response) error {
 			start = end
 		}
 	}
-	return err
+	return arr.Err()
 }
 
 func (d *recordDecoder) errorValue(e *Error) error {
-	var seen uint32
-	return d.s.Object(func(key []byte) error {
+	var seen fields
+	it := d.s.Object()
+	for it.Next() {
 		var err error
-		switch string(key) {
+		switch string(it.Key()) {
 		case "kind":
-			if err = once(&seen, 0); err == nil {
-				e.Kind, err = d.s.String()
-			}
+			err = d.str(&seen, 0, &e.Kind)
 		case "message":
-			if err = once(&seen, 1); err == nil {
-				e.Message, err = d.s.String()
-			}
+			err = d.str(&seen, 1, &e.Message)
 		case "at_ns":
-			if err = once(&seen, 2); err == nil {
-				e.AtNS, err = d.s.Int()
-			}
+			err = d.int(&seen, 2, &e.AtNS)
 		default:
 			err = errUnsure
 		}
-		return err
-	})
+		if err != nil {
+			return err
+		}
+	}
+	return it.Err()
 }
 
 func (d *recordDecoder) header() (Header, error) {
 	h := Header{}
-	err := d.s.Object(func(key []byte) error {
-		k := string(key)
+	it := d.s.Object()
+	for it.Next() {
+		k := string(it.Key())
 		if _, dup := h[k]; dup || d.s.Peek() == 'n' {
-			return errUnsure
+			return h, errUnsure
 		}
 		v, err := d.strings()
+		if err != nil {
+			return h, err
+		}
 		h[k] = v
-		return err
-	})
-	return h, err
+	}
+	return h, it.Err()
 }
 
 func (d *recordDecoder) strings() ([]string, error) {
 	out := []string{}
-	err := d.s.Array(func() error {
+	it := d.s.Array()
+	for it.Next() {
 		v, err := d.s.String()
+		if err != nil {
+			return out, err
+		}
 		out = append(out, v)
+	}
+	return out, it.Err()
+}
+
+func (d *recordDecoder) str(seen *fields, i uint, dst *string) error {
+	if err := seen.once(i); err != nil {
 		return err
-	})
-	return out, err
+	}
+	v, err := d.s.String()
+	*dst = v
+	return err
+}
+
+func (d *recordDecoder) int(seen *fields, i uint, dst *int64) error {
+	if err := seen.once(i); err != nil {
+		return err
+	}
+	v, err := d.s.Int()
+	*dst = v
+	return err
+}
+
+func (d *recordDecoder) bool(seen *fields, i uint, dst *bool) error {
+	if err := seen.once(i); err != nil {
+		return err
+	}
+	v, err := d.s.Bool()
+	*dst = v
+	return err
 }
 
 // base64 decodes a []byte field as encoding/json does (standard encoding).

@@ -25,9 +25,15 @@ type AnalyzeCmd struct {
 	Config     string   `help:"Config file (pricing overrides, default paths). Empty: ./lessllm.yaml if it exists." default:"" env:"LESSLLM_CONFIG" type:"path"`
 	Workers    int      `help:"Parallel parsers; 0: one per CPU." default:"0" env:"LESSLLM_WORKERS"`
 	NoProgress bool     `help:"No progress bar, even on a terminal." default:"false" env:"LESSLLM_NO_PROGRESS"`
+	CPUProfile string   `name:"cpu-profile" help:"Write a Go CPU profile of the run to this file (performance work)." default:"" env:"LESSLLM_CPU_PROFILE" type:"path"`
 }
 
 func (c *AnalyzeCmd) Run(env *Env) error {
+	stopProfile, err := startCPUProfile(c.CPUProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	cfg, err := loadConfig(c.Config)
 	if err != nil {
 		return err

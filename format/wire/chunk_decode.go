@@ -19,139 +19,173 @@ import (
 // id, object, model and fingerprint are shared rather than allocated.
 func decodeChatChunk(data []byte, c *chatChunk, prev *chatChunk) error {
 	s := jsonscan.New(data)
-	var seen uint32
-	err := s.Object(func(key []byte) error {
-		switch string(key) {
+	var seen fields
+	it := s.Object()
+	for it.Next() {
+		var err error
+		switch key := it.Key(); string(key) {
 		case "id":
-			return strLike(s, &seen, 0, &c.ID, prev.ID)
+			err = strLike(s, &seen, 0, &c.ID, prev.ID)
 		case "object":
-			return strLike(s, &seen, 1, &c.Object, prev.Object)
+			err = strLike(s, &seen, 1, &c.Object, prev.Object)
 		case "created":
-			return integer(s, &seen, 2, &c.Created)
+			err = integer(s, &seen, 2, &c.Created)
 		case "model":
-			return strLike(s, &seen, 3, &c.Model, prev.Model)
+			err = strLike(s, &seen, 3, &c.Model, prev.Model)
 		case "system_fingerprint":
-			return strLike(s, &seen, 4, &c.SystemFingerprint, prev.SystemFingerprint)
+			err = strLike(s, &seen, 4, &c.SystemFingerprint, prev.SystemFingerprint)
 		case "usage":
-			if err := once(&seen, 5); err != nil || s.Null() {
-				return err
+			if err = seen.once(5); err == nil && !s.Null() {
+				var raw []byte // once per stream: not worth a hand decoder
+				if raw, err = s.Raw(); err == nil {
+					c.Usage = new(openAIChatUsage)
+					err = json.Unmarshal(raw, c.Usage)
+				}
 			}
-			raw, err := s.Raw() // once per stream: not worth a hand decoder
-			if err != nil {
-				return err
-			}
-			c.Usage = new(openAIChatUsage)
-			return json.Unmarshal(raw, c.Usage)
 		case "error":
-			if err := once(&seen, 6); err != nil {
-				return err
+			if err = seen.once(6); err == nil {
+				var raw []byte
+				raw, err = s.Raw()
+				c.Error = append(json.RawMessage(nil), raw...)
 			}
-			raw, err := s.Raw()
-			c.Error = append(json.RawMessage(nil), raw...)
-			return err
 		case "choices":
-			if err := once(&seen, 7); err != nil || s.Null() {
-				return err
+			if err = seen.once(7); err == nil && !s.Null() {
+				c.Choices = []chunkChoice{}
+				arr := s.Array()
+				for arr.Next() && err == nil {
+					var ch chunkChoice
+					err = decodeChoice(s, &ch)
+					c.Choices = append(c.Choices, ch)
+				}
+				if err == nil {
+					err = arr.Err()
+				}
 			}
-			c.Choices = []chunkChoice{}
-			return s.Array(func() error {
-				var ch chunkChoice
-				err := decodeChoice(s, &ch)
-				c.Choices = append(c.Choices, ch)
-				return err
-			})
+		default:
+			err = unknown(s, key, "id", "object", "created", "model", "system_fingerprint", "usage", "error", "choices")
 		}
-		return unknown(s, key, "id", "object", "created", "model", "system_fingerprint", "usage", "error", "choices")
-	})
-	if err != nil {
+		if err != nil {
+			return err
+		}
+	}
+	if err := it.Err(); err != nil {
 		return err
 	}
 	return s.End()
 }
 
 func decodeChoice(s *jsonscan.Scanner, ch *chunkChoice) error {
-	var seen uint32
-	return s.Object(func(key []byte) error {
-		switch string(key) {
+	var seen fields
+	it := s.Object()
+	for it.Next() {
+		var err error
+		switch key := it.Key(); string(key) {
 		case "index":
-			return intField(s, &seen, 0, &ch.Index)
+			err = intField(s, &seen, 0, &ch.Index)
 		case "text":
-			return strPtr(s, &seen, 1, &ch.Text)
+			err = strPtr(s, &seen, 1, &ch.Text)
 		case "finish_reason":
-			return strPtr(s, &seen, 2, &ch.FinishReason)
+			err = strPtr(s, &seen, 2, &ch.FinishReason)
 		case "delta":
-			if err := once(&seen, 3); err != nil || s.Null() {
-				return err
+			if err = seen.once(3); err == nil && !s.Null() {
+				err = decodeDelta(s, &ch.Delta)
 			}
-			return decodeDelta(s, &ch.Delta)
+		default:
+			err = unknown(s, key, "index", "text", "finish_reason", "delta")
 		}
-		return unknown(s, key, "index", "text", "finish_reason", "delta")
-	})
+		if err != nil {
+			return err
+		}
+	}
+	return it.Err()
 }
 
 func decodeDelta(s *jsonscan.Scanner, d *chunkDelta) error {
-	var seen uint32
-	return s.Object(func(key []byte) error {
-		switch string(key) {
+	var seen fields
+	it := s.Object()
+	for it.Next() {
+		var err error
+		switch key := it.Key(); string(key) {
 		case "role":
-			return str(s, &seen, 0, &d.Role)
+			err = str(s, &seen, 0, &d.Role)
 		case "content":
-			return strPtr(s, &seen, 1, &d.Content)
+			err = strPtr(s, &seen, 1, &d.Content)
 		case "refusal":
-			return strPtr(s, &seen, 2, &d.Refusal)
+			err = strPtr(s, &seen, 2, &d.Refusal)
 		case "reasoning_content":
-			return strPtr(s, &seen, 3, &d.ReasoningContent)
+			err = strPtr(s, &seen, 3, &d.ReasoningContent)
 		case "tool_calls":
-			if err := once(&seen, 4); err != nil || s.Null() {
-				return err
+			if err = seen.once(4); err == nil && !s.Null() {
+				d.ToolCalls = []toolCallDelta{}
+				arr := s.Array()
+				for arr.Next() && err == nil {
+					var tc toolCallDelta
+					err = decodeToolCall(s, &tc)
+					d.ToolCalls = append(d.ToolCalls, tc)
+				}
+				if err == nil {
+					err = arr.Err()
+				}
 			}
-			d.ToolCalls = []toolCallDelta{}
-			return s.Array(func() error {
-				var tc toolCallDelta
-				err := decodeToolCall(s, &tc)
-				d.ToolCalls = append(d.ToolCalls, tc)
-				return err
-			})
+		default:
+			err = unknown(s, key, "role", "content", "refusal", "reasoning_content", "tool_calls")
 		}
-		return unknown(s, key, "role", "content", "refusal", "reasoning_content", "tool_calls")
-	})
+		if err != nil {
+			return err
+		}
+	}
+	return it.Err()
 }
 
 func decodeToolCall(s *jsonscan.Scanner, tc *toolCallDelta) error {
-	var seen uint32
-	return s.Object(func(key []byte) error {
-		switch string(key) {
+	var seen fields
+	it := s.Object()
+	for it.Next() {
+		var err error
+		switch key := it.Key(); string(key) {
 		case "index":
-			return intField(s, &seen, 0, &tc.Index)
+			err = intField(s, &seen, 0, &tc.Index)
 		case "id":
-			return str(s, &seen, 1, &tc.ID)
+			err = str(s, &seen, 1, &tc.ID)
 		case "type":
-			return str(s, &seen, 2, &tc.Type)
+			err = str(s, &seen, 2, &tc.Type)
 		case "function":
-			if err := once(&seen, 3); err != nil || s.Null() {
-				return err
-			}
-			var fseen uint32
-			return s.Object(func(key []byte) error {
-				switch string(key) {
-				case "name":
-					return str(s, &fseen, 0, &tc.Function.Name)
-				case "arguments":
-					return str(s, &fseen, 1, &tc.Function.Arguments)
+			if err = seen.once(3); err == nil && !s.Null() {
+				var fseen fields
+				fn := s.Object()
+				for fn.Next() && err == nil {
+					switch key := fn.Key(); string(key) {
+					case "name":
+						err = str(s, &fseen, 0, &tc.Function.Name)
+					case "arguments":
+						err = str(s, &fseen, 1, &tc.Function.Arguments)
+					default:
+						err = unknown(s, key, "name", "arguments")
+					}
 				}
-				return unknown(s, key, "name", "arguments")
-			})
+				if err == nil {
+					err = fn.Err()
+				}
+			}
+		default:
+			err = unknown(s, key, "index", "id", "type", "function")
 		}
-		return unknown(s, key, "index", "id", "type", "function")
-	})
+		if err != nil {
+			return err
+		}
+	}
+	return it.Err()
 }
 
-// once marks field i seen; a repeat is left to encoding/json.
-func once(seen *uint32, i uint) error {
-	if *seen&(1<<i) != 0 {
+// fields tracks which keys of one object were seen; a repeat is left to
+// encoding/json.
+type fields uint32
+
+func (f *fields) once(i uint) error {
+	if *f&(1<<i) != 0 {
 		return jsonscan.ErrUnsure
 	}
-	*seen |= 1 << i
+	*f |= 1 << i
 	return nil
 }
 
@@ -167,8 +201,8 @@ func unknown(s *jsonscan.Scanner, key []byte, known ...string) error {
 }
 
 // str reads a string field; null leaves it unchanged, as in encoding/json.
-func str(s *jsonscan.Scanner, seen *uint32, i uint, dst *string) error {
-	if err := once(seen, i); err != nil || s.Null() {
+func str(s *jsonscan.Scanner, seen *fields, i uint, dst *string) error {
+	if err := seen.once(i); err != nil || s.Null() {
 		return err
 	}
 	v, err := s.String()
@@ -177,8 +211,8 @@ func str(s *jsonscan.Scanner, seen *uint32, i uint, dst *string) error {
 }
 
 // strLike is str sharing prev's string when the value equals it.
-func strLike(s *jsonscan.Scanner, seen *uint32, i uint, dst *string, prev string) error {
-	if err := once(seen, i); err != nil || s.Null() {
+func strLike(s *jsonscan.Scanner, seen *fields, i uint, dst *string, prev string) error {
+	if err := seen.once(i); err != nil || s.Null() {
 		return err
 	}
 	v, err := s.StringLike(prev)
@@ -187,8 +221,8 @@ func strLike(s *jsonscan.Scanner, seen *uint32, i uint, dst *string, prev string
 }
 
 // strPtr reads a *string field; null sets it to nil.
-func strPtr(s *jsonscan.Scanner, seen *uint32, i uint, dst **string) error {
-	if err := once(seen, i); err != nil {
+func strPtr(s *jsonscan.Scanner, seen *fields, i uint, dst **string) error {
+	if err := seen.once(i); err != nil {
 		return err
 	}
 	if s.Null() {
@@ -200,8 +234,8 @@ func strPtr(s *jsonscan.Scanner, seen *uint32, i uint, dst **string) error {
 	return err
 }
 
-func integer(s *jsonscan.Scanner, seen *uint32, i uint, dst *int64) error {
-	if err := once(seen, i); err != nil || s.Null() {
+func integer(s *jsonscan.Scanner, seen *fields, i uint, dst *int64) error {
+	if err := seen.once(i); err != nil || s.Null() {
 		return err
 	}
 	v, err := s.Int()
@@ -209,8 +243,8 @@ func integer(s *jsonscan.Scanner, seen *uint32, i uint, dst *int64) error {
 	return err
 }
 
-func intField(s *jsonscan.Scanner, seen *uint32, i uint, dst *int) error {
-	var v int64 = int64(*dst)
+func intField(s *jsonscan.Scanner, seen *fields, i uint, dst *int) error {
+	v := int64(*dst)
 	err := integer(s, seen, i, &v)
 	*dst = int(v)
 	return err

@@ -71,70 +71,84 @@ func (s *Scanner) Null() bool {
 	return false
 }
 
-// Object calls each with every key of the object that comes next; each
-// must consume the value.
-func (s *Scanner) Object(each func(key []byte) error) error {
-	if s.Peek() != '{' {
-		return ErrUnsure
-	}
-	s.i++
-	if s.Peek() == '}' {
-		s.i++
-		return nil
-	}
-	for {
-		if s.Peek() != '"' {
-			return ErrUnsure
-		}
-		key, ok := s.plainString()
-		if !ok {
-			return ErrUnsure // keys with escapes are rare enough to leave to encoding/json
-		}
-		if s.Peek() != ':' {
-			return ErrUnsure
-		}
-		s.i++
-		if err := each(key); err != nil {
-			return err
-		}
-		switch s.Peek() {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return nil
-		default:
-			return ErrUnsure
-		}
-	}
+// Iter walks the members of an object or the elements of an array:
+//
+//	it := s.Object()
+//	for it.Next() {
+//		switch string(it.Key()) { … decode the value with s … }
+//	}
+//	if err := it.Err(); err != nil { … }
+//
+// It lives on the caller's stack: walking allocates nothing.
+type Iter struct {
+	s       *Scanner
+	close   byte // '}' or ']'
+	started bool
+	done    bool
+	err     error
+	key     []byte
 }
 
-// Array calls each for every element of the array that comes next; each
-// must consume the element.
-func (s *Scanner) Array(each func() error) error {
-	if s.Peek() != '[' {
-		return ErrUnsure
+// Object starts walking the object that comes next.
+func (s *Scanner) Object() Iter { return s.iter('{', '}') }
+
+// Array starts walking the array that comes next.
+func (s *Scanner) Array() Iter { return s.iter('[', ']') }
+
+func (s *Scanner) iter(open, close byte) Iter {
+	it := Iter{s: s, close: close}
+	if s.Peek() != open {
+		it.done, it.err = true, ErrUnsure
+		return it
 	}
 	s.i++
-	if s.Peek() == ']' {
-		s.i++
-		return nil
-	}
-	for {
-		if err := each(); err != nil {
-			return err
-		}
-		switch s.Peek() {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return nil
-		default:
-			return ErrUnsure
-		}
-	}
+	return it
 }
+
+// Next moves to the next member or element; for an object it reads the
+// key and the colon, leaving the value for the caller to consume.
+func (it *Iter) Next() bool {
+	if it.done {
+		return false
+	}
+	s := it.s
+	c := s.Peek()
+	switch {
+	case c == it.close:
+		s.i++
+		it.done = true
+		return false
+	case it.started:
+		if c != ',' {
+			it.done, it.err = true, ErrUnsure
+			return false
+		}
+		s.i++
+	}
+	it.started = true
+	if it.close == ']' {
+		return true
+	}
+	if s.Peek() != '"' {
+		it.done, it.err = true, ErrUnsure
+		return false
+	}
+	key, ok := s.plainString()
+	if !ok || s.Peek() != ':' {
+		// Keys with escapes are rare enough to leave to encoding/json.
+		it.done, it.err = true, ErrUnsure
+		return false
+	}
+	s.i++
+	it.key = key
+	return true
+}
+
+// Key is the current member's key (a slice of the input).
+func (it *Iter) Key() []byte { return it.key }
+
+// Err is the syntax error that ended the walk, if any.
+func (it *Iter) Err() error { return it.err }
 
 // plainString reads a string without escapes or bytes encoding/json would
 // change, returning a slice of the input.
@@ -365,10 +379,14 @@ func (s *Scanner) Raw() ([]byte, error) {
 // Skip consumes the next value, checking its syntax.
 func (s *Scanner) Skip() error {
 	switch c := s.Peek(); {
-	case c == '{':
-		return s.Object(func([]byte) error { return s.Skip() })
-	case c == '[':
-		return s.Array(s.Skip)
+	case c == '{' || c == '[':
+		it := s.iter(c, c+2) // '{'+2 == '}', '['+2 == ']'
+		for it.Next() {
+			if err := s.Skip(); err != nil {
+				return err
+			}
+		}
+		return it.Err()
 	case c == '"':
 		_, err := s.String()
 		return err
@@ -425,3 +443,6 @@ func (s *Scanner) number() error {
 	s.i = j
 	return nil
 }
+
+// Remaining is the number of input bytes not yet read.
+func (s *Scanner) Remaining() int { return len(s.b) - s.i }
