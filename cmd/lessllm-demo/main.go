@@ -3,7 +3,9 @@
 // (`lessllm simulate`) and the capturing proxy (`lessllm capture`), sends a
 // mix of streamed and non-streamed OpenAI and Anthropic calls through the
 // proxy with the official Go SDKs, stops the proxy with SIGTERM (which
-// seals the segments) and lists what was captured. `make demo` runs it.
+// seals the segments), lists what was captured, then analyses it
+// (`lessllm analyze`) and shows a few queries and `lessllm stats`.
+// `make demo` runs it.
 package main
 
 import (
@@ -50,7 +52,8 @@ capture:
 providers:
   openai:    { type: openai,    base_url: "http://%s/v1", api_key: sk-demo-openai }
   anthropic: { type: anthropic, base_url: "http://%s",    api_key: sk-ant-demo }
-`, capAddr, filepath.Join(*dir, "captures"), simAddr, simAddr)), 0o600))
+logging: { enabled: true, storage: duckdb, db_path: %s }
+`, capAddr, filepath.Join(*dir, "captures"), simAddr, simAddr, filepath.Join(*dir, "lessllm.duckdb"))), 0o600))
 	capture := start(*bin, "capture", "--config", cfg)
 	waitListening(capAddr)
 	proxy := "http://" + capAddr
@@ -69,7 +72,7 @@ providers:
 		case 0:
 			kind = "openai chat"
 			var c *openai.ChatCompletion
-			c, err = oc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "gpt-4o-mini",
+			c, err = oc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "gpt-4o",
 				Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(prompt)}})
 			if err == nil {
 				text = c.Choices[0].Message.Content
@@ -97,7 +100,7 @@ providers:
 		case 3:
 			kind = "anthropic messages"
 			var m *anthropic.Message
-			m, err = ac.Messages.New(ctx, anthropic.MessageNewParams{Model: "claude-3-5-haiku-latest", MaxTokens: 200,
+			m, err = ac.Messages.New(ctx, anthropic.MessageNewParams{Model: "claude-sonnet-4-5", MaxTokens: 200,
 				Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(prompt))}})
 			if err == nil {
 				text = m.Content[0].Text
@@ -130,6 +133,33 @@ providers:
 	must(ls.Run())
 	fmt.Printf("\nRead them: %s segments cat %s | jq -c '{id, path: .request.path, status: .response.status, chunks: (.response.chunks|length)}'\n",
 		*bin, filepath.Join(*dir, "captures"))
+
+	// The nightly job: analyse, then ask questions.
+	run(*bin, "analyze", filepath.Join(*dir, "captures"), "--config", cfg)
+	run(*bin, "query", "--config", cfg, `SELECT model, COUNT(*) AS calls, SUM(estimated_cost_usd) AS total_cost FROM api_calls GROUP BY model ORDER BY calls DESC`)
+	run(*bin, "query", "--config", cfg, `SELECT endpoint, stream, ttft_source, round(avg(estimated_ttft_ms), 1) AS ttft_ms, round(avg(estimated_tpot_ms), 2) AS tpot_ms, round(avg(itl_p99_ms), 2) AS itl_p99_ms FROM api_calls GROUP BY ALL ORDER BY ALL`)
+	run(*bin, "stats", "--config", cfg, "--days", "1")
+	fmt.Printf("\nMore: %s query --config %s \"SELECT * FROM api_calls LIMIT 5\" --format json; the Parquet dataset is under %s\n",
+		*bin, cfg, filepath.Join(*dir, "parquet"))
+}
+
+// run runs a lessllm command in the foreground, showing it first.
+func run(bin string, args ...string) {
+	fmt.Printf("\n$ lessllm %s\n", strings.Join(quoteArgs(args), " "))
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	must(cmd.Run())
+}
+
+func quoteArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if strings.ContainsAny(a, " *(") {
+			a = "'" + a + "'"
+		}
+		out[i] = a
+	}
+	return out
 }
 
 func firstWords(s string, n int) string {
