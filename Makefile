@@ -21,10 +21,10 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # Go benchmarks of the hot-path pieces, then the side-by-side harness
-# (direct vs bare Go proxy vs lessllm capture, separate processes), which
-# rewrites its section of BENCHMARKS.md.
+# (direct vs bare Go proxy vs lessllm capture, separate processes) and the
+# analyzer next to zstd -dc, which rewrite their sections of BENCHMARKS.md.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./format/... ./capture/...
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./format/... ./capture/... ./analyze/...
 	$(GO) test -run '^TestCompressionRatio$$' -v -count=1 ./format/ | grep -E 'record|ok'
 	$(GO) build -o bin/lessllm-bench ./cmd/lessllm-bench
 	./bin/lessllm-bench -lessllm $(BIN) -update BENCHMARKS.md
@@ -34,6 +34,8 @@ bench: build
 fuzz:
 	$(GO) test ./format/ -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./format/ -run '^$$' -fuzz '^FuzzDecodeExchange$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./format/ -run '^$$' -fuzz '^FuzzDecodeFast$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./format/wire/ -run '^$$' -fuzz '^FuzzDecodeChatChunk$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./format/wire/ -run '^$$' -fuzz '^FuzzSSEParser$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./format/wire/ -run '^$$' -fuzz '^FuzzReadStream$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./format/wire/ -run '^$$' -fuzz '^FuzzOpenAIChatToAnthropic$$' -fuzztime $(FUZZTIME)
