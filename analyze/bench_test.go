@@ -49,6 +49,6 @@ func BenchmarkAnalyze(b *testing.B) {
 			b.Fatalf("rows %d, want %d", s.Rows, n)
 		}
 		b.ReportMetric(float64(s.Rows)/s.Elapsed.Seconds(), "exchanges/s")
-		b.ReportMetric(float64(s.Bytes)/1e6/s.Elapsed.Seconds(), "MB/s")
+		b.ReportMetric(float64(s.NDJSONBytes)/1e6/s.Elapsed.Seconds(), "NDJSON-MB/s")
 	}
 }

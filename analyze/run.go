@@ -44,6 +44,7 @@ type Progress struct {
 	Segments, SegmentsTotal int
 	Records                 int64
 	Bytes                   int64 // segment bytes read
+	NDJSONBytes             int64 // record bytes decompressed
 	Elapsed                 time.Duration
 	Done                    bool
 }
@@ -57,6 +58,7 @@ type Summary struct {
 	Records       int64    // complete records read
 	Rows          int64    // rows written to api_calls
 	Bytes         int64    // segment bytes read
+	NDJSONBytes   int64    // record bytes decompressed (what throughput is measured in)
 	Problems      []string // damage found, one line each (also in analysis_problems)
 	ProblemCount  int
 	Elapsed       time.Duration
@@ -166,6 +168,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 	sum.PriceNotes = opts.Prices.Corrections
+	sum.NDJSONBytes = a.ndjson.Load()
 	sum.Elapsed = time.Since(start)
 	stopTicker()
 	return sum, nil
@@ -197,6 +200,7 @@ type analyzer struct {
 	mu       sync.Mutex
 	progress Progress
 	records  atomic.Int64
+	ndjson   atomic.Int64
 	bytes    atomic.Int64
 }
 
@@ -230,6 +234,7 @@ func (a *analyzer) segment(ctx context.Context, sf format.SegmentFile) (*segment
 		var last int64
 		for r.Next() {
 			b.recs = append(b.recs, append([]byte(nil), r.Record()...))
+			a.ndjson.Add(int64(len(r.Record()) + 1))
 			b.offs = append(b.offs, r.Offset())
 			if off := r.Offset(); off != last {
 				a.bytes.Add(off - last)
@@ -322,7 +327,7 @@ func (a *analyzer) tick(start time.Time) func() {
 		a.mu.Lock()
 		p := a.progress
 		a.mu.Unlock()
-		p.Records, p.Bytes, p.Elapsed, p.Done = a.records.Load(), a.bytes.Load(), time.Since(start), done
+		p.Records, p.Bytes, p.NDJSONBytes, p.Elapsed, p.Done = a.records.Load(), a.bytes.Load(), a.ndjson.Load(), time.Since(start), done
 		a.opts.Progress(p)
 	}
 	stop := make(chan struct{})

@@ -3,6 +3,8 @@ package format
 import (
 	"encoding/base64"
 	"encoding/json"
+	"slices"
+	"sync"
 
 	"github.com/lessllm/lessllm/format/internal/jsonscan"
 )
@@ -15,12 +17,19 @@ import (
 // DecodeExchange then uses encoding/json, so the result is always what
 // encoding/json would produce (FuzzDecodeFast holds it to that).
 func decodeFast(line []byte, ex *Exchange) error {
-	d := recordDecoder{s: jsonscan.New(line)}
+	var s jsonscan.Scanner
+	s.Reset(line)
+	d := recordDecoder{s: &s}
 	if err := d.exchange(ex); err != nil {
 		return err
 	}
-	return d.s.End()
+	return s.End()
 }
+
+// chunkText holds a record's decoded chunk text until it becomes one
+// string; reused, because zeroing a fresh 100 KB buffer per record costs
+// as much as filling it.
+var chunkText = sync.Pool{New: func() any { return new([]byte) }}
 
 type recordDecoder struct{ s *jsonscan.Scanner }
 
@@ -253,9 +262,12 @@ func (d *recordDecoder) response(r *Response) error {
 // it: a stream has hundreds of chunks, and one allocation beats hundreds.
 func (d *recordDecoder) chunks(r *Response) error {
 	r.Chunks = make([]Chunk, 0, 64)
+	bp := chunkText.Get().(*[]byte)
+	defer chunkText.Put(bp)
 	// The decoded text is at most what is left of the line, bar invalid
 	// UTF-8 (replaced by 3-byte U+FFFD): size the buffer once.
-	buf := make([]byte, 0, d.s.Remaining())
+	buf := slices.Grow((*bp)[:0], d.s.Remaining())
+	defer func() { *bp = buf[:0] }()
 	var ends []int // end of each chunk's text in buf; -1: no "d"
 	arr := d.s.Array()
 	for arr.Next() {

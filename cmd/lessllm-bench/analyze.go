@@ -77,7 +77,7 @@ func analyzeBench(bin string, exchanges, chunks, rounds int) string {
 	}
 	zt, at := median(zstdT), median(analyzeT)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d streamed chat exchanges of %d chunks in %d segments: %.1f MB on disk, %.1f MB of NDJSON. Median of %d rounds; the analysis starts from a new database each round (`lessllm analyze DIR --db NEW`, the binary, process start included).\n\n",
+	fmt.Fprintf(&b, "%d streamed chat exchanges of %d chunks in %d segment(s): %.1f MB on disk, %.1f MB of NDJSON. Median of %d rounds; the analysis starts from a new database each round (`lessllm analyze DIR --db NEW`, the binary, process start included).\n\n",
 		exchanges, chunks, len(files), float64(disk)/1e6, float64(ndjson)/1e6, rounds)
 	b.WriteString("| reader | time | exchanges/s | NDJSON MB/s |\n|---|---:|---:|---:|\n")
 	row := func(name string, d time.Duration) {

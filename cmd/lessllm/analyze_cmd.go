@@ -94,8 +94,9 @@ func prices(cfg *config.File) *pricing.Table {
 
 func printSummary(env *Env, s *analyze.Summary) {
 	secs := s.Elapsed.Seconds()
-	fmt.Fprintf(env.Stdout, "analysed %d segment%s: %d records, %.1f MB in %.2fs (%.0f records/s, %.1f MB/s) → %s, %s\n",
-		s.Segments, plural(s.Segments), s.Records, float64(s.Bytes)/1e6, secs, float64(s.Records)/secs, float64(s.Bytes)/1e6/secs, s.DB, s.Parquet)
+	fmt.Fprintf(env.Stdout, "analysed %d segment%s (%.1f MB, %.1f MB of NDJSON): %d records in %.2fs (%.0f records/s, %.0f MB/s of NDJSON) → %s, %s\n",
+		s.Segments, plural(s.Segments), float64(s.Bytes)/1e6, float64(s.NDJSONBytes)/1e6, s.Records, secs,
+		float64(s.Records)/secs, float64(s.NDJSONBytes)/1e6/secs, s.DB, s.Parquet)
 	if s.AlreadyDone > 0 {
 		fmt.Fprintf(env.Stdout, "skipped %d segment%s already analysed (--full re-analyses them)\n", s.AlreadyDone, plural(s.AlreadyDone))
 	}

@@ -37,9 +37,9 @@ func (b *progressBar) update(p analyze.Progress) {
 		filled = width * p.Segments / p.SegmentsTotal
 	}
 	secs := max(p.Elapsed.Seconds(), 1e-3)
-	fmt.Fprintf(b.w, "\r[%s%s] %d/%d segments  %d records  %.1f MB/s ",
+	fmt.Fprintf(b.w, "\r[%s%s] %d/%d segments  %d records  %.0f MB/s ",
 		strings.Repeat("=", filled), strings.Repeat(" ", width-filled),
-		p.Segments, p.SegmentsTotal, p.Records, float64(p.Bytes)/1e6/secs)
+		p.Segments, p.SegmentsTotal, p.Records, float64(p.NDJSONBytes)/1e6/secs)
 	b.drawn = true
 }
 

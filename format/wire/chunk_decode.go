@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/json"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/lessllm/lessllm/format/internal/jsonscan"
 )
@@ -18,7 +19,9 @@ import (
 // prev is the stream's previous event (may be zero): strings equal to its
 // id, object, model and fingerprint are shared rather than allocated.
 func decodeChatChunk(data []byte, c *chatChunk, prev *chatChunk) error {
-	s := jsonscan.New(data)
+	var scanner jsonscan.Scanner
+	scanner.Reset(data)
+	s := &scanner
 	var seen fields
 	it := s.Object()
 	for it.Next() {
@@ -192,8 +195,14 @@ func (f *fields) once(i uint) error {
 // unknown skips the value of a key the struct does not have, unless
 // encoding/json's case-insensitive matching would map it to one it has.
 func unknown(s *jsonscan.Scanner, key []byte, known ...string) error {
+	ascii := true
+	for _, c := range key {
+		ascii = ascii && c < utf8.RuneSelf
+	}
 	for _, k := range known {
-		if strings.EqualFold(string(key), k) {
+		// An ASCII key folds only to a key of its own length; others
+		// (the Kelvin sign folds to k) take the full comparison.
+		if (!ascii || len(k) == len(key)) && strings.EqualFold(string(key), k) {
 			return jsonscan.ErrUnsure
 		}
 	}

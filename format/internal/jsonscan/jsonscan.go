@@ -16,6 +16,15 @@ import (
 	"unicode/utf8"
 )
 
+// special marks the bytes that end a run of string bytes needing no
+// decoding: the quote, the backslash, control characters and non-ASCII.
+var special = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf
+	}
+	return t
+}()
+
 // ErrUnsure is returned for anything the scanner does not handle; callers
 // fall back to encoding/json.
 var ErrUnsure = errors.New("jsonscan: not handled")
@@ -154,15 +163,13 @@ func (it *Iter) Err() error { return it.err }
 // change, returning a slice of the input.
 func (s *Scanner) plainString() ([]byte, bool) {
 	start := s.i + 1
-	for j := start; j < len(s.b); j++ {
-		c := s.b[j]
-		switch {
-		case c == '"':
-			s.i = j + 1
-			return s.b[start:j], true
-		case c == '\\' || c < 0x20 || c >= 0x80:
-			return nil, false
-		}
+	j := start
+	for j < len(s.b) && !special[s.b[j]] {
+		j++
+	}
+	if j < len(s.b) && s.b[j] == '"' {
+		s.i = j + 1
+		return s.b[start:j], true
 	}
 	return nil, false
 }
@@ -214,12 +221,16 @@ func (s *Scanner) plainEnd() (int, bool) {
 	start := s.i + 1
 	ascii := true
 	for j := start; j < len(s.b); j++ {
-		switch c := s.b[j]; {
+		c := s.b[j]
+		if !special[c] {
+			continue
+		}
+		switch {
 		case c == '"':
 			return j, ascii || utf8.Valid(s.b[start:j])
 		case c == '\\' || c < 0x20:
 			return 0, false
-		case c >= utf8.RuneSelf:
+		default:
 			ascii = false
 		}
 	}
@@ -234,10 +245,7 @@ func (s *Scanner) unescape(out []byte, start int) ([]byte, error) {
 	for j < len(s.b) {
 		// Copy the run of bytes that need no decoding in one go.
 		k := j
-		for k < len(s.b) {
-			if c := s.b[k]; c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
-				break
-			}
+		for k < len(s.b) && !special[s.b[k]] {
 			k++
 		}
 		out = append(out, s.b[j:k]...)
@@ -245,6 +253,11 @@ func (s *Scanner) unescape(out []byte, start int) ([]byte, error) {
 			break
 		}
 		c := s.b[j]
+		if c == '\\' && j+1 < len(s.b) && s.b[j+1] == '"' { // by far the commonest escape in captured SSE
+			out = append(out, '"')
+			j += 2
+			continue
+		}
 		switch {
 		case c == '"':
 			s.i = j + 1
