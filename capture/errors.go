@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/lessllm/lessllm/capture/egress"
 	"github.com/lessllm/lessllm/format"
 )
 
@@ -66,9 +67,12 @@ func openAIErrorType(status int) string {
 func classifyUpstream(clientCtx context.Context, idleFired bool, err error) (kind string, status int) {
 	var ne net.Error
 	var oe *net.OpError
+	var allFailed *egress.AllFailedError
 	switch {
 	case clientCtx.Err() != nil:
 		return format.ErrClientDisconnect, 499
+	case errors.As(err, &allFailed):
+		return format.ErrUpstreamConnect, http.StatusBadGateway
 	case idleFired:
 		return format.ErrUpstreamTimeout, http.StatusGatewayTimeout
 	case errors.As(err, &ne) && ne.Timeout():

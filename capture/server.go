@@ -15,11 +15,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptrace"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/lessllm/lessllm/capture/config"
+	"github.com/lessllm/lessllm/capture/egress"
 	"github.com/lessllm/lessllm/format"
 	"github.com/lessllm/lessllm/format/wire"
 )
@@ -42,7 +44,8 @@ import (
 type Server struct {
 	// Config is required: providers, aliases, capture limits.
 	Config *config.File
-	// Transport sends upstream requests. Nil uses NewTransport(Config.Proxy).
+	// Transport sends upstream requests. Nil uses NewTransports(Config):
+	// one pooled transport per provider over its proxy routes.
 	Transport http.RoundTripper
 	// Sink receives every exchange. Nil records nothing (a plain proxy).
 	Sink RecordSink
@@ -67,7 +70,11 @@ var _ http.Handler = (*Server)(nil)
 func (s *Server) init() {
 	s.initOnce.Do(func() {
 		if s.Transport == nil {
-			s.Transport = NewTransport(s.Config.Proxy)
+			t, err := NewTransports(s.Config)
+			if err != nil { // Config was validated: only a CA file that vanished since
+				t = failingTransport{err}
+			}
+			s.Transport = t
 		}
 		if s.Logger == nil {
 			s.Logger = slog.Default()
@@ -189,7 +196,7 @@ func (x *exchange) proxy() {
 	// before the upstream's end of body arrives, and that exchange is
 	// complete, not a disconnect. A client that leaves mid-answer still
 	// cancels the upstream request (and its billing) that much later.
-	ctx, cancel := context.WithCancel(httptrace.WithClientTrace(context.WithoutCancel(r.Context()), x.trace.clientTrace()))
+	ctx, cancel := context.WithCancel(httptrace.WithClientTrace(withProvider(context.WithoutCancel(r.Context()), rt.providerName), x.trace.clientTrace()))
 	defer cancel()
 	stop := context.AfterFunc(r.Context(), func() { time.AfterFunc(clientGoneGrace, cancel) })
 	defer stop()
@@ -202,6 +209,7 @@ func (x *exchange) proxy() {
 	x.recordUpstream(up, upBody, body)
 
 	resp, err := s.Transport.RoundTrip(up)
+	x.recordRoute(err)
 	if err != nil {
 		kind, status := classifyUpstream(r.Context(), false, err)
 		if x.s.forced.Load() && kind == format.ErrClientDisconnect {
@@ -216,6 +224,33 @@ func (x *exchange) proxy() {
 
 // recordUpstream keeps the upstream request in the record when it differs
 // from the client's: another body (alias), or credentials we supplied.
+// recordRoute names the route of the connection used and the routes that
+// failed before it; when every route failed, the route is "none" and err
+// lists them.
+func (x *exchange) recordRoute(err error) {
+	route, failed := x.trace.routes()
+	var all *egress.AllFailedError
+	if errors.As(err, &all) {
+		route, failed = "none", nil
+		for _, t := range all.Tried {
+			failed = append(failed, t.Error())
+		}
+	}
+	if route != "" {
+		x.rec.Route.Proxy = route
+	}
+	x.rec.Route.FailedRoutes = failed
+	if len(failed) > 0 {
+		x.s.Logger.Warn("proxy route failed", "provider", x.rt.providerName, "used", x.rec.Route.Proxy, "failed", strings.Join(failed, "; "))
+	}
+}
+
+// failingTransport answers every request with the error that kept the
+// transports from being built.
+type failingTransport struct{ err error }
+
+func (f failingTransport) RoundTrip(*http.Request) (*http.Response, error) { return nil, f.err }
+
 func (x *exchange) recordUpstream(up *http.Request, upBody, body []byte) {
 	sameBody := bytes.Equal(upBody, body)
 	sameAuth := true

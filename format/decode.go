@@ -175,6 +175,10 @@ func (d *recordDecoder) route(r *Route) error {
 			err = d.str(&seen, 5, &r.URL)
 		case "proxy":
 			err = d.str(&seen, 6, &r.Proxy)
+		case "failed_routes":
+			if err = seen.once(7); err == nil && !d.s.Null() {
+				r.FailedRoutes, err = d.strings()
+			}
 		default:
 			err = errUnsure
 		}

@@ -104,6 +104,10 @@ func (e *encoder) exchange(x *Exchange) {
 		e.strOmit("upstream_model", r.UpstreamModel)
 		e.str("url", r.URL)
 		e.str("proxy", r.Proxy)
+		if len(r.FailedRoutes) > 0 {
+			e.key("failed_routes")
+			e.strings(r.FailedRoutes)
+		}
 		e.close()
 	}
 	t := &x.Timings
@@ -161,16 +165,21 @@ func (e *encoder) exchange(x *Exchange) {
 	}
 	if len(x.Warnings) > 0 {
 		e.key("warnings")
-		e.b = append(e.b, '[')
-		for i, w := range x.Warnings {
-			if i > 0 {
-				e.b = append(e.b, ',')
-			}
-			e.b = appendString(e.b, w)
-		}
-		e.b = append(e.b, ']')
+		e.strings(x.Warnings)
 	}
 	e.close()
+}
+
+// strings writes a JSON array of strings.
+func (e *encoder) strings(list []string) {
+	e.b = append(e.b, '[')
+	for i, w := range list {
+		if i > 0 {
+			e.b = append(e.b, ',')
+		}
+		e.b = appendString(e.b, w)
+	}
+	e.b = append(e.b, ']')
 }
 
 func (e *encoder) request(r *Request) {

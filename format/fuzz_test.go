@@ -89,6 +89,7 @@ func FuzzDecodeFast(f *testing.F) {
 		`{"v":1,"id":"x","response":{"status":200,"chunks":null,"headers":{"A":["1","2"],"B":[]}},"warnings":[]}`,
 		`{"v":1,"id":"x","route":{"provider":"a"},"route":{"model":"b"}}`,
 		`{"v":1,"ID":"x"}`,
+		`{"v":1,"id":"x","route":{"provider":"p","dialect":"openai","url":"u","proxy":"none","failed_routes":["socks5://u@h:1080: refused"]}}`,
 		`{"v":1.0,"id":"x","end_ns":-0}`,
 		`{"v":1,"id":"x","request":{"body":null,"body_base64":"","body_bytes":0}}`,
 	} {

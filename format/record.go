@@ -115,6 +115,9 @@ type Route struct {
 	UpstreamModel   string `json:"upstream_model,omitempty"`   // as sent upstream
 	URL             string `json:"url"`                        // upstream URL
 	Proxy           string `json:"proxy"`                      // route used: "direct" or a proxy URL without credentials
+	// FailedRoutes are the routes tried before Proxy for this exchange's
+	// connection, each with why it failed (when Proxy is "none", all were).
+	FailedRoutes []string `json:"failed_routes,omitempty"`
 }
 
 // Timings are connection milestones, as nanosecond offsets from StartNS.

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/lessllm/lessllm/capture/egress"
 )
 
 // File is the whole configuration file.
@@ -68,6 +70,9 @@ type Provider struct {
 	Type    string `yaml:"type"`     // openai | anthropic
 	BaseURL string `yaml:"base_url"` // API root as the provider's official SDK takes it
 	APIKey  string `yaml:"api_key"`  // used when the client sends none, or for aliases
+	// Proxy, when set, replaces the top-level proxy routes for this
+	// provider (timeouts and pool stay global).
+	Proxy *Routes `yaml:"proxy"`
 }
 
 // ModelAlias maps a model name clients send to a provider and its model.
@@ -76,8 +81,64 @@ type ModelAlias struct {
 	Model    string `yaml:"model"`
 }
 
+// Routes say how upstreams are reached: the requirements' http_proxy,
+// https_proxy and socks_proxy, credentials, exceptions and an ordered
+// fallback list. Empty everywhere: the standard environment variables
+// (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY), else direct.
+type Routes struct {
+	HTTPProxy  string    `yaml:"http_proxy"`  // for http:// upstreams
+	HTTPSProxy string    `yaml:"https_proxy"` // for https:// upstreams
+	SOCKSProxy string    `yaml:"socks_proxy"` // for both, after the scheme's own proxy
+	Auth       ProxyAuth `yaml:"auth"`        // for proxies whose URL carries no user:pass
+	NoProxy    []string  `yaml:"no_proxy"`    // hosts reached directly
+	// Fallback, when set, is the whole ordered route list ("direct" must be
+	// listed to allow going around the proxies).
+	Fallback []string `yaml:"fallback"`
+	// CAFile holds extra PEM roots for TLS to https:// proxies (corporate CAs).
+	CAFile string `yaml:"ca_file"`
+}
+
+// Configured reports whether any route is set.
+func (r *Routes) Configured() bool {
+	return r.HTTPProxy != "" || r.HTTPSProxy != "" || r.SOCKSProxy != "" || len(r.Fallback) > 0
+}
+
+// check reports route values that do not parse; where names the section.
+func (r *Routes) check(where string, bad func(string, ...string), keys ...string) {
+	at := func(k string) []string { return append(append([]string(nil), keys...), k) }
+	for _, e := range []struct{ key, v string }{{"http_proxy", r.HTTPProxy}, {"https_proxy", r.HTTPSProxy}, {"socks_proxy", r.SOCKSProxy}} {
+		if e.v == "" {
+			continue
+		}
+		if _, err := egress.ParseRoute(e.v, "", ""); err != nil || e.v == "direct" {
+			msg := "a proxy URL, not direct (list direct under fallback)"
+			if err != nil {
+				msg = err.Error()
+			}
+			bad(fmt.Sprintf("%s.%s: %s", where, e.key, msg), at(e.key)...)
+		}
+	}
+	for _, v := range r.Fallback {
+		if _, err := egress.ParseRoute(v, "", ""); err != nil {
+			bad(fmt.Sprintf("%s.fallback: %v", where, err), at("fallback")...)
+		}
+	}
+	if r.CAFile != "" {
+		if _, err := os.ReadFile(r.CAFile); err != nil {
+			bad(fmt.Sprintf("%s.ca_file: %v", where, err), at("ca_file")...)
+		}
+	}
+}
+
+// ProxyAuth holds proxy credentials. The password never reaches records or logs.
+type ProxyAuth struct {
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+}
+
 // Proxy configures the upstream transport.
 type Proxy struct {
+	Routes   `yaml:",inline"`
 	Timeouts Timeouts `yaml:"timeouts"`
 	Pool     Pool     `yaml:"pool"`
 }
@@ -432,6 +493,12 @@ func (f *File) validate(root *yaml.Node) error {
 	}
 	if f.Proxy.Pool.MaxIdlePerHost <= 0 || f.Proxy.Pool.IdleTimeout <= 0 {
 		bad("proxy.pool: max_idle_per_host and idle_timeout must be greater than zero", "proxy", "pool")
+	}
+	f.Proxy.Routes.check("proxy", bad, "proxy")
+	for _, name := range names {
+		if r := f.Providers[name].Proxy; r != nil {
+			r.check(fmt.Sprintf("providers.%s.proxy", name), bad, "providers", name, "proxy")
+		}
 	}
 	if f.Logging.Storage != "duckdb" {
 		bad(fmt.Sprintf("logging.storage %q: only duckdb is supported", f.Logging.Storage), "logging", "storage")
