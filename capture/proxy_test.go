@@ -306,3 +306,31 @@ func TestProxyPool(t *testing.T) {
 	scan("logs", []byte(h.logs.String()))
 	scan("/metrics", mbuf.Bytes())
 }
+
+// TestCheckRoutes: `lessllm check` reports each route on its own, with
+// the reason a route fails and never a password.
+func TestCheckRoutes(t *testing.T) {
+	tiny := startTinyproxy(t)
+	down := closedPort(t)
+	h := proxiedHarness(t, func(c *config.Proxy) {
+		c.Fallback = []string{"socks5://" + proxyUser + ":" + proxyPass + "@" + down, "http://" + proxyUser + ":" + proxyPass + "@" + tiny.addr}
+	})
+	results := Check(context.Background(), h.cfg)
+	byRoute := map[string]CheckResult{}
+	for _, r := range results {
+		if r.Provider == config.OpenAI {
+			byRoute[r.Route] = r
+		}
+		if strings.Contains(fmt.Sprintf("%+v", r), proxyPass) || strings.Contains(fmt.Sprintf("%+v", r), configOpenAIKey) {
+			t.Errorf("check result shows a secret: %+v", r)
+		}
+	}
+	good := byRoute["http://"+proxyUser+"@"+tiny.addr]
+	if !good.OK || good.Status != 200 || good.Connect <= 0 {
+		t.Errorf("working route: %+v", good)
+	}
+	bad := byRoute["socks5://"+proxyUser+"@"+down]
+	if bad.OK || !strings.Contains(bad.Detail, "connection refused") {
+		t.Errorf("route to a closed port: %+v", bad)
+	}
+}

@@ -24,6 +24,7 @@ type CLI struct {
 	Stats    StatsCmd    `cmd:"" help:"Print usage, latency, cost and cache statistics."`
 	Report   ReportCmd   `cmd:"" help:"Write a self-contained HTML report."`
 	Segments SegmentsCmd `cmd:"" help:"List, print and verify capture segments."`
+	Check    CheckCmd    `cmd:"" help:"Try every route (direct or through the configured proxies) to every provider and print what works."`
 	Version  VersionCmd  `cmd:"" help:"Print the version."`
 }
 

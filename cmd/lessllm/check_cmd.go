@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/lessllm/lessllm/capture"
+)
+
+// CheckCmd tries every route to every provider and prints what works.
+type CheckCmd struct {
+	Config string `help:"Config file. Empty: ./lessllm.yaml if it exists, else built-in defaults." default:"" env:"LESSLLM_CONFIG" type:"path"`
+}
+
+func (c *CheckCmd) Run(env *Env) error {
+	cfg, err := loadConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	results := capture.Check(context.Background(), cfg)
+	w := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "PROVIDER\tROUTE\tRESULT\tCONNECT\tTLS\tTOTAL\tDETAIL")
+	reachable := map[string]bool{}
+	for _, r := range results {
+		result := "FAIL"
+		if r.OK {
+			result = "ok"
+			reachable[r.Provider] = true
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Provider, r.Route, result, ms(r.Connect), ms(r.TLS), ms(r.Total), r.Detail)
+	}
+	w.Flush()
+	for _, r := range results {
+		if !reachable[r.Provider] {
+			return &exitError{code: 1, msg: fmt.Sprintf("provider %s is not reachable over any route", r.Provider)}
+		}
+	}
+	return nil
+}
+
+func ms(d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1e3)
+}
