@@ -35,7 +35,7 @@ func TestRouteSelection(t *testing.T) {
 		{name: "nothing_anywhere_is_direct", prov: https, want: "[] []"},
 		{name: "https_upstream_uses_https_proxy_then_socks", prov: https,
 			routes: config.Routes{HTTPProxy: "http://h:1", HTTPSProxy: "http://s:2", SOCKSProxy: "socks5://k:3", Auth: config.ProxyAuth{Username: "bob", Password: "pw"}},
-			want: "[http://bob@s:2 socks5://bob@k:3] []"},
+			want:   "[http://bob@s:2 socks5://bob@k:3] []"},
 		{name: "http_upstream_uses_http_proxy", prov: plain, routes: config.Routes{HTTPProxy: "http://h:1", HTTPSProxy: "http://s:2"}, want: "[http://h:1] []"},
 		{name: "fallback_is_the_whole_list", prov: https, routes: config.Routes{HTTPSProxy: "http://s:2", Fallback: []string{"socks5h://k:3", "http://s:2", "direct"}, NoProxy: []string{"localhost"}},
 			want: "[socks5h://k:3 http://s:2 direct] [localhost]"},
