@@ -3,8 +3,13 @@ package capture
 import (
 	"bytes"
 	"context"
+	"io"
+	"io/fs"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -172,3 +177,47 @@ func openAll(path string) ([]byte, error) {
 }
 
 func withHeader(k, v string) option.RequestOption { return option.WithHeader(k, v) }
+
+// metrics fetches /metrics.
+func (h *harness) metrics(t *testing.T) []byte {
+	t.Helper()
+	resp, err := http.Get(h.inst.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return b
+}
+
+// scanForSecrets greps every byte under the capture directory (also
+// decompressed: compression could hide a key), the logs and the given
+// /metrics text for each secret: there must be none. Call it after
+// h.records, which seals the segments.
+func (h *harness) scanForSecrets(t *testing.T, metrics []byte, secrets ...string) {
+	t.Helper()
+	scan := func(what string, data []byte) {
+		for _, s := range secrets {
+			if bytes.Contains(data, []byte(s)) {
+				t.Errorf("secret %q found in %s", s, what)
+			}
+		}
+	}
+	n := 0
+	filepath.WalkDir(h.dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			data, _ := os.ReadFile(p)
+			scan(p, data)
+			if r, err := openAll(p); err == nil {
+				scan(p+" (decompressed)", r)
+			}
+			n++
+		}
+		return nil
+	})
+	scan("logs", []byte(h.logs.String()))
+	scan("/metrics", metrics)
+	if n == 0 || !strings.Contains(h.logs.String(), `"msg":"exchange"`) {
+		t.Fatal("nothing was scanned")
+	}
+}

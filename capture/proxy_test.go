@@ -1,15 +1,11 @@
 package capture
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -283,28 +279,9 @@ func TestProxyPool(t *testing.T) {
 		t.Errorf("200 sequential calls opened %d tunnels through the proxy, want a handful", n)
 	}
 	t.Logf("200 sequential calls, %d tunnel(s) at the proxy", n)
-	metrics, _ := http.Get(h.inst.URL + "/metrics")
-	var mbuf bytes.Buffer
-	mbuf.ReadFrom(metrics.Body)
-	metrics.Body.Close()
+	metrics := h.metrics(t)
 	h.records(t)
-	scan := func(what string, data []byte) {
-		if bytes.Contains(data, []byte(proxyPass)) {
-			t.Errorf("proxy password found in %s", what)
-		}
-	}
-	filepath.WalkDir(h.dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			data, _ := os.ReadFile(p)
-			scan(p, data)
-			if r, err := openAll(p); err == nil {
-				scan(p+" (decompressed)", r)
-			}
-		}
-		return nil
-	})
-	scan("logs", []byte(h.logs.String()))
-	scan("/metrics", mbuf.Bytes())
+	h.scanForSecrets(t, metrics, proxyPass, configOpenAIKey)
 }
 
 // TestCheckRoutes: `lessllm check` reports each route on its own, with

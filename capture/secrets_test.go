@@ -1,12 +1,8 @@
 package capture
 
 import (
-	"bytes"
 	"context"
-	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -50,10 +46,7 @@ func TestNoSecretOnDiskOrInLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	metrics, _ := http.Get(h.inst.URL + "/metrics")
-	var mbuf bytes.Buffer
-	mbuf.ReadFrom(metrics.Body)
-	metrics.Body.Close()
+	metrics := h.metrics(t)
 
 	got := h.sim.Received()
 	if len(got) != 4 {
@@ -73,30 +66,5 @@ func TestNoSecretOnDiskOrInLogs(t *testing.T) {
 	}
 
 	h.records(t) // shut down, seal
-	secrets := append([]string{aliasProviderKey, "team-secret-31337"}, testKeys...)
-	scan := func(what string, data []byte) {
-		for _, s := range secrets {
-			if bytes.Contains(data, []byte(s)) {
-				t.Errorf("secret %q found in %s", s, what)
-			}
-		}
-	}
-	n := 0
-	filepath.WalkDir(h.dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			data, _ := os.ReadFile(p)
-			scan(p, data)
-			// Compressed bytes could hide a key: scan the NDJSON too.
-			if r, err := openAll(p); err == nil {
-				scan(p+" (decompressed)", r)
-			}
-			n++
-		}
-		return nil
-	})
-	scan("logs", []byte(h.logs.String()))
-	scan("/metrics", mbuf.Bytes())
-	if n == 0 || !strings.Contains(h.logs.String(), `"msg":"exchange"`) {
-		t.Fatal("nothing was scanned")
-	}
+	h.scanForSecrets(t, metrics, append([]string{aliasProviderKey, "team-secret-31337"}, testKeys...)...)
 }
