@@ -42,6 +42,9 @@ func New(b []byte) *Scanner { return &Scanner{b: b} }
 func (s *Scanner) Reset(b []byte) { s.b, s.i = b, 0 }
 
 func (s *Scanner) ws() {
+	if s.i < len(s.b) && s.b[s.i] > ' ' { // the usual case: compact JSON
+		return
+	}
 	for s.i < len(s.b) {
 		switch s.b[s.i] {
 		case ' ', '\t', '\n', '\r':
@@ -356,6 +359,17 @@ func (s *Scanner) Int() (int64, error) {
 	}
 	if j < len(s.b) && (s.b[j] == '.' || s.b[j] == 'e' || s.b[j] == 'E') {
 		return 0, ErrUnsure
+	}
+	if n := j - digits; n <= 18 { // cannot overflow int64: add up the digits here
+		var v int64
+		for _, c := range s.b[digits:j] {
+			v = v*10 + int64(c-'0')
+		}
+		if digits > start {
+			v = -v
+		}
+		s.i = j
+		return v, nil
 	}
 	v, err := strconv.ParseInt(string(s.b[start:j]), 10, 64)
 	if err != nil {
