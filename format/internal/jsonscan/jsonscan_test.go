@@ -1,0 +1,37 @@
+package jsonscan
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// FuzzValues: each reader of a scalar agrees with encoding/json wherever
+// it accepts the input, and Skip accepts only what encoding/json parses.
+func FuzzValues(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"esc \" \\ \/ \b\f\n\r\t"`, `"\u00e9\ud83d\ude00\ud800x"`, "\"caf\xc3\xa9 \xff\"",
+		`0`, `-0`, `123456789012345678`, `9223372036854775807`, `-9223372036854775808`, `1e3`, `01`,
+		`true`, `false`, `null`, `{"a":[1,{"b":null}],"c":"d"}`, ` [ 1 , 2 ] `} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var sc Scanner
+		sc.Reset(data)
+		if v, err := sc.String(); err == nil && sc.End() == nil {
+			var ref string
+			if err := json.Unmarshal(data, &ref); err != nil || ref != v {
+				t.Fatalf("String(%q) = %q; encoding/json: %q, %v", data, v, ref, err)
+			}
+		}
+		sc.Reset(data)
+		if v, err := sc.Int(); err == nil && sc.End() == nil {
+			var ref int64
+			if err := json.Unmarshal(data, &ref); err != nil || ref != v {
+				t.Fatalf("Int(%q) = %d; encoding/json: %d, %v", data, v, ref, err)
+			}
+		}
+		sc.Reset(data)
+		if err := sc.Skip(); err == nil && sc.End() == nil && !json.Valid(data) {
+			t.Fatalf("Skip accepted invalid JSON %q", data)
+		}
+	})
+}
