@@ -226,3 +226,29 @@ func TestDamagedInput(t *testing.T) {
 		t.Errorf("%d rows without id or time", rows)
 	}
 }
+
+// TestDamagedCopyKeepsEarlierAnalysis: a transfer cut short delivers a
+// torn copy of a segment that was already analysed intact; its rows stay.
+func TestDamagedCopyKeepsEarlierAnalysis(t *testing.T) {
+	dir := t.TempDir()
+	writeStreamedSegments(t, dir, 9, 5)
+	segs, _ := format.ListSegments([]string{dir}, false)
+	db := filepath.Join(t.TempDir(), "a.duckdb")
+	if s, err := Run(context.Background(), Options{Inputs: []string{dir}, DB: db}); err != nil || s.Rows != 9 {
+		t.Fatalf("first run: %+v, %v", s, err)
+	}
+	torn := filepath.Join(t.TempDir(), filepath.Base(segs[0].Path))
+	data, _ := os.ReadFile(segs[0].Path)
+	os.WriteFile(torn, data[:len(data)/2], 0o644)
+	s, err := Run(context.Background(), Options{Inputs: []string{filepath.Dir(torn)}, DB: db})
+	if err != nil || s.Segments != 0 || len(s.Problems) != 1 || !strings.Contains(s.Problems[0], "damaged copy") {
+		t.Fatalf("torn copy: %+v, %v", s, err)
+	}
+	conn, _ := OpenReadOnly(db)
+	defer conn.Close()
+	var n int
+	conn.QueryRow(`SELECT count(*) FROM api_calls`).Scan(&n)
+	if n != 9 {
+		t.Errorf("%d rows after a torn copy arrived, want the 9 from the intact one", n)
+	}
+}

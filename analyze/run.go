@@ -123,12 +123,16 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	a.progress.SegmentsTotal = len(sealed)
 	stopTicker := a.tick(start)
 	defer stopTicker()
+	byName := map[string]string{} // segment name → content hash, from the ledger
+	for id, name := range done {
+		byName[name] = id
+	}
 	seen := map[string]bool{} // content analysed in this run (the same segment shipped under two paths)
 	for _, sf := range sealed {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		id, err := identity(sf.Path)
+		id, intact, err := identity(sf.Path)
 		if err != nil {
 			sum.Problems = append(sum.Problems, fmt.Sprintf("%s: %v (skipped)", sf.Path, err))
 			sum.ProblemCount++
@@ -137,6 +141,14 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		}
 		if seen[id] || (!opts.Full && done[id] != "") {
 			sum.AlreadyDone++
+			a.segmentDone(sf.Size)
+			continue
+		}
+		// A damaged copy (a transfer cut short) of a segment already
+		// analysed from an intact copy must not replace its rows.
+		if prev, ok := byName[filepath.Base(sf.Path)]; ok && prev != id && !intact {
+			sum.Problems = append(sum.Problems, fmt.Sprintf("%s: a damaged copy of a segment already analysed; its earlier analysis is kept", sf.Path))
+			sum.ProblemCount++
 			a.segmentDone(sf.Size)
 			continue
 		}
@@ -155,7 +167,11 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		sum.Bytes += sf.Size
 		sum.ProblemCount += len(sl.problems)
 		for _, p := range sl.problems {
-			sum.Problems = append(sum.Problems, fmt.Sprintf("%s: %s at offset %d: %s", sl.segment, p.kind, p.offset, p.message))
+			at := ""
+			if p.offset >= 0 {
+				at = fmt.Sprintf(" at offset %d", p.offset)
+			}
+			sum.Problems = append(sum.Problems, fmt.Sprintf("%s: %s%s: %s", sl.segment, p.kind, at, p.message))
 		}
 		a.segmentDone(0)
 	}
@@ -175,21 +191,22 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 }
 
 // identity is a segment's content hash: the footer's SHA-256 of every byte
-// before it when the footer is intact, else the hash of the whole file.
-func identity(path string) (string, error) {
+// before it when the file ends in a footer (intact), else the hash of the
+// whole file. (The reader verifies the footer's hash as it reads.)
+func identity(path string) (id string, intact bool, err error) {
 	if ft, err := format.ReadFooter(path); err == nil && ft.SHA256 != "" {
-		return ft.SHA256, nil
+		return ft.SHA256, true, nil
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	defer f.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return "", err
+		return "", false, err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil)), false, nil
 }
 
 // analyzer carries the state of one Run.
