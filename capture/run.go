@@ -55,7 +55,13 @@ func Start(cfg *config.File, logger *slog.Logger) (*Instance, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(rec.Collectors()...)
-	srv := &Server{Config: cfg, Sink: rec, Logger: logger, Metrics: NewMetrics(reg), Node: rec.w.Node()}
+	transports, err := NewTransports(cfg)
+	if err != nil {
+		rec.Close()
+		logs.close()
+		return nil, err
+	}
+	srv := &Server{Config: cfg, Transport: transports, Sink: rec, Logger: logger, Metrics: NewMetrics(reg), Node: rec.w.Node()}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

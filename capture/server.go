@@ -222,8 +222,6 @@ func (x *exchange) proxy() {
 	x.relay(resp, cancel)
 }
 
-// recordUpstream keeps the upstream request in the record when it differs
-// from the client's: another body (alias), or credentials we supplied.
 // recordRoute names the route of the connection used and the routes that
 // failed before it; when every route failed, the route is "none" and err
 // lists them.
@@ -251,6 +249,8 @@ type failingTransport struct{ err error }
 
 func (f failingTransport) RoundTrip(*http.Request) (*http.Response, error) { return nil, f.err }
 
+// recordUpstream keeps the upstream request in the record when it differs
+// from the client's: another body (alias), or credentials we supplied.
 func (x *exchange) recordUpstream(up *http.Request, upBody, body []byte) {
 	sameBody := bytes.Equal(upBody, body)
 	sameAuth := true

@@ -13,9 +13,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lessllm/lessllm/capture/egress"
-
 	"github.com/lessllm/lessllm/capture/config"
+	"github.com/lessllm/lessllm/capture/egress"
 	"github.com/lessllm/lessllm/format"
 )
 
