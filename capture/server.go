@@ -63,6 +63,32 @@ type Server struct {
 	// connections are being closed: exchanges cut from then on are recorded
 	// as shutdown, not as client disconnects.
 	forced atomic.Bool
+	// inboundKeys are the SHA-256 hashes of the keys clients must present
+	// (config inbound_keys); empty admits everyone.
+	inboundKeys map[string]bool
+}
+
+// admit checks the client's lessllm key: X-Lessllm-Key (the client keeps
+// its own provider key in Authorization), or the API key header itself.
+// A key given as the API key is moved to X-Lessllm-Key, so that it is
+// never forwarded (X-Lessllm-* headers stay here) and the provider's
+// configured key is used upstream; the record keeps only its fingerprint.
+func (s *Server) admit(r *http.Request) bool {
+	if k := r.Header.Get("X-Lessllm-Key"); k != "" {
+		return s.inboundKeys[config.HashKey(k)]
+	}
+	for _, h := range []string{"Authorization", "X-Api-Key"} {
+		k := r.Header.Get(h)
+		if h == "Authorization" {
+			k = strings.TrimPrefix(k, "Bearer ")
+		}
+		if k != "" && s.inboundKeys[config.HashKey(k)] {
+			r.Header.Del(h)
+			r.Header.Set("X-Lessllm-Key", k)
+			return true
+		}
+	}
+	return false
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -79,6 +105,7 @@ func (s *Server) init() {
 		if s.Logger == nil {
 			s.Logger = slog.Default()
 		}
+		s.inboundKeys = s.Config.InboundKeyHashes()
 	})
 }
 
@@ -102,6 +129,17 @@ type exchange struct {
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.init()
+	if len(s.inboundKeys) > 0 && !s.admit(r) {
+		// Refused before anything is forwarded or recorded.
+		dialect := dialectOf(r.URL.Path, r.Header)
+		if dialect == "" {
+			dialect = dialectOpenAI
+		}
+		s.Logger.Warn("request refused: no valid lessllm key", "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
+		writeAPIError(w, dialect, http.StatusUnauthorized, "invalid_lessllm_key",
+			"lessllm: this proxy needs a lessllm key: send it as the API key, or in X-Lessllm-Key next to your provider key")
+		return
+	}
 	s.inflight.Add(1)
 	defer s.inflight.Done()
 	if s.Metrics != nil {

@@ -89,9 +89,10 @@ func isSecretHeader(canonical string, extra []string) bool {
 }
 
 // KeyFingerprint returns the fingerprint of the API key a redacted request
-// carried (Authorization bearer, x-api-key or api-key), or "" when none.
+// carried (Authorization bearer, x-api-key or api-key, else the inbound
+// key sent to lessllm itself), or "" when none.
 func (h Header) KeyFingerprint() string {
-	for _, name := range []string{"X-Api-Key", "Api-Key", "Authorization"} {
+	for _, name := range []string{"X-Api-Key", "Api-Key", "Authorization", "X-Lessllm-Key"} {
 		for _, v := range h[name] {
 			if i := strings.Index(v, FingerprintPrefix); i >= 0 {
 				return v[i:]

@@ -9,6 +9,8 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -36,6 +38,10 @@ type File struct {
 	Models    map[string]ModelAlias `yaml:"models"`
 	Proxy     Proxy                 `yaml:"proxy"`
 	Logging   Logging               `yaml:"logging"`
+	// InboundKeys, when set, are the keys clients must present to use the
+	// proxy: "sha256:" + 64 hex digits of the key's SHA-256, or the key
+	// itself (then from ${ENV}, never written into the file).
+	InboundKeys []string `yaml:"inbound_keys"`
 	// Pricing overrides or adds model prices for `lessllm analyze`.
 	Pricing map[string]Price `yaml:"pricing"`
 
@@ -241,6 +247,27 @@ func Parse(path string, data []byte) (*File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// InboundKeyHashes returns the SHA-256 (hex) of every inbound key.
+func (f *File) InboundKeyHashes() map[string]bool {
+	out := map[string]bool{}
+	for _, k := range f.InboundKeys {
+		if h, ok := strings.CutPrefix(k, "sha256:"); ok {
+			out[h] = true
+		} else {
+			out[HashKey(k)] = true
+		}
+	}
+	return out
+}
+
+// HashKey is the hex SHA-256 of an inbound key, as inbound_keys stores it.
+func HashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
 }
 
 // ByteSize is a size in bytes; YAML accepts an integer or "64KiB", "128MiB",
@@ -495,6 +522,13 @@ func (f *File) validate(root *yaml.Node) error {
 		bad("proxy.pool: max_idle_per_host and idle_timeout must be greater than zero", "proxy", "pool")
 	}
 	f.Proxy.Routes.check("proxy", bad, "proxy")
+	for _, k := range f.InboundKeys {
+		if h, ok := strings.CutPrefix(k, "sha256:"); ok && !sha256Hex.MatchString(h) {
+			bad("inbound_keys: a sha256: entry needs 64 hex digits (lessllm hash-key prints one)", "inbound_keys")
+		} else if strings.TrimSpace(k) == "" {
+			bad("inbound_keys: an entry is empty (an unset ${ENV}?)", "inbound_keys")
+		}
+	}
 	for _, name := range names {
 		if r := f.Providers[name].Proxy; r != nil {
 			r.check(fmt.Sprintf("providers.%s.proxy", name), bad, "providers", name, "proxy")

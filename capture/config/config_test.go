@@ -60,6 +60,7 @@ func TestParseErrorsNameLineAndExpectation(t *testing.T) {
 		{"bad_listen", "listen: 8000\n", []string{"lessllm.yaml:1:", "host:port"}},
 		{"malformed_env", "providers:\n  x: { type: openai, base_url: 'http://a', api_key: '${KEY' }\n", []string{"lessllm.yaml:2:", "malformed environment reference"}},
 		{"syntax_error", "capture:\n  dir: [unclosed\n", []string{"lessllm.yaml:"}},
+		{"inbound_key_bad_hash", "inbound_keys: ['sha256:abc']\n", []string{"lessllm.yaml:1:", "64 hex digits"}},
 		{"proxy_bad_scheme", "proxy:\n  http_proxy: ftp://p:8080\n", []string{"lessllm.yaml:2:", `scheme "ftp"`, "socks5h"}},
 		{"proxy_direct_not_a_proxy", "proxy:\n  socks_proxy: direct\n", []string{"lessllm.yaml:2:", "list direct under fallback"}},
 		{"proxy_bad_fallback", "proxy:\n  fallback: [socks5://127.0.0.1:1080, 'http://pro xy:80']\n", []string{"lessllm.yaml:2:", "proxy.fallback"}},

@@ -25,6 +25,7 @@ type CLI struct {
 	Report   ReportCmd   `cmd:"" help:"Write a self-contained HTML report."`
 	Segments SegmentsCmd `cmd:"" help:"List, print and verify capture segments."`
 	Check    CheckCmd    `cmd:"" help:"Try every route (direct or through the configured proxies) to every provider and print what works."`
+	HashKey  HashKeyCmd  `cmd:"" name:"hash-key" help:"Print the inbound_keys entry (sha256:...) for a key read from stdin."`
 	Version  VersionCmd  `cmd:"" help:"Print the version."`
 }
 
