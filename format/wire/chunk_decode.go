@@ -53,16 +53,7 @@ func decodeChatChunk(data []byte, c *chatChunk, prev *chatChunk) error {
 			}
 		case "choices":
 			if err = seen.once(7); err == nil && !s.Null() {
-				c.Choices = []chunkChoice{}
-				arr := s.Array()
-				for arr.Next() && err == nil {
-					var ch chunkChoice
-					err = decodeChoice(s, &ch)
-					c.Choices = append(c.Choices, ch)
-				}
-				if err == nil {
-					err = arr.Err()
-				}
+				c.Choices, err = decodeList(s, decodeChoice)
 			}
 		default:
 			err = unknown(s, key, "id", "object", "created", "model", "system_fingerprint", "usage", "error", "choices")
@@ -119,16 +110,7 @@ func decodeDelta(s *jsonscan.Scanner, d *chunkDelta) error {
 			err = strPtr(s, &seen, 3, &d.ReasoningContent)
 		case "tool_calls":
 			if err = seen.once(4); err == nil && !s.Null() {
-				d.ToolCalls = []toolCallDelta{}
-				arr := s.Array()
-				for arr.Next() && err == nil {
-					var tc toolCallDelta
-					err = decodeToolCall(s, &tc)
-					d.ToolCalls = append(d.ToolCalls, tc)
-				}
-				if err == nil {
-					err = arr.Err()
-				}
+				d.ToolCalls, err = decodeList(s, decodeToolCall)
 			}
 		default:
 			err = unknown(s, key, "role", "content", "refusal", "reasoning_content", "tool_calls")
@@ -178,6 +160,22 @@ func decodeToolCall(s *jsonscan.Scanner, tc *toolCallDelta) error {
 		}
 	}
 	return it.Err()
+}
+
+// decodeList decodes an array whose elements decode reads (a new, non-nil
+// slice, as encoding/json makes for an array).
+func decodeList[T any](s *jsonscan.Scanner, decode func(*jsonscan.Scanner, *T) error) ([]T, error) {
+	out := []T{}
+	arr := s.Array()
+	for arr.Next() {
+		var v T
+		err := decode(s, &v)
+		out = append(out, v)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, arr.Err()
 }
 
 // fields tracks which keys of one object were seen; a repeat is left to
