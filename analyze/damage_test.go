@@ -225,6 +225,16 @@ func TestDamagedInput(t *testing.T) {
 	if rows != 0 {
 		t.Errorf("%d rows without id or time", rows)
 	}
+	// The outputs hold prompts, like the segments: owner only.
+	files, _ := filepath.Glob(filepath.Join(sum.Parquet, "api_calls", "date=*", "*.parquet"))
+	for _, f := range append(files, sum.DB) {
+		if st, err := os.Stat(f); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, %v; want 0600", f, st.Mode().Perm(), err)
+		}
+	}
+	if len(files) == 0 {
+		t.Error("no parquet files")
+	}
 }
 
 // TestDamagedCopyKeepsEarlierAnalysis: a transfer cut short delivers a

@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS analysis_problems (
 // OpenDB opens (creating if needed) an analysis database for writing.
 func OpenDB(path string) (*sql.DB, error) {
 	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, err
 		}
 	}
@@ -57,6 +57,11 @@ func OpenDB(path string) (*sql.DB, error) {
 	if err := db.Ping(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	// The database holds prompts and responses, like the segments: owner only.
+	if err := os.Chmod(path, 0o600); err != nil {
+		db.Close()
+		return nil, err
 	}
 	return db, nil
 }

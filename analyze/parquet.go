@@ -66,12 +66,12 @@ func (p *partitionWriter) Write(rows []Call) error {
 
 func (p *partitionWriter) open(date string) (*partitionFile, error) {
 	dir := filepath.Join(tableDir(p.root), "date="+date)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	path := filepath.Join(dir, p.stem+".parquet")
 	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600) // rows hold prompts, like the segments
 	if err != nil {
 		return nil, err
 	}

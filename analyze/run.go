@@ -103,7 +103,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 			sum.OpenSkipped = append(sum.OpenSkipped, sf.Path)
 		}
 	}
-	if err := os.MkdirAll(tableDir(opts.Parquet), 0o755); err != nil {
+	if err := os.MkdirAll(tableDir(opts.Parquet), 0o700); err != nil {
 		return nil, err
 	}
 	db, err := OpenDB(opts.DB)
