@@ -4,7 +4,7 @@ BIN     := bin/lessllm
 FUZZTIME ?= 30s
 PKGS_NOCGO := ./format/... ./capture/...
 
-.PHONY: build test lint bench fuzz demo clean
+.PHONY: build test lint bench fuzz faults demo clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/lessllm
@@ -32,6 +32,10 @@ bench: build
 	$(GO) test -run '^TestCompressionRatio$$' -v -count=1 ./format/ | grep -E 'record|ok'
 	$(GO) build -o bin/lessllm-bench ./cmd/lessllm-bench
 	./bin/lessllm-bench -lessllm $(BIN) -update BENCHMARKS.md
+
+# The fault suite at full length (RELIABILITY.md); make test runs a short form.
+faults:
+	LESSLLM_CRASH_ROUNDS=20 $(GO) test -count=1 -v -run '^TestCrashLosesNoCompletedExchange$$' ./cmd/lessllm
 
 # Each fuzz target for FUZZTIME (default 30 s). Crashers land in the
 # package's testdata/fuzz/ and become regression tests.
