@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptrace"
+	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -129,6 +130,22 @@ type exchange struct {
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.init()
+	// Not a forward proxy: CONNECT and absolute-form requests
+	// ("GET http://other-host/…", RFC 9112 §3.2.2) name a destination of
+	// the client's choosing; lessllm only ever contacts configured upstreams.
+	if r.Method == http.MethodConnect || !strings.HasPrefix(r.RequestURI, "/") {
+		s.Logger.Warn("request refused: lessllm is not a forward proxy", "remote", r.RemoteAddr, "method", r.Method, "uri", r.RequestURI)
+		writeAPIError(w, dialectOpenAI, http.StatusBadRequest, "not_a_forward_proxy",
+			"lessllm is an API proxy, not a forward proxy: send API requests to its own URL (e.g. http://127.0.0.1:8000/v1/...)")
+		return
+	}
+	// A path with dot segments or empty segments ("/v1/../../admin", also
+	// percent-encoded) could walk out of a provider's base path on its host.
+	if p := r.URL.Path; p != "/" && path.Clean(p) != strings.TrimSuffix(p, "/") {
+		s.Logger.Warn("request refused: path not in canonical form", "remote", r.RemoteAddr, "path", p)
+		writeAPIError(w, dialectOpenAI, http.StatusBadRequest, "bad_path", fmt.Sprintf("lessllm: path %q is not in canonical form (no . or .. segments, no //)", p))
+		return
+	}
 	if len(s.inboundKeys) > 0 && !s.admit(r) {
 		// Refused before anything is forwarded or recorded.
 		dialect := dialectOf(r.URL.Path, r.Header)
