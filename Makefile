@@ -44,6 +44,7 @@ fuzz:
 	$(GO) test ./format/ -run '^$$' -fuzz '^FuzzDecodeExchange$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./format/ -run '^$$' -fuzz '^FuzzDecodeFast$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./format/wire/ -run '^$$' -fuzz '^FuzzDecodeChatChunk$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./format/wire/ -run '^$$' -fuzz '^FuzzChatFastPath$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./format/internal/jsonscan/ -run '^$$' -fuzz '^FuzzValues$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./format/wire/ -run '^$$' -fuzz '^FuzzSSEParser$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./format/wire/ -run '^$$' -fuzz '^FuzzReadStream$$' -fuzztime $(FUZZTIME)

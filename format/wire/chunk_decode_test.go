@@ -49,3 +49,33 @@ func FuzzDecodeChatChunk(f *testing.F) {
 		}
 	})
 }
+
+// FuzzChatFastPath: a stream read with the fast path for plain content
+// events gives exactly what the general path gives. Input: events, one
+// per line.
+func FuzzChatFastPath(f *testing.F) {
+	first := `{"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","system_fingerprint":"fp","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}`
+	for _, s := range []string{
+		first + "\n" + `{"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","service_tier":"default","system_fingerprint":"fp","choices":[{"index":0,"delta":{"content":" hi\n\"there\""},"logprobs":null,"finish_reason":null}],"usage":null}` + "\n" +
+			`{"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}`,
+		first + "\n" + `{"id":"c2","model":"other","choices":[{"index":0,"delta":{"content":"x"}}]}`,
+		first + "\n" + `{"id":"c1","choices":[{"index":1,"delta":{"content":"new choice"}}]}`,
+		first + "\n" + `{"id":"c1","choices":[{"index":0,"delta":{"content":"a","content":"b"}}]}`,
+		first + "\n" + `{"id":"c1","choices":[{"index":0,"delta":{"refusal":"no","reasoning_content":"hm","role":"assistant"}}]}`,
+		first + "\n" + `{"id":"c1","choices":[{"index":0,"delta":{"content":"x"}}]} trailing`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, events string) {
+		fast, slow := &openAIChatStream{}, &openAIChatStream{noFast: true}
+		for i, line := range strings.Split(events, "\n") {
+			ev := Event{Data: []byte(line), T: int64(i)}
+			fast.Event(ev)
+			slow.Event(ev)
+		}
+		a, b := fast.Finish(), slow.Finish()
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("fast path disagrees on %q:\nfast %+v\nslow %+v", events, a, b)
+		}
+	})
+}

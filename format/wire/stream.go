@@ -120,6 +120,8 @@ type openAIChatStream struct {
 	choices map[int]*chatChoice
 	text    bool      // legacy completions: choices carry "text"
 	prev    chatChunk // the last event's identity fields, shared by the next
+	scratch []byte    // decoded text of the event on the fast path
+	noFast  bool      // tests: take the general path only
 }
 
 type chatChoice struct {
@@ -179,10 +181,19 @@ func (o *openAIChatStream) Event(ev Event) {
 		o.s.Done = true
 		return
 	}
+	if !o.noFast && o.fastEvent(ev.Data, ev.T) {
+		return
+	}
+	o.general(ev.Data, ev.T)
+}
+
+// general applies any Chat Completions event: decoded by hand, else (for
+// anything unusual) by encoding/json.
+func (o *openAIChatStream) general(data []byte, t int64) {
 	var c chatChunk
-	if decodeChatChunk(ev.Data, &c, &o.prev) != nil {
+	if decodeChatChunk(data, &c, &o.prev) != nil {
 		c = chatChunk{}
-		if json.Unmarshal(ev.Data, &c) != nil {
+		if json.Unmarshal(data, &c) != nil {
 			return
 		}
 	}
@@ -258,7 +269,7 @@ func (o *openAIChatStream) Event(ev Event) {
 		}
 	}
 	if generated {
-		o.s.content(ev.T)
+		o.s.content(t)
 	}
 }
 

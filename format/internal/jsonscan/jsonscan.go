@@ -204,6 +204,22 @@ func (s *Scanner) StringLike(prev string) (string, error) {
 	return s.String()
 }
 
+// PlainString reads a string that needs no decoding and returns its bytes
+// (a slice of the input); ok is false, and nothing is consumed, for any
+// other value.
+func (s *Scanner) PlainString() (v []byte, ok bool) {
+	if s.Peek() != '"' {
+		return nil, false
+	}
+	j, ok := s.plainEnd()
+	if !ok {
+		return nil, false
+	}
+	v = s.b[s.i+1 : j]
+	s.i = j + 1
+	return v, true
+}
+
 // AppendString reads a string value and appends its decoded bytes to dst,
 // so that many strings can share one buffer.
 func (s *Scanner) AppendString(dst []byte) ([]byte, error) {
