@@ -46,6 +46,7 @@ fuzz:
 	$(GO) test ./format/wire/ -run '^$$' -fuzz '^FuzzDecodeChatChunk$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./format/wire/ -run '^$$' -fuzz '^FuzzChatFastPath$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./format/internal/jsonscan/ -run '^$$' -fuzz '^FuzzValues$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./format/internal/jsonscan/ -run '^$$' -fuzz '^FuzzNextSpecial$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./format/wire/ -run '^$$' -fuzz '^FuzzSSEParser$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./format/wire/ -run '^$$' -fuzz '^FuzzReadStream$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./format/wire/ -run '^$$' -fuzz '^FuzzOpenAIChatToAnthropic$$' -fuzztime $(FUZZTIME)

@@ -10,7 +10,9 @@
 package jsonscan
 
 import (
+	"encoding/binary"
 	"errors"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -24,6 +26,27 @@ var special = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// nextSpecial returns the index of the first special byte in b at or
+// after i (len(b) if none), eight bytes at a time: each test below sets the
+// high bit of the bytes it matches, and since a borrow only carries toward
+// higher bytes, the lowest bit set marks the first match exactly ("Bit
+// Twiddling Hacks": determine if a word has a zero byte / a byte less than n).
+func nextSpecial(b []byte, i int) int {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q, bs := x^(lsb*'"'), x^(lsb*'\\')
+		m := (q-lsb)&^q | (bs-lsb)&^bs | (x-lsb*0x20)&^x | x
+		if m &= msb; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for i < len(b) && !special[b[i]] {
+		i++
+	}
+	return i
+}
 
 // ErrUnsure is returned for anything the scanner does not handle; callers
 // fall back to encoding/json.
@@ -166,10 +189,7 @@ func (it *Iter) Err() error { return it.err }
 // change, returning a slice of the input.
 func (s *Scanner) plainString() ([]byte, bool) {
 	start := s.i + 1
-	j := start
-	for j < len(s.b) && !special[s.b[j]] {
-		j++
-	}
+	j := nextSpecial(s.b, start)
 	if j < len(s.b) && s.b[j] == '"' {
 		s.i = j + 1
 		return s.b[start:j], true
@@ -239,12 +259,8 @@ func (s *Scanner) AppendString(dst []byte) ([]byte, error) {
 func (s *Scanner) plainEnd() (int, bool) {
 	start := s.i + 1
 	ascii := true
-	for j := start; j < len(s.b); j++ {
-		c := s.b[j]
-		if !special[c] {
-			continue
-		}
-		switch {
+	for j := nextSpecial(s.b, start); j < len(s.b); j = nextSpecial(s.b, j+1) {
+		switch c := s.b[j]; {
 		case c == '"':
 			return j, ascii || utf8.Valid(s.b[start:j])
 		case c == '\\' || c < 0x20:
@@ -263,12 +279,13 @@ func (s *Scanner) unescape(out []byte, start int) ([]byte, error) {
 	j := start
 	for j < len(s.b) {
 		// Copy the run of bytes that need no decoding in one go.
-		k := j
-		for k < len(s.b) && !special[s.b[k]] {
-			k++
+		// Byte by byte: in captured SSE the runs between escapes are a few
+		// bytes long, too short for a word-at-a-time search to pay.
+		for j < len(s.b) && !special[s.b[j]] {
+			out = append(out, s.b[j])
+			j++
 		}
-		out = append(out, s.b[j:k]...)
-		if j = k; j == len(s.b) {
+		if j == len(s.b) {
 			break
 		}
 		c := s.b[j]

@@ -35,3 +35,21 @@ func FuzzValues(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNextSpecial: the word-at-a-time search finds what a byte loop finds.
+func FuzzNextSpecial(f *testing.F) {
+	f.Add([]byte(`abcdefgh"ijk\lmn`), 0)
+	f.Add([]byte("\x1f\x20\x21\x7f\x80\xff"), 1)
+	f.Fuzz(func(t *testing.T, b []byte, i int) {
+		if i < 0 || i > len(b) {
+			return
+		}
+		want := i
+		for want < len(b) && !special[b[want]] {
+			want++
+		}
+		if got := nextSpecial(b, i); got != want {
+			t.Fatalf("nextSpecial(%q, %d) = %d, want %d", b, i, got, want)
+		}
+	})
+}
