@@ -35,6 +35,9 @@ const (
 	simTokens = 20
 )
 
+// callsPerRound is what captureRound sends: two of each of its ten kinds.
+const callsPerRound = 20
+
 // usageSeen is what the clients were told, by response id.
 type usageSeen struct {
 	mu     sync.Mutex
@@ -131,6 +134,13 @@ func captureRound(t *testing.T, upstream, dir string, round int, seen *usageSeen
 				return fmt.Errorf("reset-mid stream ended cleanly")
 			}
 			return nil
+		},
+		func(i int) error { // an OpenAI SDK stream to an alias on Anthropic: translated
+			s := oc.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{Model: "claude", Messages: msgs(i),
+				StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}})
+			for s.Next() {
+			}
+			return s.Err()
 		},
 		func(i int) error { // an endpoint analysis has no parser for
 			resp, err := http.Get(url + "/v1/models")
@@ -320,8 +330,8 @@ func TestAnalyzeEndToEnd(t *testing.T) {
 
 	t.Run("idempotent and incremental", func(t *testing.T) {
 		want := queryOK(t, one, "csv", allCalls)
-		if strings.Count(want, "\n") != 1+3*18 {
-			t.Fatalf("api_calls has %d rows, want %d", strings.Count(want, "\n")-1, 3*18)
+		if strings.Count(want, "\n") != 1+3*callsPerRound {
+			t.Fatalf("api_calls has %d rows, want %d", strings.Count(want, "\n")-1, 3*callsPerRound)
 		}
 		// The same captures analysed again: nothing added.
 		if out := analyzeOK(t, dir, "--db", one); !strings.Contains(out, "skipped 3 segments already analysed") {
@@ -354,6 +364,17 @@ func TestAnalyzeEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("translated calls keep both models", func(t *testing.T) {
+		rows := queryRows(t, one, `SELECT count(*) AS n, min(upstream_model) AS up, min(dialect) AS d, min(upstream_dialect) AS ud,
+				min(estimated_ttft_ms) AS lo, max(estimated_ttft_ms) AS hi, min(actual_completion_tokens) AS out,
+				count(estimated_cost_usd) AS priced FROM api_calls WHERE model = 'claude'`)
+		r := rows[0]
+		if r["n"].(float64) != 6 || r["up"] != "claude-sonnet-4-5" || r["d"] != "openai" || r["ud"] != "anthropic" ||
+			r["lo"].(float64) < 140 || r["hi"].(float64) > 160 || r["out"].(float64) != simTokens || r["priced"].(float64) != 6 {
+			t.Errorf("translated calls: %v", r)
+		}
+	})
+
 	t.Run("user queries", func(t *testing.T) {
 		run := func(name string) []map[string]any {
 			sql, err := os.ReadFile(filepath.Join("testdata", "user-queries", name))
@@ -371,8 +392,8 @@ func TestAnalyzeEndToEnd(t *testing.T) {
 				t.Errorf("q1: gpt-4o cost %v", r["total_cost"])
 			}
 		}
-		if calls != 3*18 {
-			t.Errorf("q1 counts %v calls, want %d", calls, 3*18)
+		if calls != 3*callsPerRound {
+			t.Errorf("q1 counts %v calls, want %d", calls, 3*callsPerRound)
 		}
 		// q2, experiment report: the fixed simulator timings come back.
 		for _, r := range run("q2.sql") {
@@ -410,7 +431,7 @@ func TestAnalyzeEndToEnd(t *testing.T) {
 		pq := filepath.Join(work, "parquet")
 		rows := queryRows(t, one, fmt.Sprintf(`SELECT count(*) AS n, count(DISTINCT date) AS days, min(typeof(timestamp)) AS ts
 				FROM read_parquet('%s/api_calls/date=*/*.parquet', hive_partitioning=true)`, pq))
-		if rows[0]["n"].(float64) != 3*18 || rows[0]["days"].(float64) < 1 || rows[0]["ts"] != "TIMESTAMP WITH TIME ZONE" {
+		if rows[0]["n"].(float64) != 3*callsPerRound || rows[0]["days"].(float64) < 1 || rows[0]["ts"] != "TIMESTAMP WITH TIME ZONE" {
 			t.Errorf("parquet dataset: %v", rows[0])
 		}
 	})

@@ -30,6 +30,8 @@ capture: { dir: %q, node: sigterm-test, flush_interval: 50ms, shutdown_grace: 20
 providers:
   openai:    { type: openai, base_url: "%s/v1", api_key: sk-test }
   anthropic: { type: anthropic, base_url: %q, api_key: sk-ant-test }
+models:
+  claude: { provider: anthropic, model: claude-sonnet-4-5 }   # OpenAI SDK calls translated
 `, dir, upstream, upstream)), 0o600)
 	cmd := exec.Command(lessllmBin, "capture", "--config", cfg)
 	var stderr bytes.Buffer
