@@ -58,10 +58,8 @@ type Scanner struct {
 	i int
 }
 
-// New returns a scanner over b. b must not change while it is in use.
-func New(b []byte) *Scanner { return &Scanner{b: b} }
-
-// Reset reuses s for b.
+// Reset points s at b (the zero Scanner reads nothing). b must not change
+// while s is in use.
 func (s *Scanner) Reset(b []byte) { s.b, s.i = b, 0 }
 
 func (s *Scanner) ws() {
