@@ -429,6 +429,18 @@ func TestAnalyzeEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("pricing overrides from the config", func(t *testing.T) {
+		cfg := filepath.Join(work, "pricing.yaml")
+		os.WriteFile(cfg, []byte("pricing:\n  gpt-4o: { input: 1000000, output: 0 }   # 1 USD per prompt token\n"), 0o600)
+		db := filepath.Join(work, "priced.duckdb")
+		analyzeOK(t, dir, "--db", db, "--config", cfg, "--parquet", filepath.Join(work, "priced-parquet"))
+		rows := queryRows(t, db, `SELECT bool_and(estimated_cost_usd = actual_prompt_tokens) AS exact, count(*) AS n,
+				min(price_version) AS v FROM api_calls WHERE upstream_model = 'gpt-4o' AND usage_source = 'api'`)
+		if r := rows[0]; r["exact"] != true || r["n"].(float64) == 0 || !strings.HasSuffix(r["v"].(string), "+config") {
+			t.Errorf("overridden price: %v", r)
+		}
+	})
+
 	t.Run("no secret in the outputs", func(t *testing.T) {
 		keys := []string{"sk-client-0", "sk-client-1", "sk-client-2", "sk-ant-client", "sk-test", "sk-ant-test"}
 		scan := func(what string, data []byte) {
