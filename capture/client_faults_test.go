@@ -195,3 +195,48 @@ func TestDisconnectsLeakNothing(t *testing.T) {
 	}
 	t.Logf("goroutines: %d before, %d after 50 mid-stream disconnects", before, after)
 }
+
+// TestSlowlorisIsCutOff: a client that trickles its headers is
+// disconnected after read_header_timeout, and the proxy keeps serving.
+func TestSlowlorisIsCutOff(t *testing.T) {
+	h := newHarness(t, simulator.Options{TTFT: time.Millisecond, TPOT: time.Millisecond, OutputTokens: 2}, func(c *config.File) {
+		c.Capture.ReadHeaderTimeout = 300 * time.Millisecond
+	})
+	c, err := net.Dial("tcp", strings.TrimPrefix(h.inst.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	closed := make(chan time.Duration, 1)
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				closed <- time.Since(start)
+				return
+			}
+		}
+	}()
+	io.WriteString(c, "POST /v1/chat/completions HTTP/1.1\r\n")
+	for i := 0; ; i++ {
+		select {
+		case took := <-closed:
+			if took > 2*time.Second {
+				t.Errorf("a header trickle kept the connection %v (read_header_timeout 300 ms)", took)
+			}
+			resp, err := http.Get(h.inst.URL + "/v1/models")
+			if err != nil || resp.StatusCode != 200 {
+				t.Errorf("the proxy stopped serving: %v", err)
+			} else {
+				resp.Body.Close()
+			}
+			return
+		case <-time.After(100 * time.Millisecond):
+			fmt.Fprintf(c, "X-Trickle-%d: a\r\n", i) // one header every 100 ms, never the end
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("the connection was never closed")
+		}
+	}
+}

@@ -84,7 +84,7 @@ func Start(cfg *config.File, logger *slog.Logger) (*Instance, error) {
 		URL: "http://" + ln.Addr().String(), cfg: cfg, server: srv, recorder: rec, log: logger, logs: logs,
 		http: &http.Server{
 			Handler:           mux,
-			ReadHeaderTimeout: 10 * time.Second, // slowloris
+			ReadHeaderTimeout: cfg.Capture.ReadHeaderTimeout, // slowloris
 			IdleTimeout:       5 * time.Minute,
 			MaxHeaderBytes:    1 << 20,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),

@@ -69,6 +69,9 @@ type Capture struct {
 	QueueSize int `yaml:"queue_size"`
 	// ShutdownGrace is how long SIGTERM waits for in-flight streams.
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// ReadHeaderTimeout bounds how long a client may take to send its
+	// request headers (slowloris).
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
 }
 
 // Provider is an upstream API.
@@ -197,7 +200,7 @@ func Default() *File {
 		Capture: Capture{
 			Dir: "./captures", SegmentMaxBytes: 128 << 20, SegmentMaxAge: time.Hour,
 			FlushInterval: 200 * time.Millisecond, MaxBodyBytes: 32 << 20, MaxRequestBytes: 64 << 20,
-			OnWriteError: "drop", QueueSize: 4096, ShutdownGrace: 30 * time.Second,
+			OnWriteError: "drop", QueueSize: 4096, ShutdownGrace: 30 * time.Second, ReadHeaderTimeout: 10 * time.Second,
 		},
 		Providers: map[string]*Provider{
 			OpenAI:    {Type: OpenAI, BaseURL: "https://api.openai.com/v1", APIKey: os.Getenv("OPENAI_API_KEY")},
@@ -460,7 +463,8 @@ func (f *File) validate(root *yaml.Node) error {
 		v    int64
 		name string
 	}{{int64(c.SegmentMaxBytes), "segment_max_bytes"}, {int64(c.SegmentMaxAge), "segment_max_age"}, {int64(c.FlushInterval), "flush_interval"},
-		{int64(c.MaxBodyBytes), "max_body_bytes"}, {int64(c.MaxRequestBytes), "max_request_bytes"}, {int64(c.QueueSize), "queue_size"}} {
+		{int64(c.MaxBodyBytes), "max_body_bytes"}, {int64(c.MaxRequestBytes), "max_request_bytes"}, {int64(c.QueueSize), "queue_size"},
+		{int64(c.ReadHeaderTimeout), "read_header_timeout"}} {
 		if p.v <= 0 {
 			bad(fmt.Sprintf("capture.%s must be greater than zero", p.name), "capture", p.name)
 		}
