@@ -152,12 +152,12 @@ func captureRound(t *testing.T, upstream, dir string, round int, seen *usageSeen
 			return nil
 		},
 	}
-	// Four calls at a time: enough to interleave streams in one segment, few
+	// Three calls at a time: enough to interleave streams in one segment, few
 	// enough that a burst of starts on two cores does not itself delay the
 	// first tokens the test measures.
 	var wg sync.WaitGroup
 	errs := make(chan error, len(calls)*2)
-	slots := make(chan struct{}, 4)
+	slots := make(chan struct{}, 3)
 	for rep := range 2 {
 		for k, call := range calls {
 			wg.Go(func() {
