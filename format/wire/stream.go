@@ -19,19 +19,24 @@ const (
 	KindAnthropicMessages      // POST /v1/messages
 )
 
-// KindOf maps a request path to its Kind.
+// KindOf maps a request path to its Kind by its last segments, so that an
+// upstream path under a base path ("/openai/v1/chat/completions" on a
+// gateway, "/v1/chat/completions" on the API itself) is read the same way.
 func KindOf(path string) Kind {
-	switch strings.TrimSuffix(path, "/") {
-	case "/v1/chat/completions":
-		return KindOpenAIChat
-	case "/v1/responses":
-		return KindOpenAIResponses
-	case "/v1/completions":
-		return KindOpenAICompletions
-	case "/v1/embeddings":
-		return KindOpenAIEmbeddings
-	case "/v1/messages":
-		return KindAnthropicMessages
+	path = strings.TrimSuffix(path, "/")
+	for _, k := range []struct {
+		suffix string
+		kind   Kind
+	}{ // chat/completions before completions: the longer suffix wins
+		{"/chat/completions", KindOpenAIChat},
+		{"/responses", KindOpenAIResponses},
+		{"/completions", KindOpenAICompletions},
+		{"/embeddings", KindOpenAIEmbeddings},
+		{"/messages", KindAnthropicMessages},
+	} {
+		if strings.HasSuffix(path, k.suffix) {
+			return k.kind
+		}
 	}
 	return KindUnknown
 }

@@ -195,3 +195,16 @@ func FuzzReadStream(f *testing.F) {
 		}
 	})
 }
+
+func TestKindOf(t *testing.T) {
+	for path, want := range map[string]Kind{
+		"/v1/chat/completions": KindOpenAIChat, "/openai/v1/chat/completions": KindOpenAIChat, "/v1/chat/completions/": KindOpenAIChat,
+		"/v1/responses": KindOpenAIResponses, "/v1/completions": KindOpenAICompletions, "/v1/embeddings": KindOpenAIEmbeddings,
+		"/v1/messages": KindAnthropicMessages, "/anthropic/v1/messages": KindAnthropicMessages,
+		"/v1/messages/count_tokens": KindUnknown, "/v1/responses/resp_123": KindUnknown, "/v1/models": KindUnknown, "/v1/files": KindUnknown,
+	} {
+		if got := KindOf(path); got != want {
+			t.Errorf("KindOf(%q) = %v, want %v", path, got, want)
+		}
+	}
+}
