@@ -51,7 +51,7 @@ func TestCrashLosesNoCompletedExchange(t *testing.T) {
 		var wg sync.WaitGroup
 		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
 		for i := range n {
-			delay := time.Duration(rng.IntN(800)) * time.Millisecond
+			delay := time.Duration(rng.IntN(1500)) * time.Millisecond // starts overlap the kill window: some streams are always in flight
 			marker := fmt.Sprintf("crash-r%d-i%d", round, i)
 			wg.Go(func() {
 				time.Sleep(delay)
@@ -69,7 +69,7 @@ func TestCrashLosesNoCompletedExchange(t *testing.T) {
 				}
 			})
 		}
-		time.Sleep(time.Duration(400+rng.IntN(900)) * time.Millisecond)
+		time.Sleep(time.Duration(700+rng.IntN(700)) * time.Millisecond) // late enough that dozens of streams are owed, early enough that many are cut
 		cmd.Process.Signal(syscall.SIGKILL)
 		killedAt := time.Now()
 		cmd.Wait()
@@ -127,7 +127,7 @@ func TestCrashLosesNoCompletedExchange(t *testing.T) {
 			round, len(doneAt), n, owed, crashFlush+crashSlack, owed-lost, lost, len(found))
 	}
 	t.Logf("%d kills: %d streams completed before a kill, %d of them owed to the segments", rounds, totalDone, totalOwed)
-	if totalOwed < 30*rounds {
+	if totalOwed < 20*rounds {
 		t.Errorf("only %d completed exchanges were owed over %d kills: the kills came too early to test anything", totalOwed, rounds)
 	}
 }
