@@ -115,10 +115,9 @@ func (x *extractor) call(ex *format.Exchange, segment string) Call {
 			problems = append(problems, fmt.Sprintf("streamed response of endpoint %s not understood", up.Path))
 		default:
 			body := resp.Body()
-			if len(body) > 0 && json.Valid(body) {
+			var r responseFields
+			if len(body) > 0 && json.Unmarshal(body, &r) == nil { // fails on anything that is not JSON
 				output = body
-				var r responseFields
-				_ = json.Unmarshal(body, &r)
 				c.ResponseModel = str(r.Model)
 				c.FinishReason = str(r.finishReason())
 				if len(r.Error) > 0 && string(r.Error) != "null" { // Responses always has "error": null

@@ -60,9 +60,8 @@ type Summary struct {
 	Bytes         int64    // segment bytes read
 	NDJSONBytes   int64    // record bytes decompressed (what throughput is measured in)
 	Problems      []string // damage found, one line each (also in analysis_problems)
-	ProblemCount  int
 	Elapsed       time.Duration
-	UnknownModels map[string]int64 // model → calls this run could not price
+	UnknownModels map[string]int64 // model → calls in the database that have tokens but no price
 	PriceVersion  string
 	PriceNotes    []string
 }
@@ -135,7 +134,6 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		id, intact, err := identity(sf.Path)
 		if err != nil {
 			sum.Problems = append(sum.Problems, fmt.Sprintf("%s: %v (skipped)", sf.Path, err))
-			sum.ProblemCount++
 			a.segmentDone(sf.Size)
 			continue
 		}
@@ -148,7 +146,6 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		// analysed from an intact copy must not replace its rows.
 		if prev, ok := byName[filepath.Base(sf.Path)]; ok && prev != id && !intact {
 			sum.Problems = append(sum.Problems, fmt.Sprintf("%s: a damaged copy of a segment already analysed; its earlier analysis is kept", sf.Path))
-			sum.ProblemCount++
 			a.segmentDone(sf.Size)
 			continue
 		}
@@ -165,7 +162,6 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		sum.Records += sl.records
 		sum.Rows += sl.rows
 		sum.Bytes += sf.Size
-		sum.ProblemCount += len(sl.problems)
 		for _, p := range sl.problems {
 			at := ""
 			if p.offset >= 0 {

@@ -104,8 +104,8 @@ func printSummary(env *Env, s *analyze.Summary) {
 		fmt.Fprintf(env.Stderr, "skipped %d .open segment%s (still being written, or left by a crash; `lessllm capture` repairs and seals them on start): %s\n",
 			n, plural(n), strings.Join(s.OpenSkipped, ", "))
 	}
-	if s.ProblemCount > 0 {
-		fmt.Fprintf(env.Stderr, "warning: %d problem%s in the input (everything readable was analysed; details in table analysis_problems):\n", s.ProblemCount, plural(s.ProblemCount))
+	if n := len(s.Problems); n > 0 {
+		fmt.Fprintf(env.Stderr, "warning: %d problem%s in the input (everything readable was analysed; details in table analysis_problems):\n", n, plural(n))
 		for i, p := range s.Problems {
 			if i == 20 {
 				fmt.Fprintf(env.Stderr, "  … and %d more\n", len(s.Problems)-i)
