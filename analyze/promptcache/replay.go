@@ -32,9 +32,9 @@ type Call struct {
 // Prediction is what the model says the provider's cache did for a call,
 // in the API's token counts.
 type Prediction struct {
-	Modelled            bool  // false: the provider's caching is not modelled (nothing predicted)
-	Prompt              int64 // prompt tokens the prediction is relative to
-	Cached              int64 // read from the cache
+	Modelled             bool  // false: the provider's caching is not modelled (nothing predicted)
+	Prompt               int64 // prompt tokens the prediction is relative to
+	Cached               int64 // read from the cache
 	Written5m, Written1h int64 // written to the cache (5-minute / 1-hour, or OpenAI's explicit writes in 5m)
 	// Miss says why (more of) the prompt was not read from the cache:
 	// below_minimum, no_breakpoint, first_seen, expired; "" when the
