@@ -3,6 +3,7 @@ package simulator
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +20,7 @@ func countTokens(s string) int { return (len(s) + bytesPerToken - 1) / bytesPerT
 type promptTokens struct {
 	canon       []byte
 	breakpoints []breakpoint
+	blockEnds   []int // byte offsets where content blocks end (Anthropic's look-back counts blocks)
 }
 
 type breakpoint struct {
@@ -32,6 +34,9 @@ func (p *promptTokens) add(s string) { p.canon = append(p.canon, s...) }
 
 // markBreakpoint ends a cacheable prefix here if block has cache_control.
 func (p *promptTokens) markBreakpoint(block map[string]any) {
+	if n := len(p.blockEnds); n == 0 || p.blockEnds[n-1] != len(p.canon) {
+		p.blockEnds = append(p.blockEnds, len(p.canon))
+	}
 	cc, ok := block["cache_control"].(map[string]any)
 	if !ok {
 		return
@@ -48,6 +53,7 @@ func (p *promptTokens) addContent(content any) {
 	switch c := content.(type) {
 	case string:
 		p.add(c)
+		p.markBreakpoint(nil) // a block end, never a breakpoint
 	case []any:
 		for _, b := range c {
 			blk, _ := b.(map[string]any)
@@ -133,15 +139,26 @@ func str(v any) string {
 //     prompt_cache_key when given.
 //   - Anthropic (docs.anthropic.com prompt caching): only prefixes ending at
 //     a cache_control breakpoint are cached, if at least the model's minimum
-//     (1,024 tokens; 2,048 for Haiku models); a hit reads the longest cached
-//     breakpoint prefix, the rest up to the last breakpoint is written;
-//     entries live 5 minutes (or 1 hour), refreshed on every hit.
+//     (anthropicMinTokens); for each breakpoint the cache is checked at its
+//     block and up to 20 blocks before it, the longest hit is read and the
+//     rest up to the last breakpoint is written; entries live 5 minutes (or
+//     1 hour), refreshed on every hit.
+//
+// Either way an entry can be read once the response that wrote it has
+// begun (its first token), not by requests running alongside it.
 type cacheModel struct {
 	mu      sync.Mutex
-	entries map[[32]byte]time.Time // prefix hash → expiry
+	entries map[[32]byte]cacheEntry // prefix hash → entry
 }
 
-func newCacheModel() *cacheModel { return &cacheModel{entries: map[[32]byte]time.Time{}} }
+type cacheEntry struct {
+	usable, expires time.Time
+	ttl             time.Duration
+}
+
+func (e cacheEntry) live(now time.Time) bool { return !now.Before(e.usable) && now.Before(e.expires) }
+
+func newCacheModel() *cacheModel { return &cacheModel{entries: map[[32]byte]cacheEntry{}} }
 
 const (
 	openAIMinTokens = 1024
@@ -159,8 +176,9 @@ func scopedHash(scope string, prefix []byte) [32]byte {
 	return out
 }
 
-// openAI returns the cached tokens of a prompt and records its prefixes.
-func (c *cacheModel) openAI(scope string, p promptTokens, now time.Time) int {
+// openAI returns the cached tokens of a prompt and records its prefixes,
+// readable from usable on.
+func (c *cacheModel) openAI(scope string, p promptTokens, now, usable time.Time) int {
 	tokens := p.total()
 	if tokens < openAIMinTokens {
 		return 0
@@ -170,10 +188,12 @@ func (c *cacheModel) openAI(scope string, p promptTokens, now time.Time) int {
 	cached := 0
 	for n := openAIMinTokens; n <= tokens; n += openAIStep {
 		h := scopedHash(scope, p.canon[:min(n*bytesPerToken, len(p.canon))])
-		if exp, ok := c.entries[h]; ok && now.Before(exp) {
+		e := cacheEntry{usable: usable, expires: now.Add(openAITTL), ttl: openAITTL}
+		if old, ok := c.entries[h]; ok && old.live(now) {
 			cached = n
+			e.usable = old.usable
 		}
-		c.entries[h] = now.Add(openAITTL)
+		c.entries[h] = e
 	}
 	return cached
 }
@@ -183,38 +203,59 @@ type anthropicUsage struct {
 	input, cacheRead, cacheWrite5m, cacheWrite1h int
 }
 
+// anthropicMinTokens is the shortest cacheable prefix per model, from
+// Anthropic's prompt-caching table as of 2026-11.
 func anthropicMinTokens(model string) int {
-	if strings.Contains(model, "haiku") {
-		return 2048
+	for _, m := range []struct {
+		match string
+		min   int
+	}{
+		{"claude-opus-5", 512},
+		{"claude-opus-4-5", 4096}, {"claude-opus-4-6", 4096}, {"claude-haiku-4-5", 4096},
+		{"claude-sonnet-4-6", 2048}, {"claude-3-5-haiku", 2048}, {"claude-3-haiku", 2048},
+	} {
+		if strings.Contains(model, m.match) {
+			return m.min
+		}
 	}
 	return 1024
 }
 
-func (c *cacheModel) anthropic(scope, model string, p promptTokens, now time.Time) anthropicUsage {
+// anthropicLookback is how many blocks before a breakpoint are checked.
+const anthropicLookback = 20
+
+func (c *cacheModel) anthropic(scope, model string, p promptTokens, now, usable time.Time) anthropicUsage {
 	total := p.total()
 	u := anthropicUsage{input: total}
 	minTokens := anthropicMinTokens(model)
+	tokensAt := func(end int) int { return countTokens(string(p.canon[:end])) }
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	readEnd := 0
 	for _, b := range p.breakpoints {
-		if countTokens(string(p.canon[:b.end])) < minTokens {
-			continue
-		}
-		h := scopedHash(scope, p.canon[:b.end])
-		if exp, ok := c.entries[h]; ok && now.Before(exp) {
-			readEnd = b.end
-			c.entries[h] = now.Add(b.ttl) // refreshed on every hit
+		k := sort.SearchInts(p.blockEnds, b.end+1) // block ends at or before the breakpoint
+		for j := k - 1; j >= 0 && j >= k-1-anthropicLookback; j-- {
+			end := p.blockEnds[j]
+			if tokensAt(end) < minTokens {
+				break
+			}
+			h := scopedHash(scope, p.canon[:end])
+			if e, ok := c.entries[h]; ok && e.live(now) {
+				readEnd = max(readEnd, end)
+				e.expires = now.Add(e.ttl) // refreshed on every hit
+				c.entries[h] = e
+				break
+			}
 		}
 	}
-	u.cacheRead = countTokens(string(p.canon[:readEnd]))
+	u.cacheRead = tokensAt(readEnd)
 	written := readEnd
 	for _, b := range p.breakpoints {
-		if b.end <= readEnd || countTokens(string(p.canon[:b.end])) < minTokens {
+		if b.end <= readEnd || tokensAt(b.end) < minTokens {
 			continue
 		}
-		c.entries[scopedHash(scope, p.canon[:b.end])] = now.Add(b.ttl)
-		n := countTokens(string(p.canon[:b.end])) - countTokens(string(p.canon[:written]))
+		c.entries[scopedHash(scope, p.canon[:b.end])] = cacheEntry{usable: usable, expires: now.Add(b.ttl), ttl: b.ttl}
+		n := tokensAt(b.end) - tokensAt(written)
 		if b.ttl == time.Hour {
 			u.cacheWrite1h += n
 		} else {

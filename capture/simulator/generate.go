@@ -102,7 +102,8 @@ func (s *Simulator) chat(w http.ResponseWriter, r *http.Request) {
 // of it.
 func (s *Simulator) openAIPromptTokens(r *http.Request, c *call, req map[string]any, prompt promptTokens) (total, cached int) {
 	if !s.opts.NoCache {
-		cached = s.cache.openAI(cacheScope(s.auth(r), c.model, req), prompt, s.opts.Now())
+		now := s.opts.Now()
+		cached = s.cache.openAI(cacheScope(s.auth(r), c.model, req), prompt, now, now.Add(max(c.ttft, 0)))
 	}
 	return prompt.total(), cached
 }
@@ -162,7 +163,8 @@ func (s *Simulator) messages(w http.ResponseWriter, r *http.Request) {
 	if s.opts.NoCache {
 		u.input = prompt.total()
 	} else {
-		u = s.cache.anthropic(cacheScope(s.auth(r), c.model, nil), c.model, prompt, s.opts.Now())
+		now := s.opts.Now()
+		u = s.cache.anthropic(cacheScope(s.auth(r), c.model, nil), c.model, prompt, now, now.Add(max(c.ttft, 0)))
 	}
 	id := s.id("msg_")
 	tool := s.anthropicToolCall(req)
