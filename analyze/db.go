@@ -21,6 +21,11 @@ import (
 //	analyzed_segments    the ledger: one row per segment content analysed
 //	analysis_problems    damage found in segments (torn frames, records that are not JSON)
 //	lessllm_meta         schema_version and the price table's version
+//	cache_prompts        prompt fingerprints the cache model replays (cache.go)
+//	cache_predictions    the cache model's result per call
+//	cache_opportunities  prompt families that miss the cache, and the saving a fix would bring
+//	cache_accuracy       view: predicted vs actual hits per provider and model
+//	cache_cost           view: cost paid, without cache, and with every predicted hit
 //
 // DESIGN.md §5.
 
@@ -85,7 +90,7 @@ func OpenReadOnly(path string) (*sql.DB, error) {
 // ensureSchema creates the tables on first use and refuses a database
 // written with another schema version.
 func ensureSchema(ctx context.Context, db *sql.DB, scratch string) error {
-	if _, err := db.ExecContext(ctx, ledgerDDL); err != nil {
+	if _, err := db.ExecContext(ctx, ledgerDDL+cacheDDL); err != nil {
 		return fmt.Errorf("create tables: %w", err)
 	}
 	var v string
@@ -97,7 +102,8 @@ func ensureSchema(ctx context.Context, db *sql.DB, scratch string) error {
 	case v != strconv.Itoa(SchemaVersion):
 		return fmt.Errorf("database has api_calls schema version %s, this build writes %d: analyse into a new database (--db) with --full", v, SchemaVersion)
 	default:
-		return nil
+		_, err := db.ExecContext(ctx, cacheAccuracyDDL)
+		return err
 	}
 	// api_calls takes its columns from an empty Parquet file written from
 	// Call, so the table and the Parquet dataset cannot drift apart.
@@ -118,6 +124,9 @@ func ensureSchema(ctx context.Context, db *sql.DB, scratch string) error {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS api_calls AS SELECT `+strings.Join(callColumns(), ", ")+` FROM read_parquet(`+quote(empty)+`) LIMIT 0`); err != nil {
 		return fmt.Errorf("create api_calls: %w", err)
 	}
+	if _, err := db.ExecContext(ctx, cacheAccuracyDDL); err != nil {
+		return err
+	}
 	_, err = db.ExecContext(ctx, `INSERT OR REPLACE INTO lessllm_meta VALUES ('schema_version', ?)`, strconv.Itoa(SchemaVersion))
 	return err
 }
@@ -127,6 +136,7 @@ type segmentLoad struct {
 	sha256, segment, path string
 	size, records, rows   int64
 	files                 []string // its Parquet files
+	prompts               string   // temporary Parquet file of its cache_prompts rows
 	problems              []problem
 }
 
@@ -155,6 +165,14 @@ func load(ctx context.Context, db *sql.DB, s *segmentLoad) error {
 		q := `INSERT INTO api_calls BY NAME SELECT * FROM read_parquet([` + strings.Join(list, ",") + `], hive_partitioning=false)`
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("load %s: %w", s.segment, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM cache_prompts WHERE segment = ?`, s.segment); err != nil {
+		return err
+	}
+	if s.prompts != "" {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO cache_prompts BY NAME SELECT * FROM read_parquet(`+quote(s.prompts)+`)`); err != nil {
+			return fmt.Errorf("load %s: cache fingerprints: %w", s.segment, err)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM analysis_problems WHERE segment = ?`, s.segment); err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/lessllm/lessllm/analyze/pricing"
+	"github.com/lessllm/lessllm/analyze/promptcache"
 	"github.com/lessllm/lessllm/format"
 	"github.com/lessllm/lessllm/format/wire"
 )
@@ -24,6 +25,7 @@ const calibrationSample = 16
 // use.
 type extractor struct {
 	prices *pricing.Table
+	cache  *promptcache.Table
 }
 
 // call analyses one exchange read from segment.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lessllm/lessllm/analyze/pricing"
+	"github.com/lessllm/lessllm/analyze/promptcache"
 	"github.com/lessllm/lessllm/format"
 )
 
@@ -33,6 +34,8 @@ type Options struct {
 	Full bool
 	// Prices prices calls; nil means pricing.Default().
 	Prices *pricing.Table
+	// CacheRules are the prompt-cache rules; nil means promptcache.Default().
+	CacheRules *promptcache.Table
 	// Workers parse exchanges in parallel; 0 means GOMAXPROCS.
 	Workers int
 	// Progress, if set, is called about every 200 ms and once at the end.
@@ -81,6 +84,9 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if opts.Prices == nil {
 		opts.Prices = pricing.Default()
 	}
+	if opts.CacheRules == nil {
+		opts.CacheRules = promptcache.Default()
+	}
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
 	}
@@ -118,7 +124,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 
-	a := &analyzer{opts: opts, x: &extractor{prices: opts.Prices}}
+	a := &analyzer{opts: opts, x: &extractor{prices: opts.Prices, cache: opts.CacheRules}}
 	a.progress.SegmentsTotal = len(sealed)
 	stopTicker := a.tick(start)
 	defer stopTicker()
@@ -155,7 +161,11 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 			return nil, err
 		}
 		sl.sha256 = id
-		if err := load(ctx, db, sl); err != nil {
+		err = load(ctx, db, sl)
+		if sl.prompts != "" {
+			os.Remove(sl.prompts)
+		}
+		if err != nil {
 			return nil, err
 		}
 		sum.Segments++
@@ -174,6 +184,9 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if sum.Segments > 0 {
 		if err := calibrate(ctx, db, opts.Prices); err != nil {
 			return nil, err
+		}
+		if err := replayCache(ctx, db, opts.CacheRules, opts.Prices, filepath.Dir(opts.DB)); err != nil {
+			return nil, fmt.Errorf("prompt-cache model: %w", err)
 		}
 	}
 	if sum.UnknownModels, err = unknownModels(ctx, db); err != nil {
@@ -217,6 +230,13 @@ type analyzer struct {
 	bytes    atomic.Int64
 }
 
+// parsed is what workers make of a batch: rows, and the prompt
+// fingerprints of the calls the cache model reads.
+type parsed struct {
+	calls   []Call
+	prompts []promptRow
+}
+
 // batch is a run of raw records from one segment, copied out of the reader.
 type batch struct {
 	recs [][]byte
@@ -238,7 +258,7 @@ func (a *analyzer) segment(ctx context.Context, sf format.SegmentFile) (*segment
 	defer r.Close()
 
 	batches := make(chan batch, a.opts.Workers*2)
-	results := make(chan []Call, a.opts.Workers*2)
+	results := make(chan parsed, a.opts.Workers*2)
 	var perr sync.Mutex
 	var recProblems []problem
 	go func() {
@@ -271,7 +291,7 @@ func (a *analyzer) segment(ctx context.Context, sf format.SegmentFile) (*segment
 	for range a.opts.Workers {
 		wg.Go(func() {
 			for b := range batches {
-				rows := make([]Call, 0, len(b.recs))
+				out := parsed{calls: make([]Call, 0, len(b.recs))}
 				for i, rec := range b.recs {
 					ex, err := format.DecodeExchange(rec)
 					if err != nil {
@@ -280,10 +300,14 @@ func (a *analyzer) segment(ctx context.Context, sf format.SegmentFile) (*segment
 						perr.Unlock()
 						continue
 					}
-					rows = append(rows, a.x.call(ex, name))
+					c := a.x.call(ex, name)
+					if p, ok := a.x.fingerprint(ex, &c); ok {
+						out.prompts = append(out.prompts, p)
+					}
+					out.calls = append(out.calls, c)
 				}
 				a.records.Add(int64(len(b.recs)))
-				results <- rows
+				results <- out
 			}
 		})
 	}
@@ -291,11 +315,13 @@ func (a *analyzer) segment(ctx context.Context, sf format.SegmentFile) (*segment
 
 	pw := newPartitionWriter(a.opts.Parquet, name)
 	var werr error
-	for rows := range results {
+	var prompts []promptRow
+	for out := range results {
 		if werr == nil {
-			werr = pw.Write(rows)
+			werr = pw.Write(out.calls)
 		}
-		sl.rows += int64(len(rows))
+		sl.rows += int64(len(out.calls))
+		prompts = append(prompts, out.prompts...)
 	}
 	if werr != nil {
 		pw.Abort()
@@ -307,6 +333,9 @@ func (a *analyzer) segment(ctx context.Context, sf format.SegmentFile) (*segment
 	}
 	files, err := pw.Commit()
 	if err != nil {
+		return nil, err
+	}
+	if sl.prompts, err = writeTemp(filepath.Dir(a.opts.DB), ".cache_prompts-*.parquet", prompts); err != nil {
 		return nil, err
 	}
 	sort.Strings(files)

@@ -1,7 +1,9 @@
 package promptcache
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"hash/maphash"
 	"sync"
 	"time"
@@ -325,13 +327,13 @@ func (e *Encoder) Fingerprint(r *Request) *Fingerprint {
 				fp.Breakpoints = append(fp.Breakpoints, Breakpoint{Token: n, TTL: p.cacheTTL})
 			}
 		}
-		if len(fam) < FamilyBytes {
-			fam = appendMasked(fam, p.text[:min(len(p.text), FamilyBytes-len(fam))])
+		if len(fam) < FamilyBytes { // masked whole, then cut: a cut before masking could split a word differently each call
+			fam = appendMasked(fam, p.text)
 		}
 	}
 	cut()
 	fp.Tokens = n
-	fp.Family = familyHash(fam)
+	fp.Family = familyHash(fam[:min(len(fam), FamilyBytes)])
 	return fp
 }
 
@@ -344,6 +346,13 @@ func familyHash(b []byte) uint64 {
 		h *= 1099511628211
 	}
 	return h
+}
+
+// FamilyID names a family: its scope (provider, key, model) and the
+// masked start its prompts share.
+func FamilyID(scope string, family uint64) string {
+	b := binary.LittleEndian.AppendUint64([]byte(scope), family)
+	return fmt.Sprintf("%016x", familyHash(b))
 }
 
 // appendMasked appends s with every word that contains a digit replaced by

@@ -44,6 +44,9 @@ type File struct {
 	InboundKeys []string `yaml:"inbound_keys"`
 	// Pricing overrides or adds model prices for `lessllm analyze`.
 	Pricing map[string]Price `yaml:"pricing"`
+	// Cache overrides the prompt-cache rules `lessllm analyze` replays
+	// (analyze/promptcache/params.json), per provider name or model.
+	Cache CacheRules `yaml:"cache"`
 
 	// Path is the file this came from ("" for Default); not read from YAML.
 	Path string `yaml:"-"`
@@ -183,6 +186,25 @@ type Price struct {
 	CacheRead    *float64 `yaml:"cache_read"`
 	CacheWrite   *float64 `yaml:"cache_write"`
 	CacheWrite1h *float64 `yaml:"cache_write_1h"`
+}
+
+// CacheRules override the prompt-cache model's parameters. Providers are
+// named as under providers:; "openai" and "anthropic" follow the providers'
+// published rules, any other (an OpenAI-compatible server) is modelled only
+// when listed here. Models match by a substring of the model name.
+type CacheRules struct {
+	Providers map[string]CacheRule `yaml:"providers"`
+	Models    map[string]CacheRule `yaml:"models"`
+}
+
+// CacheRule is one set of overrides; unset fields keep the table's value.
+type CacheRule struct {
+	Mode            string        `yaml:"mode"`             // prefix | breakpoints
+	MinTokens       int           `yaml:"min_tokens"`       // shortest cacheable prompt or prefix
+	Step            int           `yaml:"step"`             // granularity of cached counts (prefix mode)
+	TTL             time.Duration `yaml:"ttl"`              // idle lifetime of an entry
+	ExtendedTTL     time.Duration `yaml:"extended_ttl"`     // prompt_cache_retention 24h / cache_control ttl 1h
+	WriteMultiplier float64       `yaml:"write_multiplier"` // cache write price over input price
 }
 
 // Provider types.
@@ -478,6 +500,23 @@ func (f *File) validate(root *yaml.Node) error {
 			if v != nil && *v < 0 {
 				bad(fmt.Sprintf("pricing %q: prices cannot be negative", model), "pricing", model)
 				break
+			}
+		}
+	}
+	for _, group := range []struct {
+		key   string
+		rules map[string]CacheRule
+	}{{"providers", f.Cache.Providers}, {"models", f.Cache.Models}} {
+		for _, name := range slices.Sorted(maps.Keys(group.rules)) {
+			r := group.rules[name]
+			if r.Mode != "" && r.Mode != "prefix" && r.Mode != "breakpoints" {
+				bad(fmt.Sprintf("cache.%s.%s.mode %q: want prefix or breakpoints", group.key, name, r.Mode), "cache", group.key, name, "mode")
+			}
+			if r.MinTokens < 0 || r.Step < 0 || r.TTL < 0 || r.ExtendedTTL < 0 || r.WriteMultiplier < 0 {
+				bad(fmt.Sprintf("cache.%s.%s: values cannot be negative", group.key, name), "cache", group.key, name)
+			}
+			if group.key == "providers" && name != OpenAI && name != Anthropic && r.TTL == 0 {
+				bad(fmt.Sprintf("cache.providers.%s: an OpenAI-compatible provider needs ttl (and usually min_tokens, step)", name), "cache", group.key, name)
 			}
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lessllm/lessllm/analyze"
 	"github.com/lessllm/lessllm/analyze/pricing"
+	"github.com/lessllm/lessllm/analyze/promptcache"
 	"github.com/lessllm/lessllm/capture/config"
 )
 
@@ -44,9 +45,13 @@ func (c *AnalyzeCmd) Run(env *Env) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	rules, err := cacheRules(cfg)
+	if err != nil {
+		return err
+	}
 	opts := analyze.Options{
 		Inputs: inputs, DB: dbPath(c.DB, cfg), Parquet: c.Parquet, Full: c.Full,
-		Prices: prices(cfg), Workers: c.Workers,
+		Prices: prices(cfg), CacheRules: rules, Workers: c.Workers,
 	}
 	bar := newProgressBar(env.Stderr, !c.NoProgress)
 	opts.Progress = bar.update
@@ -90,6 +95,24 @@ func prices(cfg *config.File) *pricing.Table {
 		over[model] = pricing.Price{Input: in, Output: per(p.Output, 0), CacheRead: per(p.CacheRead, in), CacheWrite5m: w5, CacheWrite1h: per(p.CacheWrite1h, w5)}
 	}
 	return pricing.Default().WithOverrides(over)
+}
+
+// cacheRules is the embedded prompt-cache table with the config's cache:
+// overrides.
+func cacheRules(cfg *config.File) (*promptcache.Table, error) {
+	conv := func(in map[string]config.CacheRule) map[string]promptcache.Override {
+		out := map[string]promptcache.Override{}
+		for k, r := range in {
+			out[k] = promptcache.Override{Mode: r.Mode, MinTokens: r.MinTokens, Step: r.Step, TTL: r.TTL,
+				ExtendedTTL: r.ExtendedTTL, WriteMultiplier: r.WriteMultiplier}
+		}
+		return out
+	}
+	t, err := promptcache.Default().WithOverrides(conv(cfg.Cache.Providers), conv(cfg.Cache.Models))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
+	}
+	return t, nil
 }
 
 func printSummary(env *Env, s *analyze.Summary) {

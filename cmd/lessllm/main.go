@@ -22,6 +22,7 @@ type CLI struct {
 	Query    QueryCmd    `cmd:"" help:"Run read-only SQL against the analysis database."`
 	Export   ExportCmd   `cmd:"" help:"Export analysed calls to Parquet or CSV."`
 	Stats    StatsCmd    `cmd:"" help:"Print usage, latency, cost and cache statistics."`
+	Cache    CacheCmd    `cmd:"" help:"Print the prompt families that miss the prompt cache and what fixing them saves."`
 	Report   ReportCmd   `cmd:"" help:"Write a self-contained HTML report."`
 	Segments SegmentsCmd `cmd:"" help:"List, print and verify capture segments."`
 	Check    CheckCmd    `cmd:"" help:"Try every route (direct or through the configured proxies) to every provider and print what works."`

@@ -1,0 +1,403 @@
+package analyze
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/lessllm/lessllm/analyze/pricing"
+	"github.com/lessllm/lessllm/analyze/promptcache"
+	"github.com/lessllm/lessllm/format"
+	"github.com/lessllm/lessllm/format/wire"
+)
+
+// Prompt-cache analysis (README "Prompt cache analysis").
+//
+// Each call's prompt is fingerprinted while its segment is analysed (in
+// parallel, like every other column) and the fingerprint is kept in table
+// cache_prompts: hashes of its prefixes every 16 tokens and at every block
+// end, never its text. After each run the cache is replayed over every
+// fingerprint in the database, in time order per scope, so a segment that
+// arrives late (another node, a re-shipped copy) still lands in order and
+// an incremental run gives exactly what one full run gives. The replay
+// fills api_calls.estimated_cached_tokens / estimated_cache_hit_rate,
+// table cache_predictions (writes, reasons, cost if every predicted hit
+// happened) and table cache_opportunities.
+
+const cacheDDL = `
+CREATE TABLE IF NOT EXISTS cache_prompts (
+	request_id VARCHAR, segment VARCHAR, kind VARCHAR, scope VARCHAR, provider VARCHAR, model VARCHAR,
+	key_fingerprint VARCHAR, at_us BIGINT, usable_us BIGINT, retention VARCHAR, explicit_only BOOLEAN,
+	tokens INTEGER, family UBIGINT, cuts BLOB, hashes BLOB, block_ends BLOB, breakpoints BLOB);`
+
+// cacheAccuracyDDL makes the model's quality visible: per provider and
+// model, predicted vs actual hit rate, the mean absolute error, and the
+// share of calls where prediction and API disagree by more than 128 tokens.
+const cacheAccuracyDDL = `
+CREATE OR REPLACE VIEW cache_accuracy AS
+SELECT provider, coalesce(upstream_model, model) AS model, count(*) AS calls,
+	avg(estimated_cache_hit_rate) AS predicted_hit_rate,
+	avg(actual_cache_hit_rate) AS actual_hit_rate,
+	avg(abs(estimated_cached_tokens - actual_cached_tokens)) AS mean_abs_error_tokens,
+	avg(abs(estimated_cache_hit_rate - actual_cache_hit_rate)) AS mean_abs_error_hit_rate,
+	avg(CASE WHEN abs(estimated_cached_tokens - actual_cached_tokens) > 128 THEN 1.0 ELSE 0.0 END) AS share_off_by_more_than_128
+FROM api_calls
+WHERE estimated_cached_tokens IS NOT NULL AND actual_cached_tokens IS NOT NULL
+GROUP BY 1, 2;`
+
+// cacheViewsDDL needs cache_predictions, which the first replay creates.
+const cacheViewsDDL = `
+CREATE OR REPLACE VIEW cache_cost AS
+SELECT c.provider, coalesce(c.upstream_model, c.model) AS model, count(*) AS calls,
+	sum(c.estimated_cost_usd) AS cost_paid_usd,
+	sum(c.estimated_cost_without_cache_usd) AS cost_without_cache_usd,
+	sum(p.estimated_cost_predicted_cache_usd) AS cost_if_predicted_hits_usd
+FROM api_calls c LEFT JOIN cache_predictions p USING (request_id)
+WHERE c.estimated_cost_usd IS NOT NULL
+GROUP BY 1, 2;`
+
+// promptRow is one row of cache_prompts.
+type promptRow struct {
+	RequestID      string `parquet:"request_id"`
+	Segment        string `parquet:"segment,dict"`
+	Kind           string `parquet:"kind,dict"`
+	Scope          string `parquet:"scope,dict"`
+	Provider       string `parquet:"provider,dict"`
+	Model          string `parquet:"model,dict"`
+	KeyFingerprint string `parquet:"key_fingerprint,dict"`
+	AtUS           int64  `parquet:"at_us"`
+	UsableUS       int64  `parquet:"usable_us"`
+	Retention      string `parquet:"retention,dict"`
+	ExplicitOnly   bool   `parquet:"explicit_only"`
+	Tokens         int32  `parquet:"tokens"`
+	Family         uint64 `parquet:"family"`
+	Cuts           []byte `parquet:"cuts"`
+	Hashes         []byte `parquet:"hashes"`
+	BlockEnds      []byte `parquet:"block_ends"`
+	Breakpoints    []byte `parquet:"breakpoints"`
+}
+
+// cacheKinds maps the endpoints the cache model reads.
+var cacheKinds = map[wire.Kind]string{
+	wire.KindOpenAIChat:        promptcache.KindChat,
+	wire.KindOpenAIResponses:   promptcache.KindResponses,
+	wire.KindAnthropicMessages: promptcache.KindMessages,
+}
+
+// minFingerprintBytes: a body shorter than this cannot hold the smallest
+// cacheable prefix (512 tokens), so it is not tokenised.
+const minFingerprintBytes = 512
+
+// encoders are the offline tokenizers wrapped for fingerprinting, by BPE name.
+var encoders sync.Map
+
+func encoderFor(model string) *promptcache.Encoder {
+	name := encodingFor(model)
+	if e, ok := encoders.Load(name); ok {
+		return e.(*promptcache.Encoder)
+	}
+	enc := encoding(name)
+	e, _ := encoders.LoadOrStore(name, promptcache.NewEncoder(enc.EncodeOrdinary))
+	return e.(*promptcache.Encoder)
+}
+
+// fingerprint returns the cache_prompts row of a call, or false when the
+// cache model does not apply (no provider rules, not a prompt, refused).
+func (x *extractor) fingerprint(ex *format.Exchange, c *Call) (promptRow, bool) {
+	kind, ok := cacheKinds[wire.KindOf(upstreamPath(ex))]
+	if !ok || c.Status == nil || *c.Status >= 400 || ex.Request.JSON == nil {
+		return promptRow{}, false
+	}
+	model := deref(c.UpstreamModel)
+	if _, ok := x.cache.Lookup(c.Provider, model); !ok {
+		return promptRow{}, false
+	}
+	body := upstreamBody(ex)
+	req, ok := promptcache.Parse(kind, body)
+	if !ok {
+		return promptRow{}, false
+	}
+	usable := ex.StartNS
+	if c.EstimatedTTFTMs != nil && deref(c.TTFTSource) == "measured" {
+		usable += int64(*c.EstimatedTTFTMs * 1e6)
+	} else if c.TTFBMs != nil {
+		usable += int64(*c.TTFBMs * 1e6)
+	}
+	key := deref(c.APIKeyFingerprint)
+	row := promptRow{
+		RequestID: c.RequestID, Segment: c.Segment, Kind: kind, Provider: c.Provider, Model: model, KeyFingerprint: key,
+		Scope: strings.Join([]string{c.Provider, key, model, req.CacheKey}, "\x1f"),
+		AtUS:  ex.StartNS / 1e3, UsableUS: usable / 1e3, Retention: req.Retention, ExplicitOnly: req.ExplicitOnly,
+	}
+	if len(body) < minFingerprintBytes {
+		return row, true
+	}
+	fp := encoderFor(model).Fingerprint(req)
+	row.Tokens, row.Family = fp.Tokens, fp.Family
+	row.Cuts = appendInt32s(nil, fp.Cuts)
+	row.Hashes = binary.LittleEndian.AppendUint64(nil, 0)[:0]
+	for _, h := range fp.Hashes {
+		row.Hashes = binary.LittleEndian.AppendUint64(row.Hashes, h)
+	}
+	row.BlockEnds = appendInt32s(nil, fp.BlockEnds)
+	for _, b := range fp.Breakpoints {
+		row.Breakpoints = binary.LittleEndian.AppendUint32(row.Breakpoints, uint32(b.Token))
+		row.Breakpoints = binary.LittleEndian.AppendUint32(row.Breakpoints, uint32(b.TTL/time.Second))
+	}
+	return row, true
+}
+
+func upstreamPath(ex *format.Exchange) string {
+	if ex.Upstream != nil {
+		return ex.Upstream.Path
+	}
+	return ex.Request.Path
+}
+
+func appendInt32s(dst []byte, v []int32) []byte {
+	for _, x := range v {
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(x))
+	}
+	return dst
+}
+
+func int32s(b []byte) []int32 {
+	out := make([]int32, len(b)/4)
+	for i := range out {
+		out[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return out
+}
+
+// fingerprintOf decodes a cache_prompts row's prefix hashes.
+func fingerprintOf(tokens int32, family uint64, cuts, hashes, blockEnds, bps []byte) *promptcache.Fingerprint {
+	if tokens == 0 {
+		return nil
+	}
+	fp := &promptcache.Fingerprint{Tokens: tokens, Family: family, Cuts: int32s(cuts), BlockEnds: int32s(blockEnds)}
+	fp.Hashes = make([]uint64, len(hashes)/8)
+	for i := range fp.Hashes {
+		fp.Hashes[i] = binary.LittleEndian.Uint64(hashes[8*i:])
+	}
+	for i := 0; i+8 <= len(bps); i += 8 {
+		fp.Breakpoints = append(fp.Breakpoints, promptcache.Breakpoint{
+			Token: int32(binary.LittleEndian.Uint32(bps[i:])), TTL: time.Duration(binary.LittleEndian.Uint32(bps[i+4:])) * time.Second})
+	}
+	return fp
+}
+
+// writeTemp writes rows to a Parquet file for DuckDB to load, returning
+// its path (the caller removes it).
+func writeTemp[T any](dir, pattern string, rows []T) (string, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return "", err
+	}
+	w := parquet.NewGenericWriter[T](f)
+	if _, err := w.Write(rows); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", err
+	}
+	if err := w.Close(); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), f.Close()
+}
+
+// predictionRow is one row of cache_predictions.
+type predictionRow struct {
+	RequestID                      string   `parquet:"request_id"`
+	EstimatedCachedTokens          int64    `parquet:"estimated_cached_tokens"`
+	EstimatedCacheWriteTokens      int64    `parquet:"estimated_cache_write_tokens"`
+	EstimatedCacheHitRate          *float64 `parquet:"estimated_cache_hit_rate,optional"`
+	MissReason                     *string  `parquet:"miss_reason,optional"`
+	Family                         *string  `parquet:"family,optional"`
+	EstimatedCostPredictedCacheUSD *float64 `parquet:"estimated_cost_predicted_cache_usd,optional"`
+}
+
+// opportunityRow is one row of cache_opportunities.
+type opportunityRow struct {
+	Family               string   `parquet:"family"`
+	Provider             string   `parquet:"provider"`
+	Model                string   `parquet:"model"`
+	APIKeyFingerprint    string   `parquet:"api_key_fingerprint"`
+	Calls                int64    `parquet:"calls"`
+	Days                 int64    `parquet:"days"`
+	FirstSeen            int64    `parquet:"first_seen,timestamp(microsecond:utc)"`
+	LastSeen             int64    `parquet:"last_seen,timestamp(microsecond:utc)"`
+	AvgPromptTokens      float64  `parquet:"avg_prompt_tokens"`
+	RepeatedPrefixTokens int64    `parquet:"repeated_prefix_tokens"`
+	SharedPrefixTokens   int64    `parquet:"shared_prefix_tokens"`
+	ActualHitRate        *float64 `parquet:"actual_hit_rate,optional"`
+	PredictedHitRate     float64  `parquet:"predicted_hit_rate"`
+	Reason               string   `parquet:"reason"`
+	DivergenceToken      *int64   `parquet:"divergence_token,optional"`
+	DivergenceExcerpt    *string  `parquet:"divergence_excerpt,optional"`
+	LostTokens           int64    `parquet:"lost_tokens"`
+	SavingUSD            *float64 `parquet:"saving_usd,optional"`
+	SavingUSDPerDay      *float64 `parquet:"saving_usd_per_day,optional"`
+	Advice               string   `parquet:"advice"`
+	ExampleRequestID     string   `parquet:"example_request_id"`
+}
+
+// replayCache runs the cache model over every fingerprint in the database
+// and rewrites its results.
+func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, prices *pricing.Table, scratch string) error {
+	rows, err := db.QueryContext(ctx, `SELECT p.request_id, p.scope, p.provider, p.model, p.key_fingerprint, p.kind, p.at_us, p.usable_us,
+		p.retention, p.explicit_only, p.tokens, p.family, p.cuts, p.hashes, p.block_ends, p.breakpoints,
+		coalesce(c.actual_prompt_tokens, 0), coalesce(c.actual_cached_tokens, -1),
+		coalesce(c.actual_completion_tokens, c.estimated_completion_tokens, 0)
+		FROM cache_prompts p JOIN api_calls c USING (request_id)`)
+	if err != nil {
+		return err
+	}
+	var calls []promptcache.Call
+	var keys, kinds []string
+	var completions []int64
+	for rows.Next() {
+		var c promptcache.Call
+		var key, kind string
+		var at, usable, completion int64
+		var tokens int32
+		var family uint64
+		var cuts, hashes, blockEnds, bps []byte
+		if err := rows.Scan(&c.ID, &c.Scope, &c.Provider, &c.Model, &key, &kind, &at, &usable, &c.Retention, &c.ExplicitOnly,
+			&tokens, &family, &cuts, &hashes, &blockEnds, &bps, &c.ActualPrompt, &c.ActualCached, &completion); err != nil {
+			rows.Close()
+			return err
+		}
+		c.At, c.Usable = time.UnixMicro(at), time.UnixMicro(usable)
+		c.FP = fingerprintOf(tokens, family, cuts, hashes, blockEnds, bps)
+		calls = append(calls, c)
+		keys, kinds, completions = append(keys, key), append(kinds, kind), append(completions, completion)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	preds := promptcache.Replay(rules, calls)
+
+	out := make([]predictionRow, 0, len(calls))
+	for i, p := range preds {
+		if !p.Modelled {
+			continue
+		}
+		r := predictionRow{RequestID: calls[i].ID, EstimatedCachedTokens: p.Cached, EstimatedCacheWriteTokens: p.Written5m + p.Written1h}
+		if hr := p.HitRate(); !math.IsNaN(hr) {
+			r.EstimatedCacheHitRate = &hr
+		}
+		if p.Miss != "" {
+			r.MissReason = &p.Miss
+		}
+		if fp := calls[i].FP; fp != nil {
+			r.Family = ptr(promptcache.FamilyID(calls[i].Scope, fp.Family))
+		}
+		if price, _, ok := prices.Lookup(calls[i].Model); ok {
+			cost, _ := price.Cost(pricing.Tokens{Prompt: p.Prompt, Completion: completions[i], CachedRead: p.Cached,
+				CacheWrite5m: p.Written5m, CacheWrite1h: p.Written1h})
+			r.EstimatedCostPredictedCacheUSD = &cost
+		}
+		out = append(out, r)
+	}
+	keyOf := map[string]string{}
+	kindOf := map[string]string{}
+	for i := range calls {
+		keyOf[calls[i].ID], kindOf[calls[i].ID] = keys[i], kinds[i]
+	}
+	opps := promptcache.Opportunities(rules, calls, preds, promptcache.Sources{
+		Requests: func(ids []string) map[string]*promptcache.Request { return requestsByID(ctx, db, ids, kindOf) },
+		Tokens:   func(model, s string) int { return len(encoding(encodingFor(model)).EncodeOrdinary(s)) },
+		Price: func(model string) (pricing.Price, bool) {
+			p, _, ok := prices.Lookup(model)
+			return p, ok
+		},
+		KeyOf: func(c *promptcache.Call) string { return keyOf[c.ID] },
+	})
+	oppRows := make([]opportunityRow, len(opps))
+	for i, o := range opps {
+		oppRows[i] = opportunityRow{Family: o.Family, Provider: o.Provider, Model: o.Model, APIKeyFingerprint: o.KeyFingerprint,
+			Calls: int64(o.Calls), Days: int64(o.Days), FirstSeen: o.FirstSeen.UnixMicro(), LastSeen: o.LastSeen.UnixMicro(),
+			AvgPromptTokens: math.Round(o.AvgPromptTokens*10) / 10, RepeatedPrefixTokens: o.RepeatedPrefixTokens,
+			SharedPrefixTokens: o.SharedPrefixTokens, ActualHitRate: o.ActualHitRate, PredictedHitRate: o.PredictedHitRate,
+			Reason: o.Reason, DivergenceToken: o.DivergenceToken, LostTokens: o.LostTokens, SavingUSD: o.SavingUSD,
+			SavingUSDPerDay: o.SavingUSDPerDay, Advice: o.Advice, ExampleRequestID: o.ExampleRequestID}
+		if o.DivergenceExcerpt != "" {
+			oppRows[i].DivergenceExcerpt = &o.DivergenceExcerpt
+		}
+	}
+	return loadCacheResults(ctx, db, scratch, out, oppRows)
+}
+
+// loadCacheResults replaces cache_predictions and cache_opportunities and
+// copies the predictions into api_calls, in one transaction.
+func loadCacheResults(ctx context.Context, db *sql.DB, scratch string, preds []predictionRow, opps []opportunityRow) error {
+	predFile, err := writeTemp(scratch, ".cache_predictions-*.parquet", preds)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(predFile)
+	oppFile, err := writeTemp(scratch, ".cache_opportunities-*.parquet", opps)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(oppFile)
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, q := range []string{
+		`CREATE OR REPLACE TABLE cache_predictions AS SELECT * FROM read_parquet(` + quote(predFile) + `)`,
+		`CREATE OR REPLACE TABLE cache_opportunities AS SELECT * FROM read_parquet(` + quote(oppFile) + `) ORDER BY saving_usd_per_day DESC NULLS LAST, family`,
+		`UPDATE api_calls SET estimated_cached_tokens = p.estimated_cached_tokens, estimated_cache_hit_rate = round(p.estimated_cache_hit_rate, 6)
+			FROM cache_predictions p WHERE api_calls.request_id = p.request_id`,
+		cacheViewsDDL,
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("cache results: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// requestsByID reads and canonicalises the request bodies of a few calls.
+func requestsByID(ctx context.Context, db *sql.DB, ids []string, kindOf map[string]string) map[string]*promptcache.Request {
+	out := map[string]*promptcache.Request{}
+	if len(ids) == 0 {
+		return out
+	}
+	list := make([]string, len(ids))
+	for i, id := range ids {
+		list[i] = quote(id)
+	}
+	// request_json is the client's body; for a translated call that is the
+	// other dialect's shape, read as the upstream's: the texts and their
+	// order, which is all an excerpt shows, are the same.
+	rows, err := db.QueryContext(ctx, `SELECT request_id, CAST(request_json AS VARCHAR) FROM api_calls WHERE request_id IN (`+strings.Join(list, ",")+`)`)
+	if err != nil {
+		return out
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var body sql.NullString
+		if rows.Scan(&id, &body) != nil || !body.Valid {
+			continue
+		}
+		if r, ok := promptcache.Parse(kindOf[id], []byte(body.String)); ok {
+			out[id] = r
+		}
+	}
+	return out
+}
