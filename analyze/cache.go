@@ -120,11 +120,6 @@ func (x *extractor) fingerprint(ex *format.Exchange, c *Call) (promptRow, bool) 
 	if _, ok := x.cache.Lookup(c.Provider, model); !ok {
 		return promptRow{}, false
 	}
-	body := upstreamBody(ex)
-	req, ok := promptcache.Parse(kind, body)
-	if !ok {
-		return promptRow{}, false
-	}
 	usable := ex.StartNS
 	if c.EstimatedTTFTMs != nil && deref(c.TTFTSource) == "measured" {
 		usable += int64(*c.EstimatedTTFTMs * 1e6)
@@ -134,16 +129,23 @@ func (x *extractor) fingerprint(ex *format.Exchange, c *Call) (promptRow, bool) 
 	key := deref(c.APIKeyFingerprint)
 	row := promptRow{
 		RequestID: c.RequestID, Segment: c.Segment, Kind: kind, Provider: c.Provider, Model: model, KeyFingerprint: key,
-		Scope: strings.Join([]string{c.Provider, key, model, req.CacheKey}, "\x1f"),
-		AtUS:  ex.StartNS / 1e3, UsableUS: usable / 1e3, Retention: req.Retention, ExplicitOnly: req.ExplicitOnly,
+		Scope: strings.Join([]string{c.Provider, key, model, ""}, "\x1f"),
+		AtUS:  ex.StartNS / 1e3, UsableUS: usable / 1e3,
 	}
-	if len(body) < minFingerprintBytes {
+	body := upstreamBody(ex)
+	if len(body) < minFingerprintBytes { // too short to be cached: predicted 0 without parsing it
 		return row, true
 	}
+	req, ok := promptcache.Parse(kind, body)
+	if !ok {
+		return promptRow{}, false
+	}
+	row.Scope = strings.Join([]string{c.Provider, key, model, req.CacheKey}, "\x1f")
+	row.Retention, row.ExplicitOnly = req.Retention, req.ExplicitOnly
 	fp := encoderFor(model).Fingerprint(req)
 	row.Tokens, row.Family = fp.Tokens, fp.Family
 	row.Cuts = appendInt32s(nil, fp.Cuts)
-	row.Hashes = binary.LittleEndian.AppendUint64(nil, 0)[:0]
+	row.Hashes = make([]byte, 0, 8*len(fp.Hashes))
 	for _, h := range fp.Hashes {
 		row.Hashes = binary.LittleEndian.AppendUint64(row.Hashes, h)
 	}
