@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -184,7 +185,7 @@ func TestCacheModelAgainstSimulator(t *testing.T) {
 	})
 
 	t.Run("q4_shows_predicted_and_actual", func(t *testing.T) {
-		q4, err := os.ReadFile("../../../shared/user-queries/q4.sql")
+		q4, err := os.ReadFile(filepath.Join("testdata", "user-queries", "q4.sql")) // the users' query, verbatim
 		if err != nil {
 			t.Fatal(err)
 		}
