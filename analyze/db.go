@@ -25,6 +25,7 @@ import (
 //	cache_predictions    the cache model's result per call
 //	cache_opportunities  prompt families that miss the cache, and the saving a fix would bring
 //	cache_accuracy       view: predicted vs actual hits per provider and model
+//	sensitive_findings   secrets and personal data found in prompts and responses (masked; findings.go)
 //	cache_cost           view: cost paid, without cache, and with every predicted hit
 //
 // DESIGN.md §5.
@@ -90,7 +91,7 @@ func OpenReadOnly(path string) (*sql.DB, error) {
 // ensureSchema creates the tables on first use and refuses a database
 // written with another schema version.
 func ensureSchema(ctx context.Context, db *sql.DB, scratch string) error {
-	if _, err := db.ExecContext(ctx, ledgerDDL+cacheDDL); err != nil {
+	if _, err := db.ExecContext(ctx, ledgerDDL+cacheDDL+findingsDDL); err != nil {
 		return fmt.Errorf("create tables: %w", err)
 	}
 	var v string
@@ -137,6 +138,7 @@ type segmentLoad struct {
 	size, records, rows   int64
 	files                 []string // its Parquet files
 	prompts               string   // temporary Parquet file of its cache_prompts rows
+	findings              string   // temporary Parquet file of its sensitive_findings rows
 	problems              []problem
 }
 
@@ -167,12 +169,14 @@ func load(ctx context.Context, db *sql.DB, s *segmentLoad) error {
 			return fmt.Errorf("load %s: %w", s.segment, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM cache_prompts WHERE segment = ?`, s.segment); err != nil {
-		return err
-	}
-	if s.prompts != "" {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO cache_prompts BY NAME SELECT * FROM read_parquet(`+quote(s.prompts)+`)`); err != nil {
-			return fmt.Errorf("load %s: cache fingerprints: %w", s.segment, err)
+	for _, side := range []struct{ table, file string }{{"cache_prompts", s.prompts}, {"sensitive_findings", s.findings}} {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+side.table+` WHERE segment = ?`, s.segment); err != nil {
+			return err
+		}
+		if side.file != "" {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO `+side.table+` BY NAME SELECT * FROM read_parquet(`+quote(side.file)+`)`); err != nil {
+				return fmt.Errorf("load %s: %s: %w", s.segment, side.table, err)
+			}
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM analysis_problems WHERE segment = ?`, s.segment); err != nil {

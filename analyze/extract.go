@@ -11,6 +11,7 @@ import (
 
 	"github.com/lessllm/lessllm/analyze/pricing"
 	"github.com/lessllm/lessllm/analyze/promptcache"
+	"github.com/lessllm/lessllm/analyze/sensitive"
 	"github.com/lessllm/lessllm/format"
 	"github.com/lessllm/lessllm/format/wire"
 )
@@ -24,8 +25,9 @@ const calibrationSample = 16
 // extractor turns exchanges into api_calls rows. It is safe for concurrent
 // use.
 type extractor struct {
-	prices *pricing.Table
-	cache  *promptcache.Table
+	prices    *pricing.Table
+	cache     *promptcache.Table
+	sensitive *sensitive.Scanner
 }
 
 // call analyses one exchange read from segment.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/lessllm/lessllm/analyze/pricing"
 	"github.com/lessllm/lessllm/analyze/promptcache"
+	"github.com/lessllm/lessllm/analyze/sensitive"
 	"github.com/lessllm/lessllm/format"
 )
 
@@ -36,6 +37,9 @@ type Options struct {
 	Prices *pricing.Table
 	// CacheRules are the prompt-cache rules; nil means promptcache.Default().
 	CacheRules *promptcache.Table
+	// Sensitive finds secrets and personal data in prompts and responses;
+	// nil means the default rules.
+	Sensitive *sensitive.Scanner
 	// Workers parse exchanges in parallel; 0 means GOMAXPROCS.
 	Workers int
 	// Progress, if set, is called about every 200 ms and once at the end.
@@ -87,6 +91,9 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if opts.CacheRules == nil {
 		opts.CacheRules = promptcache.Default()
 	}
+	if opts.Sensitive == nil {
+		opts.Sensitive, _ = sensitive.New(nil, nil)
+	}
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
 	}
@@ -124,7 +131,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 
-	a := &analyzer{opts: opts, x: &extractor{prices: opts.Prices, cache: opts.CacheRules}}
+	a := &analyzer{opts: opts, x: &extractor{prices: opts.Prices, cache: opts.CacheRules, sensitive: opts.Sensitive}}
 	a.progress.SegmentsTotal = len(sealed)
 	stopTicker := a.tick(start)
 	defer stopTicker()
@@ -162,8 +169,10 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		}
 		sl.sha256 = id
 		err = load(ctx, db, sl)
-		if sl.prompts != "" {
-			os.Remove(sl.prompts)
+		for _, tmp := range []string{sl.prompts, sl.findings} {
+			if tmp != "" {
+				os.Remove(tmp)
+			}
 		}
 		if err != nil {
 			return nil, err
@@ -233,8 +242,9 @@ type analyzer struct {
 // parsed is what workers make of a batch: rows, and the prompt
 // fingerprints of the calls the cache model reads.
 type parsed struct {
-	calls   []Call
-	prompts []promptRow
+	calls    []Call
+	prompts  []promptRow
+	findings []findingRow
 }
 
 // batch is a run of raw records from one segment, copied out of the reader.
@@ -304,6 +314,7 @@ func (a *analyzer) segment(ctx context.Context, sf format.SegmentFile) (*segment
 					if p, ok := a.x.fingerprint(ex, &c); ok {
 						out.prompts = append(out.prompts, p)
 					}
+					out.findings = a.x.findings(&c, out.findings)
 					out.calls = append(out.calls, c)
 				}
 				a.records.Add(int64(len(b.recs)))
@@ -316,12 +327,14 @@ func (a *analyzer) segment(ctx context.Context, sf format.SegmentFile) (*segment
 	pw := newPartitionWriter(a.opts.Parquet, name)
 	var werr error
 	var prompts []promptRow
+	var findings []findingRow
 	for out := range results {
 		if werr == nil {
 			werr = pw.Write(out.calls)
 		}
 		sl.rows += int64(len(out.calls))
 		prompts = append(prompts, out.prompts...)
+		findings = append(findings, out.findings...)
 	}
 	if werr != nil {
 		pw.Abort()
@@ -336,6 +349,10 @@ func (a *analyzer) segment(ctx context.Context, sf format.SegmentFile) (*segment
 		return nil, err
 	}
 	if sl.prompts, err = writeTemp(filepath.Dir(a.opts.DB), ".cache_prompts-*.parquet", prompts); err != nil {
+		return nil, err
+	}
+	if sl.findings, err = writeTemp(filepath.Dir(a.opts.DB), ".sensitive_findings-*.parquet", findings); err != nil {
+		os.Remove(sl.prompts)
 		return nil, err
 	}
 	sort.Strings(files)

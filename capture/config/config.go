@@ -47,6 +47,8 @@ type File struct {
 	// Cache overrides the prompt-cache rules `lessllm analyze` replays
 	// (analyze/promptcache/params.json), per provider name or model.
 	Cache CacheRules `yaml:"cache"`
+	// Sensitive configures the secret and personal-data scan of analyze.
+	Sensitive Sensitive `yaml:"sensitive"`
 
 	// Path is the file this came from ("" for Default); not read from YAML.
 	Path string `yaml:"-"`
@@ -195,6 +197,19 @@ type Price struct {
 type CacheRules struct {
 	Providers map[string]CacheRule `yaml:"providers"`
 	Models    map[string]CacheRule `yaml:"models"`
+}
+
+// Sensitive turns built-in detectors off (by kind) and adds patterns
+// (e.g. national ID formats of other countries).
+type Sensitive struct {
+	Disable []string        `yaml:"disable"`
+	Rules   []SensitiveRule `yaml:"rules"`
+}
+
+// SensitiveRule is a detector from the config: a kind and an RE2 pattern.
+type SensitiveRule struct {
+	Kind    string `yaml:"kind"`
+	Pattern string `yaml:"pattern"`
 }
 
 // CacheRule is one set of overrides; unset fields keep the table's value.
@@ -518,6 +533,14 @@ func (f *File) validate(root *yaml.Node) error {
 			if group.key == "providers" && name != OpenAI && name != Anthropic && r.TTL == 0 {
 				bad(fmt.Sprintf("cache.providers.%s: an OpenAI-compatible provider needs ttl (and usually min_tokens, step)", name), "cache", group.key, name)
 			}
+		}
+	}
+	for i, r := range f.Sensitive.Rules {
+		if r.Kind == "" {
+			bad(fmt.Sprintf("sensitive.rules[%d]: kind is required", i), "sensitive", "rules")
+		}
+		if _, err := regexp.Compile(r.Pattern); err != nil || r.Pattern == "" {
+			bad(fmt.Sprintf("sensitive.rules[%d] %q: pattern is not a regular expression (RE2): %v", i, r.Kind, err), "sensitive", "rules")
 		}
 	}
 	names := make([]string, 0, len(f.Providers))

@@ -59,6 +59,7 @@ func TestParseErrorsNameLineAndExpectation(t *testing.T) {
 		{"bad_on_write_error", "capture:\n  on_write_error: ignore\n", []string{"lessllm.yaml:2:", "drop or reject"}},
 		{"bad_cache_mode", "cache:\n  models:\n    gpt-4o: { mode: lru }\n", []string{"lessllm.yaml:3:", "prefix or breakpoints"}},
 		{"cache_provider_without_ttl", "cache:\n  providers:\n    local-vllm: { min_tokens: 16 }\n", []string{"lessllm.yaml:3:", "needs ttl"}},
+		{"bad_sensitive_pattern", "sensitive:\n  rules:\n    - { kind: emp, pattern: 'EMP-(' }\n", []string{"lessllm.yaml:2:", "not a regular expression"}},
 		{"bad_listen", "listen: 8000\n", []string{"lessllm.yaml:1:", "host:port"}},
 		{"malformed_env", "providers:\n  x: { type: openai, base_url: 'http://a', api_key: '${KEY' }\n", []string{"lessllm.yaml:2:", "malformed environment reference"}},
 		{"syntax_error", "capture:\n  dir: [unclosed\n", []string{"lessllm.yaml:"}},

@@ -13,6 +13,7 @@ import (
 	"github.com/lessllm/lessllm/analyze"
 	"github.com/lessllm/lessllm/analyze/pricing"
 	"github.com/lessllm/lessllm/analyze/promptcache"
+	"github.com/lessllm/lessllm/analyze/sensitive"
 	"github.com/lessllm/lessllm/capture/config"
 )
 
@@ -49,9 +50,13 @@ func (c *AnalyzeCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
+	scanner, err := sensitiveScanner(cfg)
+	if err != nil {
+		return err
+	}
 	opts := analyze.Options{
 		Inputs: inputs, DB: dbPath(c.DB, cfg), Parquet: c.Parquet, Full: c.Full,
-		Prices: prices(cfg), CacheRules: rules, Workers: c.Workers,
+		Prices: prices(cfg), CacheRules: rules, Sensitive: scanner, Workers: c.Workers,
 	}
 	bar := newProgressBar(env.Stderr, !c.NoProgress)
 	opts.Progress = bar.update
@@ -113,6 +118,19 @@ func cacheRules(cfg *config.File) (*promptcache.Table, error) {
 		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
 	}
 	return t, nil
+}
+
+// sensitiveScanner is the default detectors with the config's changes.
+func sensitiveScanner(cfg *config.File) (*sensitive.Scanner, error) {
+	var custom []sensitive.Custom
+	for _, r := range cfg.Sensitive.Rules {
+		custom = append(custom, sensitive.Custom{Kind: r.Kind, Pattern: r.Pattern})
+	}
+	s, err := sensitive.New(cfg.Sensitive.Disable, custom)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
+	}
+	return s, nil
 }
 
 func printSummary(env *Env, s *analyze.Summary) {
