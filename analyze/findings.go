@@ -1,6 +1,10 @@
 package analyze
 
-import "encoding/json"
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+)
 
 // Sensitive data (README "Sensitive data"): request and response text is
 // scanned for secrets and personal data while each segment is analysed;
@@ -44,4 +48,18 @@ func (x *extractor) findings(c *Call, out []findingRow) []findingRow {
 		}
 	}
 	return out
+}
+
+// SensitiveCounts counts findings by kind, user and model over the calls f
+// selects.
+func SensitiveCounts(ctx context.Context, db *sql.DB, f Filter) (*Result, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_name = 'sensitive_findings'`).Scan(&n); err != nil || n == 0 {
+		return &Result{}, err // a database analysed before the scan existed
+	}
+	cond, args := f.where()
+	return Query(ctx, db, `SELECT kind, coalesce(user_id, '(none)') AS user_id, coalesce(model, '(none)') AS model,
+		count(*) AS findings, count(DISTINCT request_id) AS calls
+		FROM sensitive_findings WHERE request_id IN (SELECT request_id FROM api_calls WHERE `+cond+`)
+		GROUP BY ALL ORDER BY findings DESC, kind, user_id, model`, args...)
 }

@@ -49,6 +49,9 @@ type File struct {
 	Cache CacheRules `yaml:"cache"`
 	// Sensitive configures the secret and personal-data scan of analyze.
 	Sensitive Sensitive `yaml:"sensitive"`
+	// Budgets are spending limits `lessllm budget check`, stats and the
+	// report compare spend against.
+	Budgets []Budget `yaml:"budgets"`
 
 	// Path is the file this came from ("" for Default); not read from YAML.
 	Path string `yaml:"-"`
@@ -197,6 +200,17 @@ type Price struct {
 type CacheRules struct {
 	Providers map[string]CacheRule `yaml:"providers"`
 	Models    map[string]CacheRule `yaml:"models"`
+}
+
+// Budget is a spending limit on one model, provider, user or key
+// fingerprint (or on everything when none is named) per period.
+type Budget struct {
+	Model    string  `yaml:"model"`
+	Provider string  `yaml:"provider"`
+	User     string  `yaml:"user"`
+	Key      string  `yaml:"key"` // an API key fingerprint (fp:…), never a key
+	Period   string  `yaml:"period"`
+	USD      float64 `yaml:"usd"`
 }
 
 // Sensitive turns built-in detectors off (by kind) and adds patterns
@@ -535,12 +549,23 @@ func (f *File) validate(root *yaml.Node) error {
 			}
 		}
 	}
+	for i, b := range f.Budgets {
+		if b.Period != "daily" && b.Period != "weekly" && b.Period != "monthly" {
+			bad(fmt.Sprintf("budgets[%d].period %q: want daily, weekly or monthly", i, b.Period), "budgets", fmt.Sprintf("[%d]", i), "period")
+		}
+		if b.USD <= 0 {
+			bad(fmt.Sprintf("budgets[%d].usd: a positive limit in USD is required", i), "budgets", fmt.Sprintf("[%d]", i), "usd")
+		}
+		if b.Key != "" && !strings.HasPrefix(b.Key, "fp:") {
+			bad(fmt.Sprintf("budgets[%d].key: name a key by its fingerprint (fp:…, as api_key_fingerprint shows it), never the key itself", i), "budgets", fmt.Sprintf("[%d]", i), "key")
+		}
+	}
 	for i, r := range f.Sensitive.Rules {
 		if r.Kind == "" {
-			bad(fmt.Sprintf("sensitive.rules[%d]: kind is required", i), "sensitive", "rules")
+			bad(fmt.Sprintf("sensitive.rules[%d]: kind is required", i), "sensitive", "rules", fmt.Sprintf("[%d]", i))
 		}
 		if _, err := regexp.Compile(r.Pattern); err != nil || r.Pattern == "" {
-			bad(fmt.Sprintf("sensitive.rules[%d] %q: pattern is not a regular expression (RE2): %v", i, r.Kind, err), "sensitive", "rules")
+			bad(fmt.Sprintf("sensitive.rules[%d] %q: pattern is not a regular expression (RE2): %v", i, r.Kind, err), "sensitive", "rules", fmt.Sprintf("[%d]", i), "pattern")
 		}
 	}
 	names := make([]string, 0, len(f.Providers))
@@ -619,6 +644,17 @@ func lineOf(root *yaml.Node, keys ...string) int {
 	line := n.Line
 	for _, k := range keys {
 		found := false
+		// "[i]" steps into the i-th item of a sequence.
+		if idx, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(k, "["), "]")); err == nil && strings.HasPrefix(k, "[") && n.Kind == yaml.SequenceNode {
+			if idx < len(n.Content) {
+				n = n.Content[idx]
+				line, found = n.Line, true
+			}
+			if !found {
+				break
+			}
+			continue
+		}
 		for i := 0; i+1 < len(n.Content) && n.Kind == yaml.MappingNode; i += 2 {
 			if n.Content[i].Value == k {
 				line, n, found = n.Content[i].Line, n.Content[i+1], true

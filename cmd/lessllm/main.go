@@ -23,6 +23,7 @@ type CLI struct {
 	Export   ExportCmd   `cmd:"" help:"Export analysed calls to Parquet or CSV."`
 	Stats    StatsCmd    `cmd:"" help:"Print usage, latency, cost and cache statistics."`
 	Cache    CacheCmd    `cmd:"" help:"Print the prompt families that miss the prompt cache and what fixing them saves."`
+	Budget   BudgetCmd   `cmd:"" help:"Check spend against the config's budgets."`
 	Report   ReportCmd   `cmd:"" help:"Write a self-contained HTML report."`
 	Segments SegmentsCmd `cmd:"" help:"List, print and verify capture segments."`
 	Check    CheckCmd    `cmd:"" help:"Try every route (direct or through the configured proxies) to every provider and print what works."`

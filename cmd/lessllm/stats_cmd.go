@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/lessllm/lessllm/analyze"
@@ -18,14 +19,42 @@ type StatsCmd struct {
 }
 
 func (c *StatsCmd) Run(env *Env) error {
-	db, err := openForQuery(c.DB, c.Config)
+	cfg, err := loadConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	db, err := analyze.OpenReadOnly(dbPath(c.DB, cfg))
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	res, err := analyze.Stats(context.Background(), db, c.By, analyze.LastDays(c.Days, time.Now()))
+	ctx := context.Background()
+	res, err := analyze.Stats(ctx, db, c.By, analyze.LastDays(c.Days, time.Now()))
 	if err != nil {
 		return err
 	}
-	return res.Write(env.Stdout, c.Format)
+	if err := res.Write(env.Stdout, c.Format); err != nil {
+		return err
+	}
+	// Budgets and sensitive findings follow in table form only: the
+	// machine formats carry one result.
+	if c.Format != "table" {
+		return nil
+	}
+	if len(cfg.Budgets) > 0 {
+		st, err := analyze.CheckBudgets(ctx, db, budgetsOf(cfg), time.Now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(env.Stdout, "\nBudgets (spend in the current period, projected to its end):")
+		if err := analyze.BudgetTable(st).Write(env.Stdout, "table"); err != nil {
+			return err
+		}
+	}
+	found, err := analyze.SensitiveCounts(ctx, db, analyze.LastDays(c.Days, time.Now()))
+	if err != nil || len(found.Rows) == 0 {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, "\nSensitive data found (masked in sensitive_findings):")
+	return found.Write(env.Stdout, "table")
 }

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/lessllm/lessllm/analyze"
+	"github.com/lessllm/lessllm/capture/config"
+)
+
+// BudgetCmd groups the budget commands.
+type BudgetCmd struct {
+	Check BudgetCheckCmd `cmd:"" help:"Compare spend with the config's budgets; exit 1 when one is exceeded or projected to be (for a nightly cron)."`
+}
+
+// BudgetCheckCmd prints one line per budget and fails when any is over.
+type BudgetCheckCmd struct {
+	DB     string `name:"db" help:"DuckDB file. Default: the config's logging.db_path, else ./lessllm.duckdb." default:"" env:"LESSLLM_DB" type:"path"`
+	Config string `help:"Config file with budgets:. Empty: ./lessllm.yaml if it exists." default:"" env:"LESSLLM_CONFIG" type:"path"`
+	Now    string `help:"Evaluate as of this time (RFC 3339, e.g. 2026-11-30T23:00:00Z), to re-check a past day. Empty: now." default:"" env:"LESSLLM_NOW"`
+}
+
+func (c *BudgetCheckCmd) Run(env *Env) error {
+	cfg, err := loadConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	if len(cfg.Budgets) == 0 {
+		return &exitError{code: 2, msg: "no budgets: configured (add a budgets: list to lessllm.yaml)"}
+	}
+	db, err := analyze.OpenReadOnly(dbPath(c.DB, cfg))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	now := time.Now()
+	if c.Now != "" {
+		if now, err = time.Parse(time.RFC3339, c.Now); err != nil {
+			return fmt.Errorf("--now %q: want RFC 3339, e.g. 2026-11-30T23:00:00Z", c.Now)
+		}
+	}
+	st, err := analyze.CheckBudgets(context.Background(), db, budgetsOf(cfg), now)
+	if err != nil {
+		return err
+	}
+	over := 0
+	for _, s := range st {
+		fmt.Fprintf(env.Stdout, "%-9s %s\n", s.State, s.Reason)
+		if s.State != analyze.BudgetOK {
+			over++
+		}
+	}
+	if over > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("%d of %d budgets exceeded or projected to be", over, len(st))}
+	}
+	return nil
+}
+
+// budgetsOf converts the config's budgets.
+func budgetsOf(cfg *config.File) []analyze.Budget {
+	out := make([]analyze.Budget, len(cfg.Budgets))
+	for i, b := range cfg.Budgets {
+		out[i] = analyze.Budget{Model: b.Model, Provider: b.Provider, User: b.User, Key: b.Key, Period: b.Period, USD: b.USD}
+	}
+	return out
+}
