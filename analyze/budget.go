@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -99,16 +101,16 @@ func CheckBudgets(ctx context.Context, db *sql.DB, budgets []Budget, now time.Ti
 		switch {
 		case s.SpentUSD > b.USD:
 			s.State = BudgetExceeded
-			s.Reason = fmt.Sprintf("%s %s budget $%.2f exceeded: spent $%.2f since %s (over by $%.2f)",
-				s.Scope, b.Period, b.USD, s.SpentUSD, start.Format(time.DateOnly), s.SpentUSD-b.USD)
+			s.Reason = fmt.Sprintf("%s %s budget %s exceeded: spent %s since %s (over by %s)",
+				s.Scope, b.Period, dollars(b.USD), dollars(s.SpentUSD), start.Format(time.DateOnly), dollars(s.SpentUSD-b.USD))
 		case s.ProjectedUSD > b.USD:
 			s.State = BudgetProjected
-			s.Reason = fmt.Sprintf("%s %s budget $%.2f projected to be exceeded: spent $%.2f, $%.2f by %s at the recent rate",
-				s.Scope, b.Period, b.USD, s.SpentUSD, s.ProjectedUSD, end.Format(time.DateOnly))
+			s.Reason = fmt.Sprintf("%s %s budget %s projected to be exceeded: spent %s, %s by %s at the recent rate",
+				s.Scope, b.Period, dollars(b.USD), dollars(s.SpentUSD), dollars(s.ProjectedUSD), end.Format(time.DateOnly))
 		default:
 			s.State = BudgetOK
-			s.Reason = fmt.Sprintf("%s %s budget $%.2f: spent $%.2f, projected $%.2f by %s",
-				s.Scope, b.Period, b.USD, s.SpentUSD, s.ProjectedUSD, end.Format(time.DateOnly))
+			s.Reason = fmt.Sprintf("%s %s budget %s: spent %s, projected %s by %s",
+				s.Scope, b.Period, dollars(b.USD), dollars(s.SpentUSD), dollars(s.ProjectedUSD), end.Format(time.DateOnly))
 		}
 		out = append(out, s)
 	}
@@ -122,6 +124,15 @@ func BudgetTable(st []BudgetStatus) *Result {
 		r.Rows = append(r.Rows, []any{s.Scope, s.Period, s.USD, round2(s.SpentUSD), round2(s.ProjectedUSD), s.State})
 	}
 	return r
+}
+
+// dollars formats an amount with cents, or with four significant digits
+// below a dollar (a $0.001 test budget must not read as $0.00).
+func dollars(v float64) string {
+	if math.Abs(v) >= 1 {
+		return fmt.Sprintf("$%.2f", v)
+	}
+	return "$" + strconv.FormatFloat(v, 'g', 4, 64)
 }
 
 func round2(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }

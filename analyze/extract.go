@@ -25,9 +25,10 @@ const calibrationSample = 16
 // extractor turns exchanges into api_calls rows. It is safe for concurrent
 // use.
 type extractor struct {
-	prices    *pricing.Table
-	cache     *promptcache.Table
-	sensitive *sensitive.Scanner
+	prices        *pricing.Table
+	cache         *promptcache.Table
+	sensitive     *sensitive.Scanner
+	keepSensitive bool // do not redact findings in request_json / response_json
 }
 
 // call analyses one exchange read from segment.

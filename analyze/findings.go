@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"strings"
+
+	"github.com/lessllm/lessllm/analyze/sensitive"
 )
 
 // Sensitive data (README "Sensitive data"): request and response text is
@@ -31,23 +34,49 @@ type findingRow struct {
 	Excerpt   string  `parquet:"excerpt"`
 }
 
-// findings scans a call's request and response and appends what it finds.
-// The JSON is searched as it is first: text that no rule's prefilter
-// matches (most traffic) is never decoded.
+// findings scans a call's request and response, appends what it finds,
+// and — unless the config keeps them — replaces each value found in the
+// row's request_json / response_json by its masked excerpt, so the
+// analysis outputs (DuckDB, Parquet, exports, the report) do not copy a
+// secret out of the capture. The JSON is searched as it is first: text
+// that no rule's prefilter matches (most traffic) is never decoded.
 func (x *extractor) findings(c *Call, out []findingRow) []findingRow {
 	for _, doc := range []struct {
 		where string
-		raw   *string
-	}{{"request", c.RequestJSON}, {"response", c.ResponseJSON}} {
-		if doc.raw == nil || !x.sensitive.Maybe(*doc.raw) {
+		raw   **string
+	}{{"request", &c.RequestJSON}, {"response", &c.ResponseJSON}} {
+		if *doc.raw == nil || !x.sensitive.Maybe(**doc.raw) {
 			continue
 		}
-		for _, f := range x.sensitive.Scan(textOf(json.RawMessage(*doc.raw)), nil) {
+		found := x.sensitive.Scan(textOf(json.RawMessage(**doc.raw)), nil)
+		for _, f := range found {
 			out = append(out, findingRow{RequestID: c.RequestID, Segment: c.Segment, Timestamp: c.Timestamp,
 				UserID: c.UserID, Model: firstNonNil(c.Model, c.UpstreamModel), Where: doc.where, Kind: f.Kind, Excerpt: f.Excerpt})
 		}
+		if len(found) > 0 && !x.keepSensitive {
+			*doc.raw = ptr(redact(**doc.raw, found))
+		}
 	}
 	return out
+}
+
+// redact replaces each finding's value in a JSON document by
+// "[kind excerpt]". Values are looked for as written in JSON (escaped);
+// the text around them is untouched, so the document stays valid JSON.
+func redact(doc string, found []sensitive.Finding) string {
+	var pairs []string
+	for _, f := range found {
+		for _, form := range []string{f.Value, jsonInner(f.Value)} {
+			pairs = append(pairs, form, jsonInner("["+f.Kind+" "+f.Excerpt+"]"))
+		}
+	}
+	return strings.NewReplacer(pairs...).Replace(doc)
+}
+
+// jsonInner is s as a JSON string's content, without the quotes.
+func jsonInner(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b[1 : len(b)-1])
 }
 
 // SensitiveCounts counts findings by kind, user and model over the calls f

@@ -40,6 +40,10 @@ type Options struct {
 	// Sensitive finds secrets and personal data in prompts and responses;
 	// nil means the default rules.
 	Sensitive *sensitive.Scanner
+	// KeepSensitive leaves what Sensitive finds in request_json and
+	// response_json; by default each value is replaced by its masked
+	// excerpt there (the segments keep the exchange as captured).
+	KeepSensitive bool
 	// Workers parse exchanges in parallel; 0 means GOMAXPROCS.
 	Workers int
 	// Progress, if set, is called about every 200 ms and once at the end.
@@ -131,7 +135,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 
-	a := &analyzer{opts: opts, x: &extractor{prices: opts.Prices, cache: opts.CacheRules, sensitive: opts.Sensitive}}
+	a := &analyzer{opts: opts, x: &extractor{prices: opts.Prices, cache: opts.CacheRules, sensitive: opts.Sensitive, keepSensitive: opts.KeepSensitive}}
 	a.progress.SegmentsTotal = len(sealed)
 	stopTicker := a.tick(start)
 	defer stopTicker()

@@ -20,6 +20,9 @@ import (
 type Finding struct {
 	Kind    string
 	Excerpt string // masked
+	// Value is the text found, for a caller to redact it; it must never
+	// be stored or printed.
+	Value string
 }
 
 // Rule detects one kind.
@@ -188,7 +191,7 @@ func (s *Scanner) Scan(text string, out []Finding) []Finding {
 				continue
 			}
 			taken = append(taken, [2]int{loc[0], loc[1]})
-			out = append(out, Finding{Kind: r.Kind, Excerpt: Mask(m)})
+			out = append(out, Finding{Kind: r.Kind, Excerpt: Mask(m), Value: m})
 		}
 	}
 	return out

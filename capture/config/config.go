@@ -218,6 +218,9 @@ type Budget struct {
 type Sensitive struct {
 	Disable []string        `yaml:"disable"`
 	Rules   []SensitiveRule `yaml:"rules"`
+	// Keep leaves found values in the analysis outputs' request_json and
+	// response_json; by default they are replaced by masked excerpts.
+	Keep bool `yaml:"keep_in_outputs"`
 }
 
 // SensitiveRule is a detector from the config: a kind and an RE2 pattern.

@@ -4,7 +4,8 @@
 // mix of streamed and non-streamed OpenAI and Anthropic calls through the
 // proxy with the official Go SDKs, stops the proxy with SIGTERM (which
 // seals the segments), lists what was captured, then analyses it
-// (`lessllm analyze`) and shows a few queries and `lessllm stats`.
+// (`lessllm analyze`), shows a few queries, `lessllm stats`, `lessllm
+// cache` and `lessllm budget check`, and ends by writing the HTML report.
 // `make demo` runs it.
 package main
 
@@ -39,7 +40,7 @@ func main() {
 	must(os.RemoveAll(*dir))
 	must(os.MkdirAll(*dir, 0o755))
 	simAddr, capAddr := freeAddr(), freeAddr()
-	sim := start(*bin, "simulate", "--listen", simAddr, "--ttft", "150ms", "--tpot", "20ms", "--jitter", "0.2", "--output-tokens", "30")
+	sim := start(*bin, "simulate", "--listen", simAddr, "--ttft", "150ms", "--tpot", "20ms", "--jitter", "0.2", "--output-tokens", "20")
 	defer stop(sim)
 	waitListening(simAddr)
 
@@ -53,6 +54,9 @@ providers:
   openai:    { type: openai,    base_url: "http://%s/v1", api_key: sk-demo-openai }
   anthropic: { type: anthropic, base_url: "http://%s",    api_key: sk-ant-demo }
 logging: { enabled: true, storage: duckdb, db_path: %s }
+budgets:
+  - { model: gpt-4o, period: monthly, usd: 50 }
+  - { user: team-a, period: daily, usd: 0.001 }
 `, capAddr, filepath.Join(*dir, "captures"), simAddr, simAddr, filepath.Join(*dir, "lessllm.duckdb"))), 0o600))
 	capture := start(*bin, "capture", "--config", cfg)
 	waitListening(capAddr)
@@ -63,25 +67,33 @@ logging: { enabled: true, storage: duckdb, db_path: %s }
 	ac := anthropic.NewClient(aoption.WithBaseURL(proxy), aoption.WithAPIKey("sk-ant-demo-client"), aoption.WithMaxRetries(0))
 	ctx := context.Background()
 	prompts := []string{"Summarise the plot of Hamlet.", "Write a haiku about proxies.", "What is prompt caching?", "Explain TTFT."}
+	teams := []string{"team-a", "team-b", "team-c"}
 	start := time.Now()
 	for i := 0; i < *calls; i++ {
 		prompt := prompts[i%len(prompts)]
+		// Who is calling: the x-lessllm-user header names the team.
+		user := option.WithHeader("X-Lessllm-User", teams[i%len(teams)])
+		auser := aoption.WithHeader("X-Lessllm-User", teams[i%len(teams)])
 		var kind, text string
 		var err error
 		switch i % 6 {
 		case 0:
-			kind = "openai chat"
+			// A long system prompt that starts with the time: the cache
+			// analysis reports it as a prompt family that misses the cache.
+			kind = "openai chat, timestamped"
 			var c *openai.ChatCompletion
 			c, err = oc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "gpt-4o",
-				Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(prompt)}})
+				Messages: []openai.ChatCompletionMessageParamUnion{
+					openai.SystemMessage("Current time: " + time.Now().UTC().Format(time.RFC3339Nano) + ". " + handbook),
+					openai.UserMessage(prompt)}}, user)
 			if err == nil {
 				text = c.Choices[0].Message.Content
 			}
 		case 1:
 			kind = "openai chat, streamed"
 			s := oc.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{Model: "gpt-4o",
-				Messages:      []openai.ChatCompletionMessageParamUnion{openai.UserMessage(prompt)},
-				StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}})
+				Messages:      []openai.ChatCompletionMessageParamUnion{openai.SystemMessage(handbook), openai.UserMessage(prompt)},
+				StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}}, user)
 			var acc openai.ChatCompletionAccumulator
 			for s.Next() {
 				acc.AddChunk(s.Current())
@@ -93,7 +105,7 @@ logging: { enabled: true, storage: duckdb, db_path: %s }
 			kind = "openai responses"
 			var r *responses.Response
 			r, err = oc.Responses.New(ctx, responses.ResponseNewParams{Model: "gpt-4.1",
-				Input: responses.ResponseNewParamsInputUnion{OfString: openai.String(prompt)}})
+				Input: responses.ResponseNewParamsInputUnion{OfString: openai.String(prompt)}}, user)
 			if err == nil {
 				text = r.OutputText()
 			}
@@ -101,15 +113,17 @@ logging: { enabled: true, storage: duckdb, db_path: %s }
 			kind = "anthropic messages"
 			var m *anthropic.Message
 			m, err = ac.Messages.New(ctx, anthropic.MessageNewParams{Model: "claude-sonnet-4-5", MaxTokens: 200,
-				Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(prompt))}})
+				Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(prompt))}}, auser)
 			if err == nil {
 				text = m.Content[0].Text
 			}
 		default:
 			kind = "anthropic messages, streamed"
+			// The handbook marked with cache_control: read from the cache
+			// after the first call.
 			s := ac.Messages.NewStreaming(ctx, anthropic.MessageNewParams{Model: "claude-sonnet-4-5", MaxTokens: 200,
-				System:   []anthropic.TextBlockParam{{Text: "You are a concise assistant."}},
-				Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(prompt))}})
+				System:   []anthropic.TextBlockParam{{Text: handbook, CacheControl: anthropic.NewCacheControlEphemeralParam()}},
+				Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(prompt))}}, auser)
 			var m anthropic.Message
 			for s.Next() {
 				m.Accumulate(s.Current())
@@ -123,7 +137,19 @@ logging: { enabled: true, storage: duckdb, db_path: %s }
 		}
 		fmt.Printf("%2d. %-30s %q…\n", i+1, kind, firstWords(text, 6))
 	}
-	fmt.Printf("\n%d calls through lessllm in %.1f s. Stopping capture (SIGTERM seals the segments)…\n\n", *calls, time.Since(start).Seconds())
+	// Two calls the upstream refuses (rate limit), and one prompt with data
+	// that should never be sent to an LLM: the analysis counts the errors
+	// and reports the findings masked.
+	for range 2 {
+		_, err := oc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "gpt-4o",
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")}}, user0(teams), option.WithHeader("X-Sim-Fault", "429"))
+		fmt.Printf("    %-30s %v\n", "openai chat, rate-limited", errSummary(err))
+	}
+	_, err := oc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "gpt-4o-mini",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(plantedSecrets)}}, user0(teams))
+	must(err)
+	fmt.Printf("    %-30s %q\n", "openai chat, leaking data", "(card, e-mail, AWS key in the prompt)")
+	fmt.Printf("\n%d calls through lessllm in %.1f s. Stopping capture (SIGTERM seals the segments)…\n\n", *calls+3, time.Since(start).Seconds())
 	must(capture.Process.Signal(syscall.SIGTERM))
 	if err := capture.Wait(); err != nil {
 		log.Fatalf("capture exited with %v", err)
@@ -139,8 +165,46 @@ logging: { enabled: true, storage: duckdb, db_path: %s }
 	run(*bin, "query", "--config", cfg, `SELECT model, COUNT(*) AS calls, SUM(estimated_cost_usd) AS total_cost FROM api_calls GROUP BY model ORDER BY calls DESC`)
 	run(*bin, "query", "--config", cfg, `SELECT endpoint, stream, ttft_source, round(avg(estimated_ttft_ms), 1) AS ttft_ms, round(avg(estimated_tpot_ms), 2) AS tpot_ms, round(avg(itl_p99_ms), 2) AS itl_p99_ms FROM api_calls GROUP BY ALL ORDER BY ALL`)
 	run(*bin, "stats", "--config", cfg, "--days", "1")
+	run(*bin, "cache", "--config", cfg)
+	runMayFail(*bin, "budget", "check", "--config", cfg)
+	report := filepath.Join(*dir, "report.html")
+	run(*bin, "report", "--config", cfg, "--out", report)
+	abs, _ := filepath.Abs(report)
 	fmt.Printf("\nMore: %s query --config %s \"SELECT * FROM api_calls LIMIT 5\" --format json; the Parquet dataset is under %s\n",
 		*bin, cfg, filepath.Join(*dir, "parquet"))
+	fmt.Printf("\nThe report: %s (open it in a browser: file://%s)\n", report, abs)
+}
+
+// handbook is a long, stable system prompt (about 1,900 tokens): long
+// enough for the providers' prompt caches.
+var handbook = strings.Repeat("Follow the support handbook: answer precisely, cite the policy section, never invent facts, escalate refunds over limits to a human. ", 70)
+
+// plantedSecrets are made-up values of the kinds the sensitive-data scan
+// finds (the AWS key is AWS's documented example).
+const plantedSecrets = "Please update my account: card 4111 1111 1111 1111, e-mail jane.doe@example.com, and use AKIAIOSFODNN7EXAMPLE for the S3 export."
+
+func user0(teams []string) option.RequestOption { return option.WithHeader("X-Lessllm-User", teams[0]) }
+
+func errSummary(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	s := err.Error()
+	if i := strings.Index(s, "429"); i >= 0 {
+		return "429 Too Many Requests (as injected)"
+	}
+	return firstWords(s, 8)
+}
+
+// runMayFail is run for commands whose non-zero exit is an answer
+// (budget check exits 1 when a budget is over).
+func runMayFail(bin string, args ...string) {
+	fmt.Printf("\n$ lessllm %s\n", strings.Join(quoteArgs(args), " "))
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stdout
+	if err := cmd.Run(); err != nil {
+		fmt.Printf("(exit status: %v)\n", err)
+	}
 }
 
 // run runs a lessllm command in the foreground, showing it first.

@@ -56,7 +56,7 @@ func (c *AnalyzeCmd) Run(env *Env) error {
 	}
 	opts := analyze.Options{
 		Inputs: inputs, DB: dbPath(c.DB, cfg), Parquet: c.Parquet, Full: c.Full,
-		Prices: prices(cfg), CacheRules: rules, Sensitive: scanner, Workers: c.Workers,
+		Prices: prices(cfg), CacheRules: rules, Sensitive: scanner, KeepSensitive: cfg.Sensitive.Keep, Workers: c.Workers,
 	}
 	bar := newProgressBar(env.Stderr, !c.NoProgress)
 	opts.Progress = bar.update

@@ -36,8 +36,8 @@ func (c *BudgetCheckCmd) Run(env *Env) error {
 	defer db.Close()
 	now := time.Now()
 	if c.Now != "" {
-		if now, err = time.Parse(time.RFC3339, c.Now); err != nil {
-			return fmt.Errorf("--now %q: want RFC 3339, e.g. 2026-11-30T23:00:00Z", c.Now)
+		if now, err = parseTime("--now", c.Now); err != nil {
+			return err
 		}
 	}
 	st, err := analyze.CheckBudgets(context.Background(), db, budgetsOf(cfg), now)

@@ -45,11 +45,17 @@ func runLessllm(t *testing.T, args ...string) (string, string, int) {
 	return stdout.String(), stderr.String(), code
 }
 
-func TestUnimplementedCommandsSaySo(t *testing.T) {
-	for _, c := range []string{"report"} {
-		_, stderr, code := runLessllm(t, c)
-		if code != 2 || !bytes.Contains([]byte(stderr), []byte("not implemented yet")) {
-			t.Errorf("%s: exit %d, stderr %q", c, code, stderr)
+// TestQueriesWithoutDatabaseSayWhy: the commands that read the analysis
+// database name it and say how to make it, rather than create an empty one.
+func TestQueriesWithoutDatabaseSayWhy(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "none.duckdb")
+	for _, args := range [][]string{{"report", "--out", filepath.Join(t.TempDir(), "r.html")}, {"stats"}, {"cache"}} {
+		_, stderr, code := runLessllm(t, append(args, "--db", db)...)
+		if code != 1 || !bytes.Contains([]byte(stderr), []byte("none.duckdb: no analysis database (run `lessllm analyze DIR` first)")) {
+			t.Errorf("%s: exit %d, stderr %q", args[0], code, stderr)
+		}
+		if _, err := os.Stat(db); err == nil {
+			t.Errorf("%s created the database", args[0])
 		}
 	}
 }
