@@ -126,6 +126,8 @@ func (r *Recorder) Collectors() []prometheus.Collector {
 			func() float64 { return float64(r.dropped.Load() + r.w.Stats().RecordsDropped) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "lessllm_write_errors_total", Help: "Segment write and seal errors."},
 			stat(func(s format.WriterStats) int64 { return s.WriteErrors })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "lessllm_segments_relinked_total", Help: "Segments found deleted while written and recreated with their records."},
+			stat(func(s format.WriterStats) int64 { return s.SegmentsRelinked })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "lessllm_segment_bytes_written_total", Help: "Compressed bytes written to segments."},
 			stat(func(s format.WriterStats) int64 { return s.BytesWritten })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lessllm_record_queue_length", Help: "Exchanges waiting for the segment writer."},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -18,6 +19,7 @@ type segmentFile struct {
 	tmpPath   string // where it is written (.open, or .repair during repair)
 	finalPath string // sealed name
 	created   time.Time
+	mode      os.FileMode
 
 	size    int64 // bytes written and accepted so far
 	sum     hash.Hash
@@ -29,11 +31,13 @@ type segmentFile struct {
 }
 
 func createSegment(tmpPath, finalPath, node string, created time.Time, mode os.FileMode) (*segmentFile, error) {
-	f, err := os.OpenFile(tmpPath, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
+	// Read-write: relink copies the bytes back out if the directory is
+	// deleted under the writer.
+	f, err := os.OpenFile(tmpPath, os.O_CREATE|os.O_EXCL|os.O_RDWR, mode)
 	if err != nil {
 		return nil, err
 	}
-	s := &segmentFile{f: f, tmpPath: tmpPath, finalPath: finalPath, created: created, sum: sha256.New()}
+	s := &segmentFile{f: f, tmpPath: tmpPath, finalPath: finalPath, created: created, sum: sha256.New(), mode: mode}
 	hdr, _ := json.Marshal(HeaderInfo{Format: FormatName, Version: SegmentVersion, Node: node, CreatedNS: created.UnixNano()})
 	if err := s.write(skippableFrame(headerMagic, hdr)); err != nil {
 		f.Close()
@@ -81,6 +85,12 @@ func (s *segmentFile) writeFrame(frame []byte, records, content, first, last int
 // seal appends the footer, syncs, closes, renames to the sealed name and
 // syncs the directory, so the sealed name appears only for a complete file.
 func (s *segmentFile) seal(now time.Time, repaired bool) error {
+	if !s.linked() {
+		if err := s.relink(); err != nil {
+			s.f.Close()
+			return fmt.Errorf("seal %s: the file is gone from its directory and could not be recreated: %w", s.tmpPath, err)
+		}
+	}
 	ft, _ := json.Marshal(FooterInfo{
 		Format: FormatName, Version: SegmentVersion,
 		Records: s.records, Frames: s.frames,
@@ -103,6 +113,40 @@ func (s *segmentFile) seal(now time.Time, repaired bool) error {
 		return fmt.Errorf("seal: %w", err)
 	}
 	return syncDir(filepath.Dir(s.finalPath))
+}
+
+// linked reports whether the file is still reachable under its name. An
+// operator (or a cleanup job) deleting the capture directory leaves the
+// writer appending to an unlinked inode: every byte written would vanish
+// when the file is closed.
+func (s *segmentFile) linked() bool {
+	named, err := os.Stat(s.tmpPath)
+	if err != nil {
+		return false
+	}
+	open, err := s.f.Stat()
+	return err == nil && os.SameFile(named, open)
+}
+
+// relink recreates the directory (0700) and the file under its name, and
+// copies what was written so far from the open, unlinked one, so nothing
+// already accepted is lost.
+func (s *segmentFile) relink() error {
+	if err := os.MkdirAll(filepath.Dir(s.tmpPath), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(s.tmpPath, os.O_CREATE|os.O_EXCL|os.O_RDWR, s.mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, io.NewSectionReader(s.f, 0, s.size)); err != nil {
+		f.Close()
+		os.Remove(s.tmpPath)
+		return err
+	}
+	s.f.Close()
+	s.f = f
+	return nil
 }
 
 // abandon closes the file without sealing it; it stays for Repair.

@@ -94,6 +94,9 @@ type WriterStats struct {
 	FramesWritten  int64
 	SegmentsSealed int64
 	WriteErrors    int64
+	// SegmentsRelinked counts segments found deleted while being written
+	// and recreated with everything written so far.
+	SegmentsRelinked int64
 }
 
 // Writer appends exchanges to segment files in one directory (SPEC.md).
@@ -132,6 +135,7 @@ type Writer struct {
 
 	recordsWritten, recordsDropped, bytesWritten atomic.Int64
 	framesWritten, segmentsSealed, writeErrors   atomic.Int64
+	segmentsRelinked                             atomic.Int64
 	lastErr                                      atomic.Pointer[error]
 }
 
@@ -289,6 +293,14 @@ func (w *Writer) writeFrame(frame []byte, n, content, first, last int64) error {
 		w.seg = s
 		w.bytesWritten.Add(s.size)
 	}
+	if !w.seg.linked() {
+		if err := w.seg.relink(); err != nil {
+			w.seg.abandon()
+			w.seg = nil
+			return w.fail(fmt.Errorf("format: the segment being written is gone from its directory (removed or replaced?) and could not be recreated: %w", err), n)
+		}
+		w.segmentsRelinked.Add(1)
+	}
 	before := w.seg.size
 	if err := w.seg.writeFrame(frame, n, content, first, last); err != nil {
 		if w.seg.size != before || !isRetryable(err) {
@@ -369,11 +381,12 @@ func (w *Writer) Close() error {
 // Stats returns the writer's counters.
 func (w *Writer) Stats() WriterStats {
 	return WriterStats{
-		RecordsWritten: w.recordsWritten.Load(),
-		RecordsDropped: w.recordsDropped.Load(),
-		BytesWritten:   w.bytesWritten.Load(),
-		FramesWritten:  w.framesWritten.Load(),
-		SegmentsSealed: w.segmentsSealed.Load(),
-		WriteErrors:    w.writeErrors.Load(),
+		RecordsWritten:   w.recordsWritten.Load(),
+		RecordsDropped:   w.recordsDropped.Load(),
+		BytesWritten:     w.bytesWritten.Load(),
+		FramesWritten:    w.framesWritten.Load(),
+		SegmentsSealed:   w.segmentsSealed.Load(),
+		SegmentsRelinked: w.segmentsRelinked.Load(),
+		WriteErrors:      w.writeErrors.Load(),
 	}
 }

@@ -261,3 +261,49 @@ func TestSegmentNames(t *testing.T) {
 		t.Fatalf("name %s does not start with its sortable time", name)
 	}
 }
+
+// TestDeletedDirectoryIsRecreated: the capture directory removed while a
+// segment is being written (a cleanup job, an operator) is recreated at
+// the next frame with everything already written, so no accepted record
+// is lost and the segment still seals.
+func TestDeletedDirectoryIsRecreated(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "captures")
+	w, err := NewWriter(WriterOptions{Dir: dir, Node: "n", FlushInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exs := testExchanges(20, 7)
+	for i, ex := range exs {
+		if i == 10 {
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.RemoveAll(dir); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Append(ex); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatalf("flush after the directory was deleted: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := w.Stats(); st.SegmentsRelinked != 1 || st.RecordsDropped != 0 {
+		t.Fatalf("stats %+v: want one relinked segment and nothing dropped", st)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("recreated directory: %v %v", fi, err)
+	}
+	segs, err := ListSegments([]string{dir}, true)
+	if err != nil || len(segs) != 1 || !segs[0].Sealed {
+		t.Fatalf("want one sealed segment, got %+v (%v)", segs, err)
+	}
+	got, err := readAll(t, segs[0].Path)
+	if err != nil || len(got) != len(exs) {
+		t.Fatalf("read %d of %d records back (%v)", len(got), len(exs), err)
+	}
+}

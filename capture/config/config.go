@@ -624,8 +624,8 @@ func (f *File) validate(root *yaml.Node) error {
 		}
 	}
 	for _, name := range names {
-		if r := f.Providers[name].Proxy; r != nil {
-			r.check(fmt.Sprintf("providers.%s.proxy", name), bad, "providers", name, "proxy")
+		if p := f.Providers[name]; p != nil && p.Proxy != nil { // an empty provider was reported above
+			p.Proxy.check(fmt.Sprintf("providers.%s.proxy", name), bad, "providers", name, "proxy")
 		}
 	}
 	if f.Logging.Storage != "duckdb" {

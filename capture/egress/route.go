@@ -72,16 +72,30 @@ func (r Route) String() string {
 	return u.String()
 }
 
-// Redact removes a password from a proxy URL given as text.
+// Redact removes a password from a proxy URL given as text — also from
+// text that is not a well-formed URL ("user:secret@host" without a
+// scheme), where whatever lies between the first ':' and the last '@' is
+// taken for one.
 func Redact(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+		return u.String()
+	}
+	at := strings.LastIndex(s, "@")
+	if at < 0 {
 		return s
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	from := strings.Index(s, "://") + 3 // 2 without a scheme: from the start
+	if from < 3 {
+		from = 0
 	}
-	return u.String()
+	colon := strings.Index(s[from:at], ":")
+	if colon < 0 {
+		return s
+	}
+	return s[:from+colon+1] + "xxxxx" + s[at:]
 }
 
 // Errors a person can act on. Each names the proxy; none holds a password.

@@ -1,0 +1,38 @@
+package config
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// FuzzParse: any bytes either load or fail with an error that names the
+// file and a line — never a panic, never an error without a place.
+func FuzzParse(f *testing.F) {
+	for _, seed := range []string{
+		"",
+		"listen: 127.0.0.1:8000\n",
+		"capture: { dir: ./c, flush_interval: 50ms, segment_max_bytes: 64MiB }\n",
+		"providers:\n  openai: { type: openai, base_url: 'https://api.openai.com/v1', api_key: '${OPENAI_API_KEY}' }\n",
+		"proxy:\n  https_proxy: http://user:secret@proxy:3128\n  no_proxy: [localhost, 10.0.0.0/8]\n  fallback: [socks5://p:1080, direct]\n",
+		"models:\n  fast: { provider: openai, model: gpt-4o-mini }\n",
+		"budgets:\n  - { model: gpt-4o, period: monthly, usd: 5 }\n",
+		"cache:\n  providers:\n    vllm: { mode: prefix, min_tokens: 16, step: 16, ttl: 10m }\n",
+		"sensitive:\n  rules:\n    - { kind: emp, pattern: 'EMP-[0-9]+' }\n",
+		"inbound_keys: [sha256:00]\n",
+		"listen: [\n",
+		"capture:\n  dir: 5\n  queue_size: many\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	placed := regexp.MustCompile(`fuzz\.yaml(:\d+)?`)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, err := Parse("fuzz.yaml", data)
+		if err != nil && !placed.MatchString(err.Error()) {
+			t.Fatalf("error without the file's name: %v", err)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") && strings.Contains(string(data), "user:secret@") {
+			t.Fatalf("error repeats a proxy password: %v", err)
+		}
+	})
+}
