@@ -107,8 +107,12 @@ func (r *Recorder) Healthy() bool {
 	return len(r.ch) < cap(r.ch) && time.Now().UnixNano()-r.lastErr.Load() > int64(5*time.Second)
 }
 
-// Close drains the queue, then closes (and seals) the writer.
+// Close drains the queue, then closes (and seals) the writer. A nil
+// Recorder (logging disabled) has nothing to close.
 func (r *Recorder) Close() error {
+	if r == nil {
+		return nil
+	}
 	r.once.Do(func() { close(r.ch) })
 	<-r.done
 	return r.w.Close()

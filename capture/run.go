@@ -43,29 +43,40 @@ func Start(cfg *config.File, logger *slog.Logger) (*Instance, error) {
 	}
 	logs := newAsyncHandler(logger.Handler(), 8192)
 	logger = slog.New(logs)
-	rec, err := OpenRecorder(format.WriterOptions{
-		Dir: cfg.Capture.Dir, Node: cfg.Capture.Node,
-		MaxSegmentBytes: int64(cfg.Capture.SegmentMaxBytes), MaxSegmentAge: cfg.Capture.SegmentMaxAge,
-		FlushInterval: cfg.Capture.FlushInterval,
-	}, cfg.Capture.QueueSize, logger)
-	if err != nil {
-		logs.close()
-		return nil, err
-	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(rec.Collectors()...)
+	// logging.enabled: false makes a plain proxy: connectivity and model
+	// aliases, nothing recorded (the segment writer is not even opened).
+	var rec *Recorder
+	node := cfg.Capture.Node
+	if cfg.Logging.Enabled == nil || *cfg.Logging.Enabled {
+		var err error
+		rec, err = OpenRecorder(format.WriterOptions{
+			Dir: cfg.Capture.Dir, Node: cfg.Capture.Node,
+			MaxSegmentBytes: int64(cfg.Capture.SegmentMaxBytes), MaxSegmentAge: cfg.Capture.SegmentMaxAge,
+			FlushInterval: cfg.Capture.FlushInterval,
+		}, cfg.Capture.QueueSize, logger)
+		if err != nil {
+			logs.close()
+			return nil, err
+		}
+		reg.MustRegister(rec.Collectors()...)
+		node = rec.w.Node()
+	}
 	transports, err := NewTransports(cfg)
 	if err != nil {
 		rec.Close()
 		logs.close()
 		return nil, err
 	}
-	srv := &Server{Config: cfg, Transport: transports, Sink: rec, Logger: logger, Metrics: NewMetrics(reg), Node: rec.w.Node()}
+	srv := &Server{Config: cfg, Transport: transports, Logger: logger, Metrics: NewMetrics(reg), Node: node}
+	if rec != nil {
+		srv.Sink = rec
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if !rec.Healthy() {
+		if rec != nil && !rec.Healthy() {
 			http.Error(w, "capture unhealthy: records are not being written", http.StatusServiceUnavailable)
 			return
 		}
@@ -92,7 +103,11 @@ func Start(cfg *config.File, logger *slog.Logger) (*Instance, error) {
 		served: make(chan error, 1),
 	}
 	go func() { inst.served <- inst.http.Serve(ln) }()
-	logger.Info("capture listening", "url", inst.URL, "dir", cfg.Capture.Dir, "node", srv.Node)
+	if rec == nil {
+		logger.Info("proxy listening; logging.enabled is false: nothing is recorded", "url", inst.URL)
+	} else {
+		logger.Info("capture listening", "url", inst.URL, "dir", cfg.Capture.Dir, "node", srv.Node)
+	}
 	return inst, nil
 }
 
