@@ -92,10 +92,6 @@ var cacheKinds = map[wire.Kind]string{
 	wire.KindAnthropicMessages: promptcache.KindMessages,
 }
 
-// minFingerprintBytes: a body shorter than this cannot hold the smallest
-// cacheable prefix (512 tokens), so it is not tokenised.
-const minFingerprintBytes = 512
-
 // encoders are the offline tokenizers wrapped for fingerprinting, by BPE name.
 var encoders sync.Map
 
@@ -117,7 +113,8 @@ func (x *extractor) fingerprint(ex *format.Exchange, c *Call) (promptRow, bool) 
 		return promptRow{}, false
 	}
 	model := deref(c.UpstreamModel)
-	if _, ok := x.cache.Lookup(c.Provider, model); !ok {
+	rules, ok := x.cache.Lookup(c.Provider, model)
+	if !ok {
 		return promptRow{}, false
 	}
 	usable := ex.StartNS
@@ -132,8 +129,11 @@ func (x *extractor) fingerprint(ex *format.Exchange, c *Call) (promptRow, bool) 
 		Scope: strings.Join([]string{c.Provider, key, model, ""}, "\x1f"),
 		AtUS:  ex.StartNS / 1e3, UsableUS: usable / 1e3,
 	}
+	// A BPE token is at least one byte, so a body with fewer bytes than the
+	// model's minimum cacheable tokens cannot be cached: predicted 0
+	// without parsing or tokenising it.
 	body := upstreamBody(ex)
-	if len(body) < minFingerprintBytes { // too short to be cached: predicted 0 without parsing it
+	if len(body) < rules.MinTokens {
 		return row, true
 	}
 	req, ok := promptcache.Parse(kind, body)

@@ -34,21 +34,25 @@ type findingRow struct {
 	Excerpt   string  `parquet:"excerpt"`
 }
 
-// findings scans a call's request and response, appends what it finds,
-// and — unless the config keeps them — replaces each value found in the
-// row's request_json / response_json by its masked excerpt, so the
-// analysis outputs (DuckDB, Parquet, exports, the report) do not copy a
-// secret out of the capture. The JSON is searched as it is first: text
-// that no rule's prefilter matches (most traffic) is never decoded.
+// findings scans the strings of a call's request and response, appends
+// what it finds and — unless the config keeps them — replaces each value
+// found in the row's request_json / response_json by its masked excerpt,
+// so the analysis outputs (DuckDB, Parquet, exports, the report) do not
+// copy a secret out of the capture. Text that no rule's prefilter matches
+// (most traffic) meets no regular expression.
 func (x *extractor) findings(c *Call, out []findingRow) []findingRow {
 	for _, doc := range []struct {
 		where string
 		raw   **string
 	}{{"request", &c.RequestJSON}, {"response", &c.ResponseJSON}} {
-		if *doc.raw == nil || !x.sensitive.Maybe(**doc.raw) {
+		if *doc.raw == nil {
 			continue
 		}
-		found := x.sensitive.Scan(textOf(json.RawMessage(**doc.raw)), nil)
+		text := jsonStringContents(**doc.raw)
+		if !x.sensitive.Maybe(text) {
+			continue
+		}
+		found := x.sensitive.Scan(text, nil)
 		for _, f := range found {
 			out = append(out, findingRow{RequestID: c.RequestID, Segment: c.Segment, Timestamp: c.Timestamp,
 				UserID: c.UserID, Model: firstNonNil(c.Model, c.UpstreamModel), Where: doc.where, Kind: f.Kind, Excerpt: f.Excerpt})
@@ -58,6 +62,35 @@ func (x *extractor) findings(c *Call, out []findingRow) []findingRow {
 		}
 	}
 	return out
+}
+
+// jsonStringContents is the content of every string in a JSON document,
+// escapes left as written, separated by newlines: the text a person or a
+// model wrote, without the numbers (timestamps, token counts) that would
+// make digit-shaped detectors look at every document. Values are found as
+// the JSON writes them, which is also how redact replaces them.
+func jsonStringContents(doc string) string {
+	var b strings.Builder
+	in, esc := false, false
+	start := 0
+	for i := 0; i < len(doc); i++ {
+		c := doc[i]
+		switch {
+		case esc:
+			esc = false
+		case in && c == '\\':
+			esc = true
+		case c == '"':
+			if in {
+				b.WriteString(doc[start:i])
+				b.WriteByte('\n')
+			} else {
+				start = i + 1
+			}
+			in = !in
+		}
+	}
+	return b.String()
 }
 
 // redact replaces each finding's value in a JSON document by

@@ -54,3 +54,23 @@ func BenchmarkDirectNonStreamed(b *testing.B)  { benchProxy(b, false, false) }
 func BenchmarkCaptureNonStreamed(b *testing.B) { benchProxy(b, false, true) }
 func BenchmarkDirectStreamed(b *testing.B)     { benchProxy(b, true, false) }
 func BenchmarkCaptureStreamed(b *testing.B)    { benchProxy(b, true, true) }
+
+// BenchmarkRoute is the routing decision of one request: dialect, model
+// alias, provider and upstream URL.
+func BenchmarkRoute(b *testing.B) {
+	cfg := config.Default()
+	cfg.Models["fast"] = config.ModelAlias{Provider: config.Anthropic, Model: "claude-haiku-4-5"}
+	body := []byte(`{"model":"fast","stream":true,"messages":[{"role":"user","content":"hello"}]}`)
+	r := httptest.NewRequest("POST", "/v1/chat/completions", nil)
+	r.Header.Set("Authorization", "Bearer sk-client")
+	b.ReportAllocs()
+	for b.Loop() {
+		rt, err := resolve(cfg, dialectOf(r.URL.Path, r.Header), r, body)
+		if err != nil || !rt.alias {
+			b.Fatal(rt, err)
+		}
+		if _, err := upstreamURL(rt.provider.BaseURL, r.URL); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

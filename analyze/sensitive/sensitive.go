@@ -71,6 +71,42 @@ func digitRun(n int) func(string) bool {
 	}
 }
 
+// phoneStart reports whether s has what every phone shape the rule knows
+// starts with: "+" or "(" before a digit, or three digits, a dash and
+// three digits — and so not a dated model name ("gpt-4o-2024-08-06") in
+// every response.
+func phoneStart(s string) bool {
+	digit := func(i int) bool { return i < len(s) && s[i] >= '0' && s[i] <= '9' }
+	for i := 0; i < len(s); i++ {
+		switch {
+		case (s[i] == '+' || s[i] == '(') && digit(i+1):
+			return true
+		case digit(i) && digit(i+1) && digit(i+2) && i+3 < len(s) && s[i+3] == '-' && digit(i+4) && digit(i+5) && digit(i+6):
+			return true
+		}
+	}
+	return false
+}
+
+// ssnShape reports whether s has ddd-dd-dddd somewhere.
+func ssnShape(s string) bool {
+	for i := 0; i+11 <= len(s); i++ {
+		if s[i+3] == '-' && s[i+6] == '-' && allDigits(s[i:i+3]) && allDigits(s[i+4:i+6]) && allDigits(s[i+7:i+11]) {
+			return true
+		}
+	}
+	return false
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // ibanStart reports whether s has a country code and check digits (two
 // capitals, two digits) — where every IBAN starts.
 func ibanStart(s string) bool {
@@ -103,10 +139,10 @@ func Defaults() []Rule {
 		// International numbers with a country code, and the North American
 		// (NXX) NXX-XXXX shapes; 8–15 digits (E.164).
 		{Kind: "phone", re: regexp.MustCompile(`(?:\+\d{1,3}[ -]?(?:\(\d{1,4}\)[ -]?)?\d{1,4}(?:[ -]\d{2,4}){1,4}|\(\d{3}\) ?\d{3}-\d{4}|\b\d{3}-\d{3}-\d{4})\b`),
-			maybe: digitRun(8), valid: func(m string) bool { n := digits(m); return len(n) >= 8 && len(n) <= 15 }},
+			maybe: phoneStart, valid: func(m string) bool { n := digits(m); return len(n) >= 8 && len(n) <= 15 }},
 		// US Social Security numbers; other national ID formats are added in
 		// lessllm.yaml (sensitive.rules).
-		{Kind: "national_id_us_ssn", re: regexp.MustCompile(`\b\d{3}-\d{2}-\d{4}\b`), maybe: digitRun(9), valid: validSSN},
+		{Kind: "national_id_us_ssn", re: regexp.MustCompile(`\b\d{3}-\d{2}-\d{4}\b`), maybe: ssnShape, valid: validSSN},
 	}
 }
 

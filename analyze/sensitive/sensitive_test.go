@@ -105,7 +105,10 @@ func TestConfig(t *testing.T) {
 
 func TestPrefilterSkipsPlainText(t *testing.T) {
 	s, _ := New(nil, nil)
-	plain := strings.Repeat("at steady pace through proxies caches and networks measuring latency ", 100)
+	// Prose, and the strings every API response carries: ids, dated model
+	// names, fingerprints.
+	plain := strings.Repeat("at steady pace through proxies caches and networks measuring latency ", 100) +
+		"chatcmpl-VMWXocEBilPB6hyWTFeudNmbuRTZ7 gpt-4o-mini-2024-07-18 claude-sonnet-4-20250514 fp_560af6e559 msg_01XFDUDYJgAACzvnptvVoYEL"
 	for _, r := range s.rules {
 		if r.maybe == nil || r.maybe(plain) {
 			t.Errorf("%s: prefilter passes plain prose", r.Kind)

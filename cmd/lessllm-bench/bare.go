@@ -11,7 +11,7 @@ import (
 // read the request body, forward it with http.Client, copy the answer back
 // with a flush after every read. No routing, no recording.
 func runBareProxy(addr, upstream string) {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, DisableCompression: true}}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {

@@ -13,3 +13,49 @@ func BenchmarkChatEvent(b *testing.B) {
 		s.Event(ev)
 	}
 }
+
+// BenchmarkSSEFeed parses one network read holding one SSE event, as the
+// capture relay and the analyzer do per chunk.
+func BenchmarkSSEFeed(b *testing.B) {
+	chunk := []byte(`data: {"id":"chatcmpl-AbCdEfGhIjKlMnOpQrStUvWxYz012","object":"chat.completion.chunk","created":1764086400,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"delta":{"content":" lazy"},"logprobs":null,"finish_reason":null}]}` + "\n\n")
+	var p SSEParser
+	n := 0
+	b.SetBytes(int64(len(chunk)))
+	b.ReportAllocs()
+	for b.Loop() {
+		p.Feed(0, chunk, func(Event) { n++ })
+	}
+	if n == 0 {
+		b.Fatal("no event parsed")
+	}
+}
+
+// BenchmarkTranslateChunk translates one streamed content event each way
+// (an alias that crosses providers pays this per chunk).
+func BenchmarkTranslateChunk(b *testing.B) {
+	b.Run("anthropic_to_openai", func(b *testing.B) {
+		t := &AnthropicToOpenAIStream{Model: "claude", Created: 1764086400}
+		t.Event(Event{Name: "message_start", Data: []byte(`{"type":"message_start","message":{"id":"msg_01","model":"claude-sonnet-4-5","usage":{"input_tokens":12,"output_tokens":1}}}`)}, func([]byte) {})
+		ev := Event{Name: "content_block_delta", Data: []byte(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" lazy"}}`)}
+		n := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			t.Event(ev, func(p []byte) { n += len(p) })
+		}
+		if n == 0 {
+			b.Fatal("nothing emitted")
+		}
+	})
+	b.Run("openai_to_anthropic", func(b *testing.B) {
+		t := &OpenAIToAnthropicStream{Model: "gpt"}
+		ev := Event{Data: []byte(`{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1764086400,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":" lazy"},"finish_reason":null}]}`)}
+		n := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			t.Event(ev, func(p []byte) { n += len(p) })
+		}
+		if n == 0 {
+			b.Fatal("nothing emitted")
+		}
+	})
+}

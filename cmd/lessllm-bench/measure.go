@@ -1,0 +1,501 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lessllm/lessllm/format"
+)
+
+func body(model string, stream bool) string {
+	if model == "" {
+		model = "gpt-4o-mini"
+	}
+	return fmt.Sprintf(`{"model":%q,"stream":%v,"messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Say hello in twenty words."}]}`, model, stream)
+}
+
+func newClient(conns int) *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}}
+}
+
+func request(t *target, stream bool, extra http.Header) *http.Request {
+	req, _ := http.NewRequest("POST", t.url+"/v1/chat/completions", strings.NewReader(body(t.model, stream)))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range t.header {
+		req.Header[k] = v
+	}
+	for k, v := range extra {
+		req.Header[k] = v
+	}
+	return req
+}
+
+// call sends one chat request and reads the whole answer; an answer that
+// is not a 200 or a stream without its [DONE] is an error (incomplete).
+func call(c *http.Client, t *target, stream bool) error {
+	resp, err := c.Do(request(t, stream, nil))
+	if err != nil {
+		return err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != 200 || (stream && !bytes.HasSuffix(b, []byte("[DONE]\n\n"))) {
+		return fmt.Errorf("status %d, incomplete body %.80q", resp.StatusCode, b)
+	}
+	return nil
+}
+
+// latency: sequential requests at concurrency 1, each target over its own
+// kept-alive connection, the targets taking turns request by request — so
+// a moment of noise on the shared machine falls on all of them alike
+// rather than on whichever target's block it hits.
+func (b *bench) latency(targets []*target, stream bool, n int) (p50, p99 []time.Duration) {
+	clients := make([]*http.Client, len(targets))
+	d := make([][]time.Duration, len(targets))
+	for i, t := range targets {
+		clients[i] = newClient(1)
+		for j := 0; j < 50; j++ { // warm up connections and caches
+			call(clients[i], t, stream)
+		}
+	}
+	for j := 0; j < n; j++ {
+		for i, t := range targets {
+			start := time.Now()
+			if err := call(clients[i], t, stream); err != nil {
+				log.Fatalf("%s: %v", t.name, err)
+			}
+			d[i] = append(d[i], time.Since(start))
+		}
+	}
+	for i := range targets {
+		slices.Sort(d[i])
+		p50 = append(p50, d[i][n/2])
+		p99 = append(p99, d[i][n*99/100])
+	}
+	return p50, p99
+}
+
+// throughput: conc workers for dur per target; returns requests/s, the
+// target process's CPU time per exchange in µs (0 for direct) and the
+// count of incomplete responses. The targets take turns in slices of
+// 250 ms, for the same reason as in latency.
+func (b *bench) throughput(targets []*target, stream bool, conc int, dur time.Duration) (rps, cpuPer []float64, incomplete []int64) {
+	const slice = 250 * time.Millisecond
+	clients := make([]*http.Client, len(targets))
+	served := make([]int64, len(targets))
+	incomplete = make([]int64, len(targets))
+	elapsed := make([]time.Duration, len(targets))
+	cpu := make([]time.Duration, len(targets))
+	for i := range targets {
+		clients[i] = newClient(conc)
+	}
+	for done := time.Duration(0); done < dur; done += slice {
+		for i, t := range targets {
+			var n, failed atomic.Int64
+			cpu0 := procCPU(t.pid)
+			start := time.Now()
+			deadline := start.Add(slice)
+			var wg sync.WaitGroup
+			for w := 0; w < conc; w++ {
+				wg.Go(func() {
+					for time.Now().Before(deadline) {
+						if err := call(clients[i], t, stream); err != nil {
+							if failed.Add(1) == 1 {
+								log.Printf("%s c=%d: %v", t.name, conc, err)
+							}
+							continue
+						}
+						n.Add(1)
+					}
+				})
+			}
+			wg.Wait()
+			elapsed[i] += time.Since(start)
+			served[i] += n.Load()
+			incomplete[i] += failed.Load()
+			cpu[i] += procCPU(t.pid) - cpu0
+		}
+	}
+	for i, t := range targets {
+		rps = append(rps, float64(served[i])/elapsed[i].Seconds())
+		per := 0.0
+		if t.pid != 0 && served[i] > 0 {
+			per = float64(cpu[i].Microseconds()) / float64(served[i])
+		}
+		cpuPer = append(cpuPer, per)
+		clients[i].CloseIdleConnections()
+	}
+	return rps, cpuPer, incomplete
+}
+
+// procCPU reads utime+stime of a process from /proc (Linux).
+func procCPU(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * (time.Second / 100) // USER_HZ = 100 on Linux
+}
+
+// procStatus reads a "VmRSS"/"VmHWM" line of /proc/PID/status in bytes.
+func procStatus(pid int, key string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	m := regexp.MustCompile(`(?m)^` + key + `:\s+(\d+) kB`).FindSubmatch(b)
+	if m == nil {
+		return 0
+	}
+	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	return kb << 10
+}
+
+type result struct {
+	p50, p99   []time.Duration
+	rps        map[int][]float64 // by concurrency
+	cpu        []float64         // µs per exchange at concurrency 16
+	incomplete int64
+}
+
+// concurrencies of the throughput runs; the last stands for saturation
+// (far more clients than two cores can serve at once).
+var concurrencies = []int{16, 256, 1024}
+
+// overhead measures every target at concurrency 1 (latency) and at each of
+// concurrencies (throughput, CPU), for both kinds of call.
+func (b *bench) overhead(upstream string, capture *target, n int, dur time.Duration, rounds int) string {
+	targets := []*target{{name: "direct", url: upstream}, b.startBare(upstream), capture,
+		{name: "capture + alias (OpenAI → Anthropic, translated)", url: capture.url, pid: capture.pid, model: "claude"}}
+	var notes []string
+	if t := b.startNginx(upstream); t != nil {
+		targets = append(targets, t)
+	} else {
+		notes = append(notes, "nginx: not installed (`apt-get install nginx-light`), not measured.")
+	}
+	if t, why := b.startPortkey(upstream); t != nil {
+		targets = append(targets, t)
+		if t.noStream {
+			notes = append(notes, t.name+": streamed calls fail on this machine — the gateway answers `{\"status\":\"failure\",\"message\":\"Something went wrong\"}` and logs `TypeError: immutable` from undici's `Headers.append` in its header handling — so it is in the non-streamed table only.")
+		}
+	} else {
+		notes = append(notes, "Portkey gateway: not measured — "+why+".")
+	}
+	var out strings.Builder
+	for _, kind := range []string{"non-streamed", "streamed"} {
+		stream := kind == "streamed"
+		var ts []*target
+		for _, t := range targets {
+			if !(stream && t.noStream) {
+				ts = append(ts, t)
+			}
+		}
+		res := map[string]*result{}
+		for _, t := range ts {
+			res[t.name] = &result{rps: map[int][]float64{}}
+		}
+		for round := 0; round < rounds; round++ {
+			p50, p99 := b.latency(ts, stream, n)
+			for i, t := range ts {
+				res[t.name].p50 = append(res[t.name].p50, p50[i])
+				res[t.name].p99 = append(res[t.name].p99, p99[i])
+			}
+			for _, c := range concurrencies {
+				rps, cpu, bad := b.throughput(ts, stream, c, dur)
+				for i, t := range ts {
+					r := res[t.name]
+					r.rps[c] = append(r.rps[c], rps[i])
+					r.incomplete += bad[i]
+					if c == 16 {
+						r.cpu = append(r.cpu, cpu[i])
+					}
+					log.Printf("%s %s round %d c=%d: %.0f req/s, %.1f µs CPU/exchange, %d incomplete", kind, t.name, round, c, rps[i], cpu[i], bad[i])
+				}
+			}
+		}
+		writeOverhead(&out, kind, ts, res, n, dur, rounds)
+	}
+	for _, n := range notes {
+		fmt.Fprintf(&out, "- %s\n", n)
+	}
+	out.WriteString("\n")
+	return out.String()
+}
+
+func writeOverhead(w io.Writer, kind string, targets []*target, res map[string]*result, n int, dur time.Duration, rounds int) {
+	direct, bare := res["direct"], res["bare"]
+	d50, d99 := median(direct.p50), median(direct.p99)
+	bareAdded := median(bare.p50) - d50
+	var nginxAdded time.Duration
+	for _, t := range targets {
+		if strings.HasPrefix(t.name, "nginx") {
+			nginxAdded = median(res[t.name].p50) - d50
+		}
+	}
+	fmt.Fprintf(w, "### Overhead, %s chat completions (20 output tokens, upstream answers at once)\n\n", kind)
+	fmt.Fprintf(w, "Median of %d rounds. Latency: %d sequential calls per target and round at concurrency 1, targets taking turns call by call. Throughput: %v per target and concurrency and round, in 250 ms turns. CPU: the target process's user+system time per exchange at c=16. Incomplete: responses that were not a 200 with the whole body (a stream without its `[DONE]`).\n\n", rounds, n, dur)
+	fmt.Fprintf(w, "| target | p50 (c=1) | added p50 | added p99 | added p50 ÷ bare's | ÷ nginx's | req/s c=16 | ÷ bare | req/s c=256 | ÷ bare | req/s c=1024 | ÷ bare | CPU per exchange | incomplete |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, t := range targets {
+		r := res[t.name]
+		p50, p99 := median(r.p50), median(r.p99)
+		added, added99 := p50-d50, p99-d99
+		ratio, ratioN, cpu := "-", "-", "-"
+		if t.name != "direct" && bareAdded > 0 {
+			ratio = fmt.Sprintf("%.2f×", float64(added)/float64(bareAdded))
+		}
+		if t.name != "direct" && nginxAdded > 0 {
+			ratioN = fmt.Sprintf("%.2f×", float64(added)/float64(nginxAdded))
+		}
+		if t.pid != 0 {
+			cpu = fmt.Sprintf("%.0f µs", medianF(r.cpu))
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |", t.name, us(p50), us(added), us(added99), ratio, ratioN)
+		for _, c := range concurrencies {
+			fmt.Fprintf(w, " %.0f | %.2f |", medianF(r.rps[c]), medianF(r.rps[c])/medianF(bare.rps[c]))
+		}
+		fmt.Fprintf(w, " %s | %d |\n", cpu, r.incomplete)
+	}
+	fmt.Fprintln(w)
+}
+
+// captureCost: what capture writes per exchange (from the segments the
+// overhead runs wrote, sealed or not) and the writer's share of the CPU:
+// capture with recording on vs the same process with logging.enabled:
+// false, at c=16, taking turns.
+func (b *bench) captureCost(upstream string, capture *target, dur time.Duration, rounds int) string {
+	off := b.startCapture(upstream, false)
+	ts := []*target{capture, off}
+	var on, none []float64
+	for range rounds {
+		for _, stream := range []bool{false, true} {
+			_, cpu, _ := b.throughput(ts, stream, 16, dur)
+			on, none = append(on, cpu[0]), append(none, cpu[1])
+		}
+	}
+	var records, disk, content int64
+	segs, _ := format.ListSegments([]string{capture.dir}, true)
+	for _, s := range segs {
+		disk += s.Size
+		r, err := format.Open(s.Path)
+		if err != nil {
+			continue
+		}
+		for r.Next() {
+			records++
+			content += int64(len(r.Record())) + 1
+		}
+		r.Close()
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "### Capture cost\n\n")
+	if records > 0 {
+		fmt.Fprintf(&out, "From the %d exchanges the overhead runs recorded (half streamed with 20 tokens, half not; %d segment files):\n\n", records, len(segs))
+		fmt.Fprintf(&out, "| bytes on disk per exchange | NDJSON bytes per exchange | compression ratio |\n|---|---|---|\n| %.0f | %.0f | %.1f× |\n\n",
+			float64(disk)/float64(records), float64(content)/float64(records), float64(content)/float64(disk))
+	}
+	m, o := medianF(on), medianF(none)
+	fmt.Fprintf(&out, "Writer CPU share (c=16, both kinds of call, median of %d runs): capture with recording %.0f µs of CPU per exchange, the same proxy with `logging.enabled: false` %.0f µs — recording (building the record, encoding, compressing, writing) is %.0f µs, **%.0f%%** of capture's CPU.\n\n",
+		len(on), m, o, m-o, 100*(m-o)/m)
+	return out.String()
+}
+
+// fidelityResult: per stream, the client-side time to the first token and
+// the gaps between tokens; per token, the delivery delay — upstream write
+// (the simulator stamps each token with its send time: X-Sim-Stamp) to
+// client read.
+type fidelityResult struct {
+	ttft, gaps, delay []time.Duration
+	incomplete        int
+}
+
+func (b *bench) fidelity(t *target, n int) fidelityResult {
+	var mu sync.Mutex
+	var res fidelityResult
+	var wg sync.WaitGroup
+	c := newClient(n)
+	stamp := http.Header{"X-Sim-Stamp": {"1"}}
+	for i := 0; i < n; i++ {
+		wg.Go(func() {
+			start := time.Now()
+			resp, err := c.Do(request(t, true, stamp))
+			if err != nil {
+				mu.Lock()
+				res.incomplete++
+				mu.Unlock()
+				return
+			}
+			defer resp.Body.Close()
+			sc := bufio.NewScanner(resp.Body)
+			var last time.Time
+			done := false
+			for sc.Scan() {
+				line := sc.Text()
+				if line == "data: [DONE]" {
+					done = true
+				}
+				m := stampRE.FindStringSubmatch(line)
+				if m == nil {
+					continue
+				}
+				now := time.Now()
+				sent, _ := strconv.ParseInt(m[1], 10, 64)
+				mu.Lock()
+				if last.IsZero() {
+					res.ttft = append(res.ttft, now.Sub(start))
+				} else {
+					res.gaps = append(res.gaps, now.Sub(last))
+				}
+				res.delay = append(res.delay, now.Sub(time.Unix(0, sent)))
+				mu.Unlock()
+				last = now
+			}
+			if !done {
+				mu.Lock()
+				res.incomplete++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	c.CloseIdleConnections()
+	return res
+}
+
+// stampRE finds a token's send time in a streamed line (X-Sim-Stamp).
+var stampRE = regexp.MustCompile(`"content":" @(\d+)"`)
+
+// fidelitySection streams paced answers (first token after 150 ms, one
+// every 20 ms) through each target, 1 and 500 at a time.
+func (b *bench) fidelitySection(rounds int) string {
+	paced := b.startSimulator("--ttft", "150ms", "--tpot", "20ms", "--output-tokens", "40", "--no-cache")
+	capture := b.startCapture(paced, true)
+	targets := []*target{{name: "direct", url: paced}, b.startBare(paced), capture,
+		{name: "capture + alias (OpenAI → Anthropic, translated)", url: capture.url, pid: capture.pid, model: "claude"}}
+	if t := b.startNginx(paced); t != nil {
+		targets = append(targets, t)
+	}
+	var out strings.Builder
+	out.WriteString("### Streaming fidelity\n\nUpstream: first token after 150 ms, then one every 20 ms, 40 tokens. *Delivery delay* is, per token, upstream write → client read (the simulator stamps each token with its send time), so it isolates what each hop adds; *added* is over direct.\n\n")
+	for _, n := range []int{1, 500} {
+		// A first pass warms connection pools, as in production; then the
+		// targets take turns.
+		for _, t := range targets {
+			b.fidelity(t, min(n, 50))
+		}
+		res := make([]fidelityResult, len(targets))
+		reps := rounds
+		if n == 1 {
+			reps = rounds * 20 // one stream is 40 tokens: take more of them
+		}
+		for range reps {
+			for i, t := range targets {
+				r := b.fidelity(t, n)
+				res[i].ttft = append(res[i].ttft, r.ttft...)
+				res[i].gaps = append(res[i].gaps, r.gaps...)
+				res[i].delay = append(res[i].delay, r.delay...)
+				res[i].incomplete += r.incomplete
+			}
+		}
+		fmt.Fprintf(&out, "**%d concurrent stream%s** (%d runs per target):\n\n", n, map[bool]string{true: "", false: "s"}[n == 1], reps)
+		out.WriteString("| target | client TTFT p50 | TTFT added | delivery delay p50 | p99 | max | added p50 | added p99 | added max | incomplete |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		base, d50, d99, dmax := median(res[0].ttft), median(res[0].delay), pct(res[0].delay, 99), pct(res[0].delay, 100)
+		for i, t := range targets {
+			f := res[i]
+			fmt.Fprintf(&out, "| %s | %.1f ms | %+.2f ms | %.3f ms | %.3f ms | %.3f ms | %+.3f ms | %+.3f ms | %+.3f ms | %d |\n", t.name,
+				ms(median(f.ttft)), ms(median(f.ttft)-base), ms(median(f.delay)), ms(pct(f.delay, 99)), ms(pct(f.delay, 100)),
+				ms(median(f.delay)-d50), ms(pct(f.delay, 99)-d99), ms(pct(f.delay, 100)-dmax), f.incomplete)
+		}
+		out.WriteString("\n")
+	}
+	return out.String()
+}
+
+// memorySection holds n slow streams open through capture and through the
+// bare proxy at once and reads each process's RSS: peak (VmHWM) and, per
+// in-flight stream, what it holds beyond the bytes the capture keeps of
+// that stream until it ends.
+func (b *bench) memorySection(n int, streamTime time.Duration) string {
+	const tokens = 60
+	tpot := streamTime / tokens
+	slow := b.startSimulator("--ttft", tpot.String(), "--tpot", tpot.String(), "--output-tokens", strconv.Itoa(tokens), "--no-cache")
+	var out strings.Builder
+	fmt.Fprintf(&out, "### Memory: %d concurrent slow streams\n\nEach stream: %d tokens, one every %v (%v in all). RSS sampled every 250 ms while every stream is open; *idle* is the process's RSS before the streams, after a warm-up call. *Captured bytes* are the request plus the response bytes received so far, per stream — what capture must keep until the exchange ends.\n\n", n, tokens, tpot, streamTime)
+	out.WriteString("| target | idle RSS | peak RSS (VmHWM) | RSS per in-flight stream | captured bytes per stream | RSS per stream beyond its captured bytes | incomplete |\n|---|---|---|---|---|---|---|\n")
+	for _, t := range []*target{b.startCapture(slow, true), b.startBare(slow)} {
+		call(newClient(1), t, true)
+		time.Sleep(200 * time.Millisecond)
+		idle := procStatus(t.pid, "VmRSS")
+		var received atomic.Int64
+		var incomplete atomic.Int64
+		c := newClient(n)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range n {
+			wg.Go(func() {
+				resp, err := c.Do(request(t, true, nil))
+				if err != nil {
+					incomplete.Add(1)
+					return
+				}
+				defer resp.Body.Close()
+				buf := make([]byte, 4096)
+				var all []byte
+				for {
+					k, err := resp.Body.Read(buf)
+					received.Add(int64(k))
+					all = append(all, buf[:k]...)
+					if err != nil {
+						break
+					}
+				}
+				if !bytes.HasSuffix(all, []byte("[DONE]\n\n")) {
+					incomplete.Add(1)
+				}
+			})
+		}
+		// Sample until the streams start to end; the peak is near the end,
+		// when every stream holds most of its answer.
+		var peak, atPeak int64
+		for time.Since(start) < streamTime-tpot {
+			time.Sleep(250 * time.Millisecond)
+			if rss := procStatus(t.pid, "VmRSS"); rss > peak {
+				peak, atPeak = rss, received.Load()
+			}
+		}
+		wg.Wait()
+		c.CloseIdleConnections()
+		hwm := procStatus(t.pid, "VmHWM")
+		reqBytes := int64(len(body("", true)))
+		perStream := float64(peak-idle) / float64(n)
+		captured := float64(atPeak)/float64(n) + float64(reqBytes)
+		beyond := "-"
+		if t.dir != "" {
+			beyond = fmt.Sprintf("%.1f KiB", (perStream-captured)/1024)
+		}
+		fmt.Fprintf(&out, "| %s | %.1f MiB | %.1f MiB | %.1f KiB | %.1f KiB | %s | %d |\n", t.name, float64(idle)/(1<<20), float64(hwm)/(1<<20),
+			perStream/1024, captured/1024, beyond, incomplete.Load())
+	}
+	out.WriteString("\n")
+	return out.String()
+}
