@@ -14,7 +14,9 @@ import (
 )
 
 var (
-	relayBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+	// 8 KiB a read: streamed events are far smaller, and every in-flight
+	// stream holds one (the memory section of BENCHMARKS.md).
+	relayBufs = sync.Pool{New: func() any { b := make([]byte, 8<<10); return &b }}
 	builders  = sync.Pool{New: func() any { return new(format.ChunkBuilder) }}
 )
 

@@ -41,8 +41,9 @@ func main() {
 	}
 	var (
 		bin        = flag.String("lessllm", "bin/lessllm", "the lessllm binary to measure")
-		latencyN   = flag.Int("latency-requests", 1000, "requests per target and round at concurrency 1 (targets take turns)")
-		tputDur    = flag.Duration("throughput-time", 2*time.Second, "duration of each throughput run, per target and concurrency")
+		latencyN   = flag.Int("latency-requests", 600, "requests per target and round at concurrency 1 (targets take turns)")
+		tputDur    = flag.Duration("throughput-time", time.Second, "duration of each throughput run, per target and concurrency")
+		goBench    = flag.String("gobench", "", "a `go test -bench -benchmem` output to render as the go section")
 		rounds     = flag.Int("rounds", 3, "rounds over all targets (medians are reported)")
 		update     = flag.String("update", "", "rewrite the generated sections of this Markdown file")
 		sections   = flag.String("sections", "proxy,capture,fidelity,memory,analyze", "what to measure")
@@ -69,6 +70,9 @@ func main() {
 		}
 	}
 	want := func(s string) bool { return strings.Contains(*sections, s) }
+	if *goBench != "" {
+		emit("go", goBenchTable(*goBench))
+	}
 	if want("analyze") {
 		emit("analyze", analyzeBench(*bin, *exchanges, 300, *rounds))
 	}

@@ -143,19 +143,33 @@ func (b *bench) throughput(targets []*target, stream bool, conc int, dur time.Du
 	return rps, cpuPer, incomplete
 }
 
-// procCPU reads utime+stime of a process from /proc (Linux).
+// procCPU is the utime+stime of a process and its children (nginx's
+// workers are children of the process started), from /proc (Linux).
 func procCPU(pid int) time.Duration {
 	if pid == 0 {
 		return 0
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
+	var total time.Duration
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+		ppid, _ := strconv.Atoi(f[1])
+		if p != pid && ppid != pid {
+			continue
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(ut+st) * (time.Second / 100) // USER_HZ = 100 on Linux
 	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * (time.Second / 100) // USER_HZ = 100 on Linux
+	return total
 }
 
 // procStatus reads a "VmRSS"/"VmHWM" line of /proc/PID/status in bytes.
@@ -310,7 +324,7 @@ func (b *bench) captureCost(upstream string, capture *target, dur time.Duration,
 	var out strings.Builder
 	fmt.Fprintf(&out, "### Capture cost\n\n")
 	if records > 0 {
-		fmt.Fprintf(&out, "From the %d exchanges the overhead runs recorded (half streamed with 20 tokens, half not; %d segment files):\n\n", records, len(segs))
+		fmt.Fprintf(&out, "From the %d exchanges the overhead runs recorded (half streamed with 20 tokens, half not; %d segment file(s)):\n\n", records, len(segs))
 		fmt.Fprintf(&out, "| bytes on disk per exchange | NDJSON bytes per exchange | compression ratio |\n|---|---|---|\n| %.0f | %.0f | %.1f× |\n\n",
 			float64(disk)/float64(records), float64(content)/float64(records), float64(content)/float64(disk))
 	}
@@ -406,7 +420,7 @@ func (b *bench) fidelitySection(rounds int) string {
 		res := make([]fidelityResult, len(targets))
 		reps := rounds
 		if n == 1 {
-			reps = rounds * 20 // one stream is 40 tokens: take more of them
+			reps = rounds * 4 // one stream is 40 tokens: take more of them
 		}
 		for range reps {
 			for i, t := range targets {
@@ -442,6 +456,7 @@ func (b *bench) memorySection(n int, streamTime time.Duration) string {
 	var out strings.Builder
 	fmt.Fprintf(&out, "### Memory: %d concurrent slow streams\n\nEach stream: %d tokens, one every %v (%v in all). RSS sampled every 250 ms while every stream is open; *idle* is the process's RSS before the streams, after a warm-up call. *Captured bytes* are the request plus the response bytes received so far, per stream — what capture must keep until the exchange ends.\n\n", n, tokens, tpot, streamTime)
 	out.WriteString("| target | idle RSS | peak RSS (VmHWM) | RSS per in-flight stream | captured bytes per stream | RSS per stream beyond its captured bytes | incomplete |\n|---|---|---|---|---|---|---|\n")
+	var breakdown string
 	for _, t := range []*target{b.startCapture(slow, true), b.startBare(slow)} {
 		call(newClient(1), t, true)
 		time.Sleep(200 * time.Millisecond)
@@ -477,10 +492,14 @@ func (b *bench) memorySection(n int, streamTime time.Duration) string {
 		// Sample until the streams start to end; the peak is near the end,
 		// when every stream holds most of its answer.
 		var peak, atPeak int64
+		var runtimeAtPeak map[string]float64
 		for time.Since(start) < streamTime-tpot {
 			time.Sleep(250 * time.Millisecond)
 			if rss := procStatus(t.pid, "VmRSS"); rss > peak {
 				peak, atPeak = rss, received.Load()
+				if t.dir != "" {
+					runtimeAtPeak = goMetrics(t.url)
+				}
 			}
 		}
 		wg.Wait()
@@ -495,7 +514,29 @@ func (b *bench) memorySection(n int, streamTime time.Duration) string {
 		}
 		fmt.Fprintf(&out, "| %s | %.1f MiB | %.1f MiB | %.1f KiB | %.1f KiB | %s | %d |\n", t.name, float64(idle)/(1<<20), float64(hwm)/(1<<20),
 			perStream/1024, captured/1024, beyond, incomplete.Load())
+		if runtimeAtPeak != nil {
+			breakdown = fmt.Sprintf("At capture's peak its Go runtime reported (its /metrics, per stream): heap in use %.1f KiB, goroutine stacks %.1f KiB, %.1f goroutines; the rest of the RSS is heap the collector has not yet returned (GOGC=100 lets the heap grow to twice what is live before collecting).\n",
+				runtimeAtPeak["go_memstats_heap_inuse_bytes"]/float64(n)/1024, runtimeAtPeak["go_memstats_stack_inuse_bytes"]/float64(n)/1024, runtimeAtPeak["go_goroutines"]/float64(n))
+		}
 	}
-	out.WriteString("\n")
+	out.WriteString("\n" + breakdown + "\n")
 	return out.String()
+}
+
+// goMetrics reads the Go runtime's gauges from a capture's /metrics.
+func goMetrics(url string) map[string]float64 {
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), " ")
+		if ok && strings.HasPrefix(name, "go_") && !strings.Contains(name, "{") {
+			out[name], _ = strconv.ParseFloat(val, 64)
+		}
+	}
+	return out
 }

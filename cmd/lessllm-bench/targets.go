@@ -37,14 +37,19 @@ func (b *bench) tempDir() string {
 }
 
 func waitListening(addr string, what string) {
-	for i := 0; i < 500; i++ {
+	if !listening(addr, 10*time.Second) {
+		log.Fatalf("%s did not listen on %s", what, addr)
+	}
+}
+
+func listening(addr string, within time.Duration) bool {
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
-			return
+			return true
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
-	log.Fatalf("%s did not listen on %s", what, addr)
+	return false
 }
 
 // startCapture runs `lessllm capture` in front of upstream; recording off
@@ -154,13 +159,15 @@ func (b *bench) startPortkey(upstream string) (*target, string) {
 	}
 	addr := freeAddr()
 	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command("node", script, "--port", port)
+	cmd := exec.Command("node", script, "--port="+port)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
 		return nil, err.Error()
 	}
 	b.procs = append(b.procs, cmd)
-	waitListening(addr, "portkey gateway")
+	if !listening(addr, time.Minute) {
+		return nil, "the gateway did not listen within a minute"
+	}
 	h := http.Header{}
 	h.Set("x-portkey-provider", "openai")
 	h.Set("x-portkey-custom-host", upstream+"/v1")
