@@ -461,6 +461,10 @@ func (b *bench) memorySection(n int, streamTime time.Duration) string {
 		call(newClient(1), t, true)
 		time.Sleep(200 * time.Millisecond)
 		idle := procStatus(t.pid, "VmRSS")
+		var runtimeIdle map[string]float64
+		if t.dir != "" {
+			runtimeIdle = goMetrics(t.url)
+		}
 		var received atomic.Int64
 		var incomplete atomic.Int64
 		c := newClient(n)
@@ -514,9 +518,10 @@ func (b *bench) memorySection(n int, streamTime time.Duration) string {
 		}
 		fmt.Fprintf(&out, "| %s | %.1f MiB | %.1f MiB | %.1f KiB | %.1f KiB | %s | %d |\n", t.name, float64(idle)/(1<<20), float64(hwm)/(1<<20),
 			perStream/1024, captured/1024, beyond, incomplete.Load())
-		if runtimeAtPeak != nil {
-			breakdown = fmt.Sprintf("At capture's peak its Go runtime reported (its /metrics, per stream): heap in use %.1f KiB, goroutine stacks %.1f KiB, %.1f goroutines; the rest of the RSS is heap the collector has not yet returned (GOGC=100 lets the heap grow to twice what is live before collecting).\n",
-				runtimeAtPeak["go_memstats_heap_inuse_bytes"]/float64(n)/1024, runtimeAtPeak["go_memstats_stack_inuse_bytes"]/float64(n)/1024, runtimeAtPeak["go_goroutines"]/float64(n))
+		if runtimeAtPeak != nil && runtimeIdle != nil {
+			per := func(k string) float64 { return (runtimeAtPeak[k] - runtimeIdle[k]) / float64(n) }
+			breakdown = fmt.Sprintf("Capture's Go runtime at the peak, over idle, per stream (its /metrics): heap in use %.1f KiB, goroutine stacks %.1f KiB, %.1f goroutines, heap objects %.0f.\n",
+				per("go_memstats_heap_inuse_bytes")/1024, per("go_memstats_stack_inuse_bytes")/1024, per("go_goroutines"), per("go_memstats_heap_objects"))
 		}
 	}
 	out.WriteString("\n" + breakdown + "\n")
