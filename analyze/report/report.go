@@ -445,7 +445,8 @@ func sensitiveCounts(q *querier, p *page) error {
 		Note:    "Counts by kind, user and model; the values are not in this report (sensitive_findings keeps masked excerpts).",
 		Columns: []string{"kind", "user", "model", "where", "findings", "calls"}}
 	err := q.rows(`SELECT f.kind, coalesce(f.user_id, '–'), coalesce(f.model, '–'), f."where", count(*), count(DISTINCT f.request_id)
-		FROM sensitive_findings f JOIN api_calls USING (request_id) WHERE `+q.where+` GROUP BY ALL ORDER BY 5 DESC, 1, 2, 3, 4`, func(r *sql.Rows) error {
+		FROM sensitive_findings f WHERE f.request_id IN (SELECT request_id FROM api_calls WHERE `+q.where+`)
+		GROUP BY ALL ORDER BY 5 DESC, 1, 2, 3, 4`, func(r *sql.Rows) error {
 		var kind, user, model, where string
 		var n, calls int64
 		if err := r.Scan(&kind, &user, &model, &where, &n, &calls); err != nil {

@@ -82,6 +82,21 @@ func TestReportInBrowser(t *testing.T) {
 		t.Errorf("the report fetches from the network: %s", m)
 	}
 
+	// The period flags: the demo's day, and a day without calls.
+	today := time.Now().UTC().Format(time.DateOnly)
+	tomorrow := time.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly)
+	for _, period := range [][2]string{{today, tomorrow}, {"2000-01-01", "2000-01-02"}} {
+		out := filepath.Join(dir, "period.html")
+		if _, stderr, code := runLessllm(t, "report", "--config", filepath.Join(dir, "lessllm.yaml"), "--out", out,
+			"--since", period[0], "--until", period[1]); code != 0 {
+			t.Fatalf("report --since %s --until %s: exit %d: %s", period[0], period[1], code, stderr)
+		}
+		b, _ := os.ReadFile(out)
+		if empty := strings.Contains(string(b), "no calls"); empty != (period[0] == "2000-01-01") {
+			t.Errorf("report of %v: says no calls = %v", period, empty)
+		}
+	}
+
 	url := "file://" + report
 	dom, stderr := headless(t, browser, "--dump-dom", url)
 	for _, line := range strings.Split(stderr, "\n") {
