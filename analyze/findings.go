@@ -45,7 +45,9 @@ func (x *extractor) findings(c *Call, out []findingRow) []findingRow {
 		where string
 		raw   **string
 	}{{"request", &c.RequestJSON}, {"response", &c.ResponseJSON}} {
-		if *doc.raw == nil {
+		// Whatever a prefilter finds in the strings it also finds in the
+		// whole document, so most documents are passed over with no copy.
+		if *doc.raw == nil || !x.sensitive.Maybe(**doc.raw) {
 			continue
 		}
 		text := jsonStringContents(**doc.raw)

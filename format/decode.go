@@ -273,6 +273,9 @@ func (d *recordDecoder) chunks(r *Response) error {
 	buf := slices.Grow((*bp)[:0], d.s.Remaining())
 	defer func() { *bp = buf[:0] }()
 	var ends []int // end of each chunk's text in buf; -1: no "d"
+	// Consecutive chunks of a stream repeat the same escaped SSE envelope:
+	// each reuses the decoding of the previous one's shared prefix.
+	var prev jsonscan.Prev
 	arr := d.s.Array()
 	for arr.Next() {
 		var c Chunk
@@ -286,7 +289,7 @@ func (d *recordDecoder) chunks(r *Response) error {
 				err = d.int(&seen, 0, &c.T)
 			case "d":
 				if err = seen.once(1); err == nil {
-					buf, err = d.s.AppendString(buf)
+					buf, prev, err = d.s.AppendStringShared(buf, prev)
 					end = len(buf)
 				}
 			case "b":

@@ -63,6 +63,18 @@ func FuzzChatFastPath(f *testing.F) {
 		first + "\n" + `{"id":"c1","choices":[{"index":0,"delta":{"content":"a","content":"b"}}]}`,
 		first + "\n" + `{"id":"c1","choices":[{"index":0,"delta":{"refusal":"no","reasoning_content":"hm","role":"assistant"}}]}`,
 		first + "\n" + `{"id":"c1","choices":[{"index":0,"delta":{"content":"x"}}]} trailing`,
+		// Runs of plain events, so the template path is taken, and events
+		// that share its head but not its shape.
+		first + "\n" + `{"id":"c1","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}` + "\n" +
+			`{"id":"c1","choices":[{"index":0,"delta":{"content":"b\"c"},"finish_reason":null}]}` + "\n" +
+			`{"id":"c1","choices":[{"index":0,"delta":{"content": "d"},"finish_reason":null}]}` + "\n" +
+			`{"id":"c1","choices":[{"index":0,"delta":{"content":"e","refusal":"f"},"finish_reason":null}]}` + "\n" +
+			`{"id":"c1","choices":[{"index":0,"delta":{"content":null},"finish_reason":null}]}` + "\n" +
+			`{"id":"c1","choices":[{"index":0,"delta":{"content":"g"},"finish_reason":"stop"}]}`,
+		first + "\n" + `{"id":"c1","choices":[{"index":0,"delta":{"reasoning_content":"think"}}]}` + "\n" +
+			`{"id":"c1","choices":[{"index":0,"delta":{"reasoning_content":"more"}}]}` + "\n" +
+			`{"id":"c2","choices":[{"index":0,"delta":{"reasoning_content":"other id"}}]}` + "\n" +
+			`{"id":"c1","choices":[{"index":0,"delta":{"reasoning_content":"back"}}]}`,
 	} {
 		f.Add(s)
 	}

@@ -23,8 +23,65 @@ type fastChoice struct {
 	index     int
 	role      []byte
 	text      [3][2]int // content, refusal, reasoning_content: [start, end) in scratch; start < 0: absent
+	at        [3][2]int // the same strings' [quote, after closing quote) in the event's bytes
+	keys      int       // keys of the delta
 	finish    []byte
 	hasFinish bool
+}
+
+// eventTemplate is the quickest way through a stream: consecutive content
+// events are byte for byte the same except for the text — same id,
+// created, model, fingerprint, choice and nulls. After the fast path has
+// parsed such an event whole, head is its bytes up to the text's opening
+// quote and tail its bytes after the closing quote. An event that starts
+// with head, then holds one valid JSON string, then ends with exactly tail
+// has the same structure and the same values as the parsed one except for
+// that string (a string token delimits itself), so its text is applied
+// with one memcmp of each end instead of a walk over every key.
+// FuzzChatFastPath holds it to the general path too.
+type eventTemplate struct {
+	head, tail  []byte
+	index, kind int // the choice and which text (content, refusal, reasoning)
+	ok          bool
+}
+
+func (t *eventTemplate) forget() { t.ok = false }
+
+// templateEvent applies data through the template if it fits.
+func (o *openAIChatStream) templateEvent(data []byte, t int64) bool {
+	tp := &o.tmpl
+	if !tp.ok || len(data) < len(tp.head)+2+len(tp.tail) || string(data[:len(tp.head)]) != string(tp.head) {
+		return false
+	}
+	var sc jsonscan.Scanner
+	sc.Reset(data[len(tp.head):])
+	text, err := sc.AppendString(o.scratch[:0])
+	o.scratch = text
+	if err != nil || sc.Remaining() != len(tp.tail) || string(data[len(data)-len(tp.tail):]) != string(tp.tail) {
+		return false
+	}
+	if len(text) > 0 {
+		cc := o.choices[tp.index]
+		[3]*strings.Builder{&cc.Content, &cc.Refusal, &cc.Reasoning}[tp.kind].Write(text)
+		o.s.content(t)
+	}
+	return true
+}
+
+// remember makes data the template when it is a plain one-text event.
+func (o *openAIChatStream) remember(data []byte, n int, ch *fastChoice) {
+	o.tmpl.ok = false
+	if n != 1 || len(ch.role) > 0 || ch.hasFinish || ch.keys != 1 {
+		return
+	}
+	for k, at := range ch.at {
+		if at[0] < 0 {
+			continue
+		}
+		o.tmpl = eventTemplate{head: append(o.tmpl.head[:0], data[:at[0]]...), tail: append(o.tmpl.tail[:0], data[at[1]:]...),
+			index: ch.index, kind: k, ok: true}
+		return
+	}
 }
 
 // fastEvent applies ev if it is a plain content event; see above.
@@ -36,6 +93,7 @@ func (o *openAIChatStream) fastEvent(data []byte, t int64) bool {
 	sc.Reset(data)
 	s := &sc
 	o.scratch = o.scratch[:0]
+	o.dataLen = len(data)
 	var choices [maxFastChoices]fastChoice
 	n := 0
 	var seen fields
@@ -106,12 +164,14 @@ func (o *openAIChatStream) fastEvent(data []byte, t int64) bool {
 	if generated {
 		o.s.content(t)
 	}
+	o.remember(data, n, &choices[0])
 	return true
 }
 
 // fastChoice reads one choice of a plain content event.
 func (o *openAIChatStream) fastChoice(s *jsonscan.Scanner, ch *fastChoice) bool {
 	ch.text = [3][2]int{{-1, -1}, {-1, -1}, {-1, -1}}
+	ch.at = ch.text
 	var seen fields
 	it := s.Object()
 	for it.Next() {
@@ -144,6 +204,7 @@ func (o *openAIChatStream) fastDelta(s *jsonscan.Scanner, ch *fastChoice) bool {
 	var seen fields
 	it := s.Object()
 	for it.Next() {
+		ch.keys++
 		k := -1
 		switch string(it.Key()) {
 		case "role":
@@ -170,12 +231,13 @@ func (o *openAIChatStream) fastDelta(s *jsonscan.Scanner, ch *fastChoice) bool {
 		if s.Null() {
 			continue
 		}
-		start := len(o.scratch)
+		start, quote := len(o.scratch), o.dataLen-s.Remaining()
 		var err error
 		if o.scratch, err = s.AppendString(o.scratch); err != nil {
 			return false
 		}
 		ch.text[k] = [2]int{start, len(o.scratch)}
+		ch.at[k] = [2]int{quote, o.dataLen - s.Remaining()}
 	}
 	return it.Err() == nil
 }

@@ -127,6 +127,8 @@ type openAIChatStream struct {
 	prev    chatChunk // the last event's identity fields, shared by the next
 	scratch []byte    // decoded text of the event on the fast path
 	noFast  bool      // tests: take the general path only
+	tmpl    eventTemplate
+	dataLen int // length of the event the fast path is reading
 }
 
 type chatChoice struct {
@@ -186,9 +188,10 @@ func (o *openAIChatStream) Event(ev Event) {
 		o.s.Done = true
 		return
 	}
-	if !o.noFast && o.fastEvent(ev.Data, ev.T) {
+	if !o.noFast && (o.templateEvent(ev.Data, ev.T) || o.fastEvent(ev.Data, ev.T)) {
 		return
 	}
+	o.tmpl.forget() // the general way may change what the template assumes
 	o.general(ev.Data, ev.T)
 }
 

@@ -10,6 +10,7 @@
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"math/bits"
@@ -250,6 +251,75 @@ func (s *Scanner) AppendString(dst []byte) ([]byte, error) {
 		return dst, nil
 	}
 	return s.unescape(dst, s.i+1)
+}
+
+// Prev is a string an earlier AppendStringShared read: its raw bytes
+// (between the quotes, as in the input) and what they decoded to.
+type Prev struct {
+	Raw, Decoded []byte
+}
+
+// AppendStringShared is AppendString for strings that repeat a long prefix
+// of the previous one — consecutive chunks of a captured stream, whose SSE
+// envelope is the same escaped JSON every time. The part of the raw bytes
+// both share, cut back to before any escape it would split and before the
+// first non-ASCII byte, decodes to what it decoded to before, so it is
+// copied from prev.Decoded instead of decoded again; the rest is decoded
+// as usual. It returns the new Prev for the next call (its slices point
+// into the input and into dst: valid while both are). FuzzShared holds it
+// to AppendString.
+func (s *Scanner) AppendStringShared(dst []byte, prev Prev) ([]byte, Prev, error) {
+	if s.Peek() != '"' {
+		return dst, Prev{}, ErrUnsure
+	}
+	start, mark := s.i+1, len(dst)
+	p, skip := sharedPrefix(s.b[start:], prev.Raw)
+	var err error
+	if p < 16 {
+		dst, err = s.AppendString(dst)
+	} else {
+		dst = append(dst, prev.Decoded[:p-skip]...)
+		dst, err = s.unescape(dst, start+p)
+	}
+	if err != nil {
+		return dst, Prev{}, err
+	}
+	return dst, Prev{Raw: s.b[start : s.i-1], Decoded: dst[mark:]}, nil
+}
+
+// sharedPrefix is how many leading raw bytes of a string (cur, running on
+// into the rest of the input) can reuse the decoding of prev, and how many
+// bytes shorter their decoding is (two-byte escapes decode to one).
+func sharedPrefix(cur, prev []byte) (p, skip int) {
+	// prev holds no unescaped quote, so neither does an equal prefix of
+	// cur: the string cannot end inside it. Compared eight bytes at a time
+	// while they are equal and ASCII, then byte by byte.
+	n := min(len(cur), len(prev))
+	for p+8 <= n {
+		a := binary.LittleEndian.Uint64(cur[p:])
+		if a != binary.LittleEndian.Uint64(prev[p:]) || a&0x8080808080808080 != 0 {
+			break
+		}
+		p += 8
+	}
+	for p < n && cur[p] == prev[p] && cur[p] < 0x80 {
+		p++
+	}
+	// Walk the escapes inside the prefix: a cut must not split one, and
+	// \u escapes (whose decoding is not a byte for two) end the prefix.
+	for i := 0; i < p; {
+		k := bytes.IndexByte(prev[i:p], '\\')
+		if k < 0 {
+			break
+		}
+		i += k
+		if i+1 >= p || prev[i+1] == 'u' {
+			return i, skip
+		}
+		skip++
+		i += 2
+	}
+	return p, skip
 }
 
 // plainEnd finds the closing quote of the string at s.i when the string
