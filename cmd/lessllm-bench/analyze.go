@@ -24,7 +24,11 @@ func analyzeBench(bin string, exchanges, chunks, rounds int) string {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
+	if os.Getenv("LESSLLM_BENCH_KEEP") == "" {
+		defer os.RemoveAll(dir)
+	} else {
+		log.Printf("keeping %s (LESSLLM_BENCH_KEEP)", dir)
+	}
 	segDir := filepath.Join(dir, "captures")
 	w, err := format.NewWriter(format.WriterOptions{Dir: segDir, Node: "bench", FlushInterval: time.Hour, MaxSegmentBytes: 16 << 20})
 	if err != nil {
