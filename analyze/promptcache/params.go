@@ -3,7 +3,8 @@
 //
 // The rules are the providers' published ones (params.json names the
 // sources and their date); the numbers in them (minimum length, TTLs, step,
-// write multipliers) are data, not code, and lessllm.yaml can override
+// breakpoints) are data, not code — what writes and reads cost is the price
+// table's (analyze/pricing), not repeated here — and lessllm.yaml can override
 // them per model or add an OpenAI-compatible provider (off by default).
 //
 //	prompt.go       a request canonicalised in the provider's cache order, tokenised, hashed in blocks
@@ -39,14 +40,11 @@ type Rules struct {
 	MinTokens int // shortest cacheable prompt (prefix mode) or prefix (breakpoint mode)
 	// Step is the granularity of cached counts in prefix mode; the replay
 	// narrows it to what the API's own cached_tokens show (replay.go).
-	Step        int
-	TTL         time.Duration // idle lifetime, refreshed on every hit
-	ExtendedTTL time.Duration // prompt_cache_retention "24h" (OpenAI); cache_control ttl "1h" (Anthropic)
-	// WriteMultiplier is a cache write's price over the input price (1 when
-	// writes are not billed apart); the price table has the exact prices.
-	WriteMultiplier float64
-	MaxBreakpoints  int // cache_control / prompt_cache_breakpoint markers honoured per request
-	LookbackBlocks  int // content blocks before a breakpoint checked for a hit (Anthropic: 20)
+	Step           int
+	TTL            time.Duration // idle lifetime, refreshed on every hit
+	ExtendedTTL    time.Duration // prompt_cache_retention "24h" (OpenAI); cache_control ttl "1h" (Anthropic)
+	MaxBreakpoints int           // cache_control / prompt_cache_breakpoint markers honoured per request
+	LookbackBlocks int           // content blocks before a breakpoint checked for a hit (Anthropic: 20)
 	// ExplicitBreakpoints: OpenAI's GPT-5.6+ caching (prompt_cache_options,
 	// prompt_cache_breakpoint): entries at breakpoints, one implicit
 	// breakpoint at the end of the prompt unless mode is "explicit".
@@ -57,12 +55,11 @@ type Rules struct {
 // Override changes some Rules of a model or provider; unset fields keep
 // the table's value. It is the shape of lessllm.yaml's cache: entries.
 type Override struct {
-	Mode            string
-	MinTokens       int
-	Step            int
-	TTL             time.Duration
-	ExtendedTTL     time.Duration
-	WriteMultiplier float64
+	Mode        string
+	MinTokens   int
+	Step        int
+	TTL         time.Duration
+	ExtendedTTL time.Duration
 }
 
 // Table holds the rules of every provider and model.
@@ -89,7 +86,6 @@ type ruleJSON struct {
 	Step                int      `json:"step"`
 	TTL                 duration `json:"ttl"`
 	ExtendedTTL         duration `json:"extended_ttl"`
-	WriteMultiplier     float64  `json:"write_multiplier"`
 	MaxBreakpoints      int      `json:"max_breakpoints"`
 	LookbackBlocks      int      `json:"lookback_blocks"`
 	ExplicitBreakpoints bool     `json:"explicit_breakpoints"`
@@ -127,9 +123,6 @@ func (r ruleJSON) apply(to *Rules) {
 	}
 	if r.ExtendedTTL != 0 {
 		to.ExtendedTTL = time.Duration(r.ExtendedTTL)
-	}
-	if r.WriteMultiplier != 0 {
-		to.WriteMultiplier = r.WriteMultiplier
 	}
 	if r.ExplicitBreakpoints {
 		to.ExplicitBreakpoints, to.ExplicitTTL = true, time.Duration(r.ExplicitTTL)
@@ -175,7 +168,7 @@ func (t *Table) WithOverrides(providers, models map[string]Override) (*Table, er
 		if !known {
 			// An OpenAI-compatible server: prefix caching (vLLM, SGLang and
 			// similar reuse any cached prefix) unless the mode says otherwise.
-			r = Rules{Mode: ModePrefix, Step: 1, WriteMultiplier: 1}
+			r = Rules{Mode: ModePrefix, Step: 1}
 		}
 		o.applyTo(&r)
 		if err := r.validate(); err != nil {
@@ -208,9 +201,6 @@ func (o Override) applyTo(r *Rules) {
 	}
 	if o.ExtendedTTL > 0 {
 		r.ExtendedTTL = o.ExtendedTTL
-	}
-	if o.WriteMultiplier > 0 {
-		r.WriteMultiplier = o.WriteMultiplier
 	}
 }
 

@@ -48,9 +48,6 @@ type Request struct {
 	// ExplicitOnly: OpenAI prompt_cache_options.mode "explicit" (no
 	// implicit breakpoint).
 	ExplicitOnly bool
-	// Breakpoints counts the cache_control / prompt_cache_breakpoint
-	// markers the client set.
-	Breakpoints int
 }
 
 // Text is the canonical prompt text.
@@ -90,7 +87,6 @@ func Parse(kind string, body []byte) (*Request, bool) {
 		// last cacheable block, i.e. the end of the prompt.
 		if ttl := breakpointTTL(req["cache_control"], 5*time.Minute); ttl > 0 && len(r.pieces) > 0 {
 			r.pieces[len(r.pieces)-1].cacheTTL = max(r.pieces[len(r.pieces)-1].cacheTTL, ttl)
-			r.Breakpoints++
 		}
 	case KindChat:
 		if tools, ok := req["tools"]; ok {
@@ -129,9 +125,6 @@ func (r *Request) block(s string, from any) {
 			p.cacheTTL = ttl
 		} else if ttl := breakpointTTL(m["prompt_cache_breakpoint"], 30*time.Minute); ttl > 0 {
 			p.cacheTTL = ttl
-		}
-		if p.cacheTTL > 0 {
-			r.Breakpoints++
 		}
 	}
 	r.pieces = append(r.pieces, p)

@@ -186,6 +186,10 @@ func (c *cache) serve(r Rules, call *Call, s scaler) Prediction {
 	if p.Prompt <= 0 {
 		p.Prompt = s.of(call.FP.Tokens)
 	}
+	if r.Mode == ModePrefix && s.of(call.FP.Tokens) < int64(r.MinTokens) {
+		p.Miss = "below_minimum" // OpenAI: the whole prompt must reach the minimum, either way of caching
+		return p
+	}
 	switch {
 	case r.Mode == ModeBreakpoints:
 		c.breakpoints(r, call, s, &p)
@@ -239,10 +243,6 @@ func missOf(best int32, expired bool) string {
 // (prompt_cache_retention "24h": ExtendedTTL), refreshed on each use.
 func (c *cache) prefix(r Rules, call *Call, s scaler, p *Prediction) {
 	fp := call.FP
-	if s.of(fp.Tokens) < int64(r.MinTokens) {
-		p.Miss = "below_minimum"
-		return
-	}
 	ttl := r.TTL
 	if call.Retention == "24h" && r.ExtendedTTL > 0 {
 		ttl = r.ExtendedTTL
@@ -276,10 +276,6 @@ func (c *cache) prefix(r Rules, call *Call, s scaler, p *Prediction) {
 // billed apart.
 func (c *cache) explicit(r Rules, call *Call, s scaler, p *Prediction) {
 	fp := call.FP
-	if s.of(fp.Tokens) < int64(r.MinTokens) {
-		p.Miss = "below_minimum"
-		return
-	}
 	ttl := r.ExplicitTTL
 	bps := fp.Breakpoints
 	limit := r.MaxBreakpoints

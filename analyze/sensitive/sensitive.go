@@ -184,15 +184,6 @@ func New(disable []string, custom []Custom) (*Scanner, error) {
 	return s, nil
 }
 
-// Kinds lists the kinds the scanner looks for.
-func (s *Scanner) Kinds() []string {
-	out := make([]string, len(s.rules))
-	for i, r := range s.rules {
-		out[i] = r.Kind
-	}
-	return out
-}
-
 // Maybe reports whether any rule's prefilter matches s: a caller can skip
 // extracting text from a document that cannot hold a finding.
 func (s *Scanner) Maybe(raw string) bool {

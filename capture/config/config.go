@@ -231,12 +231,11 @@ type SensitiveRule struct {
 
 // CacheRule is one set of overrides; unset fields keep the table's value.
 type CacheRule struct {
-	Mode            string        `yaml:"mode"`             // prefix | breakpoints
-	MinTokens       int           `yaml:"min_tokens"`       // shortest cacheable prompt or prefix
-	Step            int           `yaml:"step"`             // granularity of cached counts (prefix mode)
-	TTL             time.Duration `yaml:"ttl"`              // idle lifetime of an entry
-	ExtendedTTL     time.Duration `yaml:"extended_ttl"`     // prompt_cache_retention 24h / cache_control ttl 1h
-	WriteMultiplier float64       `yaml:"write_multiplier"` // cache write price over input price
+	Mode        string        `yaml:"mode"`         // prefix | breakpoints
+	MinTokens   int           `yaml:"min_tokens"`   // shortest cacheable prompt or prefix
+	Step        int           `yaml:"step"`         // granularity of cached counts (prefix mode)
+	TTL         time.Duration `yaml:"ttl"`          // idle lifetime of an entry
+	ExtendedTTL time.Duration `yaml:"extended_ttl"` // prompt_cache_retention 24h / cache_control ttl 1h
 }
 
 // Provider types.
@@ -544,7 +543,7 @@ func (f *File) validate(root *yaml.Node) error {
 			if r.Mode != "" && r.Mode != "prefix" && r.Mode != "breakpoints" {
 				bad(fmt.Sprintf("cache.%s.%s.mode %q: want prefix or breakpoints", group.key, name, r.Mode), "cache", group.key, name, "mode")
 			}
-			if r.MinTokens < 0 || r.Step < 0 || r.TTL < 0 || r.ExtendedTTL < 0 || r.WriteMultiplier < 0 {
+			if r.MinTokens < 0 || r.Step < 0 || r.TTL < 0 || r.ExtendedTTL < 0 {
 				bad(fmt.Sprintf("cache.%s.%s: values cannot be negative", group.key, name), "cache", group.key, name)
 			}
 			if group.key == "providers" && name != OpenAI && name != Anthropic && r.TTL == 0 {

@@ -109,7 +109,7 @@ func cacheRules(cfg *config.File) (*promptcache.Table, error) {
 		out := map[string]promptcache.Override{}
 		for k, r := range in {
 			out[k] = promptcache.Override{Mode: r.Mode, MinTokens: r.MinTokens, Step: r.Step, TTL: r.TTL,
-				ExtendedTTL: r.ExtendedTTL, WriteMultiplier: r.WriteMultiplier}
+				ExtendedTTL: r.ExtendedTTL}
 		}
 		return out
 	}

@@ -93,7 +93,6 @@ func (o *openAIChatStream) fastEvent(data []byte, t int64) bool {
 	sc.Reset(data)
 	s := &sc
 	o.scratch = o.scratch[:0]
-	o.dataLen = len(data)
 	var choices [maxFastChoices]fastChoice
 	n := 0
 	var seen fields
@@ -231,13 +230,13 @@ func (o *openAIChatStream) fastDelta(s *jsonscan.Scanner, ch *fastChoice) bool {
 		if s.Null() {
 			continue
 		}
-		start, quote := len(o.scratch), o.dataLen-s.Remaining()
+		start, quote := len(o.scratch), s.Pos()
 		var err error
 		if o.scratch, err = s.AppendString(o.scratch); err != nil {
 			return false
 		}
 		ch.text[k] = [2]int{start, len(o.scratch)}
-		ch.at[k] = [2]int{quote, o.dataLen - s.Remaining()}
+		ch.at[k] = [2]int{quote, s.Pos()}
 	}
 	return it.Err() == nil
 }

@@ -128,7 +128,6 @@ type openAIChatStream struct {
 	scratch []byte    // decoded text of the event on the fast path
 	noFast  bool      // tests: take the general path only
 	tmpl    eventTemplate
-	dataLen int // length of the event the fast path is reading
 }
 
 type chatChoice struct {

@@ -574,3 +574,6 @@ func (s *Scanner) number() error {
 
 // Remaining is the number of input bytes not yet read.
 func (s *Scanner) Remaining() int { return len(s.b) - s.i }
+
+// Pos is the offset of the next unread byte in the input.
+func (s *Scanner) Pos() int { return s.i }
