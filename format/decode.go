@@ -275,7 +275,7 @@ func (d *recordDecoder) chunks(r *Response) error {
 	var ends []int // end of each chunk's text in buf; -1: no "d"
 	// Consecutive chunks of a stream repeat the same escaped SSE envelope:
 	// each reuses the decoding of the previous one's shared prefix.
-	var prev jsonscan.Prev
+	var shared jsonscan.Shared
 	arr := d.s.Array()
 	for arr.Next() {
 		var c Chunk
@@ -289,7 +289,7 @@ func (d *recordDecoder) chunks(r *Response) error {
 				err = d.int(&seen, 0, &c.T)
 			case "d":
 				if err = seen.once(1); err == nil {
-					buf, prev, err = d.s.AppendStringShared(buf, prev)
+					buf, err = d.s.AppendStringShared(buf, &shared)
 					end = len(buf)
 				}
 			case "b":

@@ -10,7 +10,6 @@
 package jsonscan
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"math/bits"
@@ -250,13 +249,16 @@ func (s *Scanner) AppendString(dst []byte) ([]byte, error) {
 		s.i = j + 1
 		return dst, nil
 	}
-	return s.unescape(dst, s.i+1)
+	return s.unescape(dst, s.i+1, nil, 0)
 }
 
-// Prev is a string an earlier AppendStringShared read: its raw bytes
-// (between the quotes, as in the input) and what they decoded to.
-type Prev struct {
-	Raw, Decoded []byte
+// Shared carries what AppendStringShared needs from the previous string of
+// a run: its raw bytes (between the quotes, as in the input), what they
+// decoded to, and where in the raw bytes each escape starts. The zero value
+// starts a run.
+type Shared struct {
+	raw, decoded []byte
+	esc, spare   []int // escape offsets in raw; spare is reused for the next string's
 }
 
 // AppendStringShared is AppendString for strings that repeat a long prefix
@@ -264,36 +266,40 @@ type Prev struct {
 // envelope is the same escaped JSON every time. The part of the raw bytes
 // both share, cut back to before any escape it would split and before the
 // first non-ASCII byte, decodes to what it decoded to before, so it is
-// copied from prev.Decoded instead of decoded again; the rest is decoded
-// as usual. It returns the new Prev for the next call (its slices point
-// into the input and into dst: valid while both are). FuzzShared holds it
-// to AppendString.
-func (s *Scanner) AppendStringShared(dst []byte, prev Prev) ([]byte, Prev, error) {
+// copied from the previous decoding instead of decoded again; the rest is
+// decoded as usual. sh is updated for the next call (it points into the
+// input and into dst: valid while both are). FuzzShared holds it to
+// AppendString.
+func (s *Scanner) AppendStringShared(dst []byte, sh *Shared) ([]byte, error) {
 	if s.Peek() != '"' {
-		return dst, Prev{}, ErrUnsure
+		*sh = Shared{esc: sh.esc[:0], spare: sh.spare[:0]}
+		return dst, ErrUnsure
 	}
 	start, mark := s.i+1, len(dst)
-	p, skip := sharedPrefix(s.b[start:], prev.Raw)
-	var err error
+	// Each escape in the prefix decodes to one byte less than it takes.
+	p, kept := sh.prefix(s.b[start:])
 	if p < 16 {
-		dst, err = s.AppendString(dst)
-	} else {
-		dst = append(dst, prev.Decoded[:p-skip]...)
-		dst, err = s.unescape(dst, start+p)
+		p, kept = 0, 0
 	}
+	esc := append(sh.spare[:0], sh.esc[:kept]...)
+	dst = append(dst, sh.decoded[:p-kept]...)
+	dst, err := s.unescape(dst, start+p, &esc, start)
 	if err != nil {
-		return dst, Prev{}, err
+		*sh = Shared{esc: sh.esc[:0], spare: esc[:0]}
+		return dst, err
 	}
-	return dst, Prev{Raw: s.b[start : s.i-1], Decoded: dst[mark:]}, nil
+	*sh = Shared{raw: s.b[start : s.i-1], decoded: dst[mark:], esc: esc, spare: sh.esc}
+	return dst, nil
 }
 
-// sharedPrefix is how many leading raw bytes of a string (cur, running on
-// into the rest of the input) can reuse the decoding of prev, and how many
-// bytes shorter their decoding is (two-byte escapes decode to one).
-func sharedPrefix(cur, prev []byte) (p, skip int) {
-	// prev holds no unescaped quote, so neither does an equal prefix of
-	// cur: the string cannot end inside it. Compared eight bytes at a time
-	// while they are equal and ASCII, then byte by byte.
+// prefix is how many leading raw bytes of a string (cur, running on into
+// the rest of the input) can reuse the previous string's decoding, and how
+// many of the previous string's escapes lie inside them.
+func (sh *Shared) prefix(cur []byte) (p, kept int) {
+	// The previous string holds no unescaped quote, so neither does an
+	// equal prefix of cur: the string cannot end inside it. Compared eight
+	// bytes at a time while they are equal and ASCII, then byte by byte.
+	prev := sh.raw
 	n := min(len(cur), len(prev))
 	for p+8 <= n {
 		a := binary.LittleEndian.Uint64(cur[p:])
@@ -305,21 +311,20 @@ func sharedPrefix(cur, prev []byte) (p, skip int) {
 	for p < n && cur[p] == prev[p] && cur[p] < 0x80 {
 		p++
 	}
-	// Walk the escapes inside the prefix: a cut must not split one, and
-	// \u escapes (whose decoding is not a byte for two) end the prefix.
-	for i := 0; i < p; {
-		k := bytes.IndexByte(prev[i:p], '\\')
-		if k < 0 {
+	// A cut must not split an escape, and \u escapes (whose decoding is not
+	// a byte for two) end the prefix. The escape offsets were recorded when
+	// the previous string was decoded, so no byte is searched again here.
+	for _, e := range sh.esc {
+		i := int(e)
+		if i >= p {
 			break
 		}
-		i += k
 		if i+1 >= p || prev[i+1] == 'u' {
-			return i, skip
+			return i, kept
 		}
-		skip++
-		i += 2
+		kept++
 	}
-	return p, skip
+	return p, kept
 }
 
 // plainEnd finds the closing quote of the string at s.i when the string
@@ -342,8 +347,9 @@ func (s *Scanner) plainEnd() (int, bool) {
 
 // unescape decodes the string starting at start (after its quote) onto
 // out as encoding/json does: lone surrogates and invalid UTF-8 bytes
-// become U+FFFD.
-func (s *Scanner) unescape(out []byte, start int) ([]byte, error) {
+// become U+FFFD. When esc is not nil, the offset from base of every escape
+// it decodes is appended to it.
+func (s *Scanner) unescape(out []byte, start int, esc *[]int, base int) ([]byte, error) {
 	j := start
 	for j < len(s.b) {
 		// Copy the run of bytes that need no decoding in one go.
@@ -357,10 +363,15 @@ func (s *Scanner) unescape(out []byte, start int) ([]byte, error) {
 			break
 		}
 		c := s.b[j]
-		if c == '\\' && j+1 < len(s.b) && s.b[j+1] == '"' { // by far the commonest escape in captured SSE
-			out = append(out, '"')
-			j += 2
-			continue
+		if c == '\\' {
+			if esc != nil {
+				*esc = append(*esc, j-base)
+			}
+			if j+1 < len(s.b) && s.b[j+1] == '"' { // by far the commonest escape in captured SSE
+				out = append(out, '"')
+				j += 2
+				continue
+			}
 		}
 		switch {
 		case c == '"':

@@ -54,37 +54,35 @@ func FuzzNextSpecial(f *testing.F) {
 	})
 }
 
-// FuzzShared: decoding a string with the previous one's decoding reused
-// gives what decoding it alone gives (or fails where that fails).
+// FuzzShared: decoding a run of strings, each reusing the decoding of the
+// previous one's shared prefix, gives what decoding each alone gives — the
+// third string tests escape offsets carried over from the first through
+// the second.
 func FuzzShared(f *testing.F) {
-	for _, s := range [][2]string{
-		{`"data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n"`, `"data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"delta\":{\"content\":\" there\"}}]}\n\n"`},
-		{`"data: {\"x\":\"\u00e9 caf\u00e9 and more text here\"}"`, `"data: {\"x\":\"\u00e9 caf\u00e8 and more text here\"}"`},
-		{`"data: {\"x\":\"caf` + "\xc3\xa9" + ` and a long shared tail\"}"`, `"data: {\"x\":\"caf` + "\xc3\xff" + ` and a long shared tail\"}"`},
-		{`"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\"`, `"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"b"`},
-		{`"0123456789abcdefghij"`, `"0123456789abcdefghij"`},
+	for _, s := range [][3]string{
+		{`"data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n"`, `"data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"delta\":{\"content\":\" there\"}}]}\n\n"`, `"data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"delta\":{\"content\":\"\\\" \"}}]}\n\n"`},
+		{`"data: {\"x\":\"\u00e9 caf\u00e9 and more text here\"}"`, `"data: {\"x\":\"\u00e9 caf\u00e8 and more text here\"}"`, `"data: {\"x\":\"\u00e9 caf\u00e8 and more text\"}"`},
+		{`"data: {\"x\":\"caf` + "\xc3\xa9" + ` and a long shared tail\"}"`, `"data: {\"x\":\"caf` + "\xc3\xff" + ` and a long shared tail\"}"`, `"data: {\"x\":\"ca"`},
+		{`"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\\\"`, `"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\"b"`, `"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\\\\\"`},
+		{`"0123456789abcdefghij"`, `"0123456789abcdefghij"`, `not a string`},
 	} {
-		f.Add([]byte(s[0]), []byte(s[1]))
+		f.Add([]byte(s[0]), []byte(s[1]), []byte(s[2]))
 	}
-	f.Fuzz(func(t *testing.T, first, second []byte) {
-		var a Scanner
-		a.Reset(first)
-		out, prev, err := a.AppendStringShared(nil, Prev{})
-		if err != nil {
-			return
-		}
-		var want Scanner
-		want.Reset(first)
-		if ref, _ := want.AppendString(nil); string(ref) != string(out) {
-			t.Fatalf("first string %q: %q, alone %q", first, out, ref)
-		}
-		var b, c Scanner
-		b.Reset(second)
-		got, _, err1 := b.AppendStringShared(append([]byte(nil), out...), prev)
-		c.Reset(second)
-		ref, err2 := c.AppendString(nil)
-		if (err1 == nil) != (err2 == nil) || (err1 == nil && (string(got[len(out):]) != string(ref) || b.Remaining() != c.Remaining())) {
-			t.Fatalf("second string %q after %q: %q (%v), alone %q (%v)", second, first, got[len(out):], err1, ref, err2)
+	f.Fuzz(func(t *testing.T, first, second, third []byte) {
+		var sh Shared
+		var out []byte
+		for _, in := range [][]byte{first, second, third} {
+			var a, b Scanner
+			a.Reset(in)
+			mark := len(out)
+			var err1 error
+			out, err1 = a.AppendStringShared(out, &sh)
+			b.Reset(in)
+			ref, err2 := b.AppendString(nil)
+			if (err1 == nil) != (err2 == nil) || (err1 == nil && (string(out[mark:]) != string(ref) || a.Remaining() != b.Remaining())) {
+				t.Fatalf("string %q after %q, %q: %q (%v), alone %q (%v)", in, first, second, out[mark:], err1, ref, err2)
+			}
+			out = out[:mark+len(ref)]
 		}
 	})
 }
