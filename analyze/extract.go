@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/lessllm/lessllm/analyze/pricing"
 	"github.com/lessllm/lessllm/analyze/promptcache"
@@ -241,25 +242,72 @@ func streamMetrics(c *Call, s *wire.Stream, outTokens *int64) {
 		c.EstimatedTPOTMs = ptr(ms(s.LastContentNS-s.FirstContentNS) / float64(*outTokens-1))
 	}
 	if len(s.ContentNS) > 1 {
-		gaps := make([]float64, len(s.ContentNS)-1)
+		gaps := make([]int64, len(s.ContentNS)-1)
 		for i := range gaps {
-			gaps[i] = ms(s.ContentNS[i+1] - s.ContentNS[i])
+			gaps[i] = s.ContentNS[i+1] - s.ContentNS[i]
 		}
-		slices.Sort(gaps)
 		c.ITLP50Ms = ptr(percentile(gaps, 0.50))
 		c.ITLP99Ms = ptr(percentile(gaps, 0.99))
 	}
 }
 
 // percentile interpolates linearly between closest ranks (numpy's default,
-// which vLLM's benchmark_serving uses).
-func percentile(sorted []float64, p float64) float64 {
-	pos := p * float64(len(sorted)-1)
+// which vLLM's benchmark_serving uses) and returns milliseconds. It selects
+// the two ranks instead of sorting — a stream has hundreds of gaps and two
+// percentiles are all it needs — and reorders gaps.
+func percentile(gaps []int64, p float64) float64 {
+	pos := p * float64(len(gaps)-1)
 	i := int(pos)
-	if i+1 >= len(sorted) {
-		return sorted[len(sorted)-1]
+	lo := selectNth(gaps, i)
+	if i+1 >= len(gaps) {
+		return ms(lo)
 	}
-	return sorted[i] + (pos-float64(i))*(sorted[i+1]-sorted[i])
+	// After selecting rank i, every gap above it is at least gaps[i]:
+	// rank i+1 is the smallest of them.
+	return ms(lo) + (pos-float64(i))*ms(slices.Min(gaps[i+1:])-lo)
+}
+
+// selectNth reorders a so that a[k] is its k-th smallest element and every
+// element before it is no larger, every element after no smaller (Hoare's
+// quickselect, median-of-three pivot), and returns a[k].
+func selectNth(a []int64, k int) int64 {
+	lo, hi := 0, len(a)-1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if a[mid] < a[lo] {
+			a[mid], a[lo] = a[lo], a[mid]
+		}
+		if a[hi] < a[lo] {
+			a[hi], a[lo] = a[lo], a[hi]
+		}
+		if a[hi] < a[mid] {
+			a[hi], a[mid] = a[mid], a[hi]
+		}
+		pivot := a[mid]
+		i, j := lo, hi
+		for i <= j {
+			for a[i] < pivot {
+				i++
+			}
+			for a[j] > pivot {
+				j--
+			}
+			if i <= j {
+				a[i], a[j] = a[j], a[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return a[k]
+		}
+	}
+	return a[k]
 }
 
 func setUsage(c *Call, u wire.Usage) {
@@ -374,18 +422,20 @@ func apiError(raw []byte) (typ, msg *string) {
 	return str(t), str(e.Error.Message)
 }
 
-// chunksOf yields the response's chunks as byte slices of one copy of the
-// body (one allocation instead of one per chunk).
+// chunksOf yields the response's chunks as byte slices without copying
+// them: a D chunk's slice aliases its string. That is sound only because
+// wire.ReadStream never writes to the bytes it is given (its SSE parser
+// copies what it keeps), and it saves copying every streamed body once more.
 func chunksOf(r *format.Response) func(func(int64, []byte) bool) {
 	return func(yield func(int64, []byte) bool) {
-		body := r.Body()
-		off := 0
 		for _, ch := range r.Chunks {
-			n := len(ch.D) + len(ch.B)
-			if !yield(ch.T, body[off:off+n]) {
+			b := ch.B
+			if b == nil {
+				b = unsafe.Slice(unsafe.StringData(ch.D), len(ch.D))
+			}
+			if !yield(ch.T, b) {
 				return
 			}
-			off += n
 		}
 	}
 }

@@ -1,7 +1,9 @@
 package analyze
 
 import (
+	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -109,5 +111,31 @@ func TestExtractStreams(t *testing.T) {
 				t.Errorf("stream not reassembled or not complete: %v", call.Problems)
 			}
 		})
+	}
+}
+
+// TestPercentile holds the selection-based percentile to numpy's linear
+// interpolation over a sorted copy, on gaps with and without ties.
+func TestPercentile(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{1, 2, 3, 10, 101, 299, 1000} {
+		for _, spread := range []int64{1, 3, 1e6} {
+			gaps := make([]int64, n)
+			for i := range gaps {
+				gaps[i] = rng.Int64N(spread) * 1000
+			}
+			sorted := slices.Sorted(slices.Values(gaps))
+			for _, p := range []float64{0, 0.5, 0.99, 1} {
+				pos := p * float64(n-1)
+				i := int(pos)
+				want := ms(sorted[i])
+				if i+1 < n {
+					want += (pos - float64(i)) * ms(sorted[i+1]-sorted[i])
+				}
+				if got := percentile(slices.Clone(gaps), p); got != want {
+					t.Errorf("n=%d spread=%d p=%v: %v, want %v", n, spread, p, got, want)
+				}
+			}
+		}
 	}
 }

@@ -103,6 +103,7 @@ func NewReassembler(kind Kind) Reassembler {
 }
 
 // ReadStream parses a whole SSE body given as timed chunks (offset, bytes).
+// It neither modifies the chunks' bytes nor keeps them after it returns.
 func ReadStream(kind Kind, chunks iter.Seq2[int64, []byte]) *Stream {
 	r := NewReassembler(kind)
 	if r == nil {
