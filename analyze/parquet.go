@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/compress/zstd"
 )
 
 // The Parquet dataset is Hive-partitioned by the UTC date of the request:
@@ -76,7 +75,7 @@ func (p *partitionWriter) open(date string) (*partitionFile, error) {
 		return nil, err
 	}
 	w := parquet.NewGenericWriter[Call](f, callSchema(),
-		parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}),
+		parquet.Compression(pageCodec),
 		parquet.CreatedBy("lessllm", "analyze", ""),
 		parquet.KeyValueMetadata("lessllm.schema_version", strconv.Itoa(SchemaVersion)),
 		parquet.KeyValueMetadata("lessllm.table", "api_calls"),
