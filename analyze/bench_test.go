@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lessllm/lessllm/analyze/pricing"
+	"github.com/lessllm/lessllm/analyze/promptcache"
+	"github.com/lessllm/lessllm/analyze/sensitive"
 	"github.com/lessllm/lessllm/format"
 	"github.com/lessllm/lessllm/format/formattest"
 )
@@ -50,5 +53,40 @@ func BenchmarkAnalyze(b *testing.B) {
 		}
 		b.ReportMetric(float64(s.Rows)/s.Elapsed.Seconds(), "exchanges/s")
 		b.ReportMetric(float64(s.NDJSONBytes)/1e6/s.Elapsed.Seconds(), "NDJSON-MB/s")
+	}
+}
+
+// BenchmarkExchangeWork is one analysis worker's share of BenchmarkAnalyze,
+// without I/O, Parquet or DuckDB: decode a record, reassemble and measure
+// the stream, fingerprint the prompt and scan for sensitive data. It is the
+// steadier number to compare changes to that path with.
+func BenchmarkExchangeWork(b *testing.B) {
+	r := rand.New(rand.NewPCG(7, 7))
+	start := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	recs := make([][]byte, 64)
+	var size int
+	for i := range recs {
+		rec, err := format.AppendJSON(nil, formattest.StreamedChat(r, start.Add(time.Duration(i)*time.Second), 300))
+		if err != nil {
+			b.Fatal(err)
+		}
+		recs[i] = rec
+		size += len(rec) + 1
+	}
+	scan, err := sensitive.New(nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := &extractor{prices: pricing.Default(), cache: promptcache.Default(), sensitive: scan}
+	b.SetBytes(int64(size / len(recs)))
+	var findings []findingRow
+	for i := 0; b.Loop(); i++ {
+		ex, err := format.DecodeExchange(recs[i%len(recs)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		c := x.call(ex, "bench")
+		x.fingerprint(ex, &c)
+		findings = x.findings(&c, findings[:0])
 	}
 }

@@ -8,7 +8,7 @@ import (
 // FuzzValues: each reader of a scalar agrees with encoding/json wherever
 // it accepts the input, and Skip accepts only what encoding/json parses.
 func FuzzValues(f *testing.F) {
-	for _, s := range []string{`"plain"`, `"esc \" \\ \/ \b\f\n\r\t"`, `"\u00e9\ud83d\ude00\ud800x"`, "\"caf\xc3\xa9 \xff\"",
+	for _, s := range []string{`"plain"`, `"esc \" \\ \/ \b\f\n\r\t"`, `"logprobs\":null,\"finish_reason\":null}]}\n\n \"a long run of plain bytes\" \u00e9"`, `"\u00e9\ud83d\ude00\ud800x"`, "\"caf\xc3\xa9 \xff\"",
 		`0`, `-0`, `123456789012345678`, `9223372036854775807`, `-9223372036854775808`, `1e3`, `01`,
 		`true`, `false`, `null`, `{"a":[1,{"b":null}],"c":"d"}`, ` [ 1 , 2 ] `} {
 		f.Add([]byte(s))
@@ -20,6 +20,15 @@ func FuzzValues(f *testing.F) {
 			var ref string
 			if err := json.Unmarshal(data, &ref); err != nil || ref != v {
 				t.Fatalf("String(%q) = %q; encoding/json: %q, %v", data, v, ref, err)
+			}
+		}
+		// With room to spare in dst, unescape copies plain runs a word at a
+		// time (String's fresh buffer has none).
+		sc.Reset(data)
+		if v, err := sc.AppendString(make([]byte, 1, len(data)+16)); err == nil && sc.End() == nil {
+			var ref string
+			if err := json.Unmarshal(data, &ref); err != nil || ref != string(v[1:]) {
+				t.Fatalf("AppendString(%q) = %q; encoding/json: %q, %v", data, v[1:], ref, err)
 			}
 		}
 		sc.Reset(data)
