@@ -35,6 +35,10 @@ type SSEParser struct {
 // Feed parses chunk, read at offset t, calling emit for every event it
 // completes. Event.Data is only valid during the call.
 func (p *SSEParser) Feed(t int64, chunk []byte, emit func(Event)) {
+	if data, ok := p.wholeDataEvent(chunk); ok {
+		emit(Event{Data: data, ID: p.id, T: t})
+		return
+	}
 	for len(chunk) > 0 {
 		if p.lastCR {
 			p.lastCR = false
@@ -68,6 +72,26 @@ func (p *SSEParser) Feed(t int64, chunk []byte, emit func(Event)) {
 		p.processLine(t, line, emit)
 		p.line = p.line[:0]
 	}
+}
+
+// wholeDataEvent recognises the read almost every chunk of an LLM stream
+// is: one whole event of a single data line, "data: <payload>\n\n", with
+// nothing of an earlier event pending. Its payload is then the event's data
+// as the line rules would give it, and is handed on without being copied.
+func (p *SSEParser) wholeDataEvent(chunk []byte) ([]byte, bool) {
+	n := len(chunk)
+	if n < len("data:\n\n") || p.lastCR || len(p.line) > 0 || p.hasData || p.name != "" ||
+		string(chunk[:5]) != "data:" || chunk[n-2] != '\n' || chunk[n-1] != '\n' {
+		return nil, false
+	}
+	data := chunk[5 : n-2]
+	if len(data) > 0 && data[0] == ' ' {
+		data = data[1:]
+	}
+	if bytes.IndexByte(data, '\n') >= 0 || bytes.IndexByte(data, '\r') >= 0 {
+		return nil, false
+	}
+	return data, true
 }
 
 // lineEnd is the index of the first CR or LF in b, or -1. LF is searched

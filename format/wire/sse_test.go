@@ -74,17 +74,33 @@ func FuzzSSEParser(f *testing.F) {
 	body, _ := os.ReadFile("testdata/llm-anthropic__test_stream_events_text.sse")
 	f.Add(body, 17)
 	f.Add([]byte("data: a\r\n\r\ndata: b\r\r"), 3)
+	f.Add([]byte("data: {\"a\":1}\n\ndata:{\"b\":2}\n\n"), 14)
+	f.Add([]byte("id: 4\n\ndata: x\n\nevent: e\ndata: y\n\n"), 7)
+	f.Add([]byte("data: x\r\n\ndata: y\n\n"), 9)
+	f.Add([]byte("data:  {\"a\":1}\n\n"), 0)
 	f.Fuzz(func(t *testing.T, data []byte, cut int) {
 		if cut < 0 || cut > len(data) {
 			cut = len(data) / 2
 		}
 		whole, wp := parseAll(string(data))
 		split, sp := parseAll(string(data[:cut]), string(data[cut:]))
-		for i := range split {
-			split[i].T = 0
+		// Fed a byte at a time, no read is a whole event: the general
+		// line rules alone decide (the reference for the whole-event path).
+		bytewise := make([]string, len(data))
+		for i := range data {
+			bytewise[i] = string(data[i : i+1])
+		}
+		ref, rp := parseAll(bytewise...)
+		for _, evs := range [][]flatEvent{whole, split, ref} {
+			for i := range evs {
+				evs[i].T = 0
+			}
 		}
 		if wp != sp || !reflect.DeepEqual(whole, split) {
 			t.Fatalf("splitting at %d changed the events: %+v vs %+v", cut, whole, split)
+		}
+		if wp != rp || !reflect.DeepEqual(whole, ref) {
+			t.Fatalf("whole body and byte by byte differ: %+v vs %+v", whole, ref)
 		}
 	})
 }
