@@ -15,8 +15,8 @@ FUZZ_CI := ./format:FuzzReader ./format:FuzzDecodeExchange \
 	./format/wire:FuzzAnthropicStreamToOpenAI ./format/wire:FuzzOpenAIStreamToAnthropic \
 	./capture/config:FuzzParse
 FUZZ_ALL := $(FUZZ_CI) ./format:FuzzDecodeFast ./format/wire:FuzzDecodeChatChunk ./format/wire:FuzzChatFastPath \
-	./format/internal/jsonscan:FuzzValues ./format/internal/jsonscan:FuzzNextSpecial \
-	./analyze/promptcache:FuzzFingerprint ./analyze/sensitive:FuzzScan
+	./format/internal/jsonscan:FuzzValues ./format/internal/jsonscan:FuzzNextSpecial ./format/internal/jsonscan:FuzzShared \
+	./analyze/promptcache:FuzzFingerprint ./analyze/sensitive:FuzzScan ./analyze/sensitive:FuzzAnyShape
 
 .PHONY: build test lint bench fuzz fuzz-ci faults soak demo clean
 

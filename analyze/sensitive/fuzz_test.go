@@ -30,3 +30,26 @@ func FuzzScan(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAnyShape: the one-pass prefilter says true exactly when one of the
+// default rules' own prefilters does.
+func FuzzAnyShape(f *testing.F) {
+	for _, seed := range []string{
+		"plain words with no candidate at all, and some punctuation: yes.", "4111 1111 1111 1111", "12 34 56 78 90 12 3",
+		"1  2345678901234", "(415) 555-2671", "+1", "415-555-2671", "078-05-1120", "078-05-112", "DE89", "De89",
+		"AKIA", "ASIA", "sk-", "sk-ant-", "ghp_", "gho_", "ghx_", "github_pat_", "xox", "-----BEGIN PRIVATE KEY-----",
+		"eyJ", "a@b", `{"created":1793534400,"model":"gpt-4o-mini-2024-07-18"}`,
+	} {
+		f.Add(seed)
+	}
+	rules := Defaults()
+	f.Fuzz(func(t *testing.T, s string) {
+		want := false
+		for _, r := range rules {
+			want = want || r.maybe(s)
+		}
+		if got := anyShape(s); got != want {
+			t.Fatalf("anyShape(%q) = %v, the rules' prefilters say %v", s, got, want)
+		}
+	})
+}

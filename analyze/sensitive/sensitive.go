@@ -152,7 +152,10 @@ type Custom struct {
 }
 
 // Scanner applies a set of rules. The zero value finds nothing.
-type Scanner struct{ rules []Rule }
+type Scanner struct {
+	rules  []Rule
+	custom bool // a rule from the config, which has no prefilter
+}
 
 // New returns a scanner with the default rules minus disabled kinds, plus
 // custom ones.
@@ -180,19 +183,16 @@ func New(disable []string, custom []Custom) (*Scanner, error) {
 			return nil, fmt.Errorf("sensitive.rules %q: %w", c.Kind, err)
 		}
 		s.rules = append(s.rules, Rule{Kind: c.Kind, re: re})
+		s.custom = true
 	}
 	return s, nil
 }
 
 // Maybe reports whether any rule's prefilter matches s: a caller can skip
-// extracting text from a document that cannot hold a finding.
+// extracting text from a document that cannot hold a finding. It may say
+// true for the shape of a disabled default rule.
 func (s *Scanner) Maybe(raw string) bool {
-	for _, r := range s.rules {
-		if r.maybe == nil || r.maybe(raw) {
-			return true
-		}
-	}
-	return false
+	return len(s.rules) > 0 && (s.custom || anyShape(raw))
 }
 
 // Scan appends the findings in text to out. A span claimed by an earlier
