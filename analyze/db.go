@@ -148,6 +148,42 @@ type problem struct {
 	message string
 }
 
+// removeTemp deletes the segment's temporary side-table files.
+func (s *segmentLoad) removeTemp() {
+	for _, tmp := range []string{s.prompts, s.findings} {
+		if tmp != "" {
+			os.Remove(tmp)
+		}
+	}
+}
+
+// loading is a load running in the background; the nil *loading is none.
+type loading struct {
+	sl   *segmentLoad
+	done chan error
+}
+
+func startLoad(ctx context.Context, db *sql.DB, sl *segmentLoad) *loading {
+	l := &loading{sl: sl, done: make(chan error, 1)}
+	go func() {
+		err := load(ctx, db, sl)
+		sl.removeTemp()
+		l.done <- err
+	}()
+	return l
+}
+
+// wait returns the loaded segment, or the load's error. Called again, or
+// on the nil *loading, it returns nothing.
+func (l *loading) wait() (*segmentLoad, error) {
+	if l == nil || l.done == nil {
+		return nil, nil
+	}
+	err := <-l.done
+	l.done = nil
+	return l.sl, err
+}
+
 // load replaces a segment's rows and ledger entry in one transaction.
 func load(ctx context.Context, db *sql.DB, s *segmentLoad) error {
 	tx, err := db.BeginTx(ctx, nil)

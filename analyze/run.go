@@ -144,6 +144,31 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		byName[name] = id
 	}
 	seen := map[string]bool{} // content analysed in this run (the same segment shipped under two paths)
+	// A segment's rows are loaded into DuckDB while the next segment is
+	// parsed: the load is mostly one DuckDB thread, the parse keeps every
+	// core busy. Loads stay in segment order, one at a time.
+	var inFlight *loading
+	defer func() { inFlight.wait() }() // on an early return
+	loaded := func() error {
+		sl, err := inFlight.wait()
+		inFlight = nil
+		if err != nil || sl == nil {
+			return err
+		}
+		sum.Segments++
+		sum.Records += sl.records
+		sum.Rows += sl.rows
+		sum.Bytes += sl.size
+		for _, p := range sl.problems {
+			at := ""
+			if p.offset >= 0 {
+				at = fmt.Sprintf(" at offset %d", p.offset)
+			}
+			sum.Problems = append(sum.Problems, fmt.Sprintf("%s: %s%s: %s", sl.segment, p.kind, at, p.message))
+		}
+		a.segmentDone(0)
+		return nil
+	}
 	for _, sf := range sealed {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -172,27 +197,14 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 			return nil, err
 		}
 		sl.sha256 = id
-		err = load(ctx, db, sl)
-		for _, tmp := range []string{sl.prompts, sl.findings} {
-			if tmp != "" {
-				os.Remove(tmp)
-			}
-		}
-		if err != nil {
+		if err := loaded(); err != nil {
+			sl.removeTemp()
 			return nil, err
 		}
-		sum.Segments++
-		sum.Records += sl.records
-		sum.Rows += sl.rows
-		sum.Bytes += sf.Size
-		for _, p := range sl.problems {
-			at := ""
-			if p.offset >= 0 {
-				at = fmt.Sprintf(" at offset %d", p.offset)
-			}
-			sum.Problems = append(sum.Problems, fmt.Sprintf("%s: %s%s: %s", sl.segment, p.kind, at, p.message))
-		}
-		a.segmentDone(0)
+		inFlight = startLoad(ctx, db, sl)
+	}
+	if err := loaded(); err != nil {
+		return nil, err
 	}
 	if sum.Segments > 0 {
 		if err := calibrate(ctx, db, opts.Prices); err != nil {
