@@ -26,10 +26,23 @@ func decodeFast(line []byte, ex *Exchange) error {
 	return s.End()
 }
 
-// chunkText holds a record's decoded chunk text until it becomes one
-// string; reused, because zeroing a fresh 100 KB buffer per record costs
-// as much as filling it.
-var chunkText = sync.Pool{New: func() any { return new([]byte) }}
+// chunkScratch holds a record's chunks while they are decoded: their text
+// until it becomes one string, and each chunk's time, binary bytes and end
+// in that text until the exact-size Chunks slice is made. Reused, because
+// zeroing a fresh 100 KB buffer per record costs as much as filling it, and
+// growing a slice through every power of two costs more than one copy.
+type chunkScratch struct {
+	text   []byte
+	chunks []scratchChunk
+}
+
+type scratchChunk struct {
+	t   int64
+	b   []byte
+	end int // end of the chunk's text in text; -1: no "d"
+}
+
+var chunkScratches = sync.Pool{New: func() any { return new(chunkScratch) }}
 
 type recordDecoder struct{ s *jsonscan.Scanner }
 
@@ -265,36 +278,37 @@ func (d *recordDecoder) response(r *Response) error {
 // buffer and turned into one string at the end, each chunk's D a slice of
 // it: a stream has hundreds of chunks, and one allocation beats hundreds.
 func (d *recordDecoder) chunks(r *Response) error {
-	r.Chunks = make([]Chunk, 0, 64)
-	bp := chunkText.Get().(*[]byte)
-	defer chunkText.Put(bp)
+	sc := chunkScratches.Get().(*chunkScratch)
+	defer chunkScratches.Put(sc)
 	// The decoded text is at most what is left of the line, bar invalid
 	// UTF-8 (replaced by 3-byte U+FFFD): size the buffer once.
-	buf := slices.Grow((*bp)[:0], d.s.Remaining())
-	defer func() { *bp = buf[:0] }()
-	var ends []int // end of each chunk's text in buf; -1: no "d"
+	buf := slices.Grow(sc.text[:0], d.s.Remaining())
+	list := sc.chunks[:0]
+	defer func() {
+		clear(list) // drop the binary chunks' bytes
+		sc.text, sc.chunks = buf[:0], list[:0]
+	}()
 	// Consecutive chunks of a stream repeat the same escaped SSE envelope:
 	// each reuses the decoding of the previous one's shared prefix.
 	var shared jsonscan.Shared
 	arr := d.s.Array()
 	for arr.Next() {
-		var c Chunk
+		c := scratchChunk{end: -1}
 		var seen fields
-		end := -1
 		obj := d.s.Object()
 		for obj.Next() {
 			var err error
 			switch string(obj.Key()) {
 			case "t":
-				err = d.int(&seen, 0, &c.T)
+				err = d.int(&seen, 0, &c.t)
 			case "d":
 				if err = seen.once(1); err == nil {
 					buf, err = d.s.AppendStringShared(buf, &shared)
-					end = len(buf)
+					c.end = len(buf)
 				}
 			case "b":
 				if err = seen.once(2); err == nil && !d.s.Null() {
-					c.B, err = d.base64()
+					c.b, err = d.base64()
 				}
 			default:
 				err = errUnsure
@@ -306,18 +320,22 @@ func (d *recordDecoder) chunks(r *Response) error {
 		if err := obj.Err(); err != nil {
 			return err
 		}
-		r.Chunks = append(r.Chunks, c)
-		ends = append(ends, end)
+		list = append(list, c)
+	}
+	if err := arr.Err(); err != nil {
+		return err
 	}
 	all := string(buf)
+	r.Chunks = make([]Chunk, len(list))
 	start := 0
-	for i, end := range ends {
-		if end >= 0 {
-			r.Chunks[i].D = all[start:end]
-			start = end
+	for i, c := range list {
+		r.Chunks[i] = Chunk{T: c.t, B: c.b}
+		if c.end >= 0 {
+			r.Chunks[i].D = all[start:c.end]
+			start = c.end
 		}
 	}
-	return arr.Err()
+	return nil
 }
 
 func (d *recordDecoder) errorValue(e *Error) error {
