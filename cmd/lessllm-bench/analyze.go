@@ -18,8 +18,12 @@ import (
 // analyzeBench measures `lessllm analyze` end to end (segments → DuckDB +
 // Parquet, a fresh database each round, the binary as a user runs it) next
 // to `zstd -dc` of the same segments, in the same run: the floor any reader
-// of the format pays.
-func analyzeBench(bin string, exchanges, chunks, rounds int) string {
+// of the format pays. Each size in sizes is its own dataset (16 MB
+// segments, as a capture node rotates them); DuckDB's own read_json, which
+// takes several times longer, is run on the first only. A run over no
+// segments gives the fixed cost of one run (process start, creating the
+// database, the whole-database passes, the final checkpoint).
+func analyzeBench(bin string, sizes []int, chunks, rounds int) string {
 	dir, err := os.MkdirTemp("", "lessllm-bench-analyze")
 	if err != nil {
 		log.Fatal(err)
@@ -29,14 +33,76 @@ func analyzeBench(bin string, exchanges, chunks, rounds int) string {
 	} else {
 		log.Printf("keeping %s (LESSLLM_BENCH_KEEP)", dir)
 	}
-	segDir := filepath.Join(dir, "captures")
-	w, err := format.NewWriter(format.WriterOptions{Dir: segDir, Node: "bench", FlushInterval: time.Hour, MaxSegmentBytes: 16 << 20})
+	var b strings.Builder
+	fmt.Fprintf(&b, "Streamed chat exchanges of %d chunks in 16 MB segments. Median of %d rounds; every analysis starts from a new database (`lessllm analyze DIR --db NEW`, the binary, process start included).\n\n", chunks, rounds)
+	b.WriteString("| dataset | reader | time | exchanges/s | NDJSON MB/s |\n|---|---|---:|---:|---:|\n")
+	empty := filepath.Join(dir, "empty")
+	if err := os.MkdirAll(empty, 0o700); err != nil {
+		log.Fatal(err)
+	}
+	var fixed []time.Duration
+	for round := range rounds {
+		fixed = append(fixed, timeAnalyze(bin, empty, filepath.Join(dir, fmt.Sprintf("empty%d", round), "lessllm.duckdb")))
+	}
+	fmt.Fprintf(&b, "| no segments | `lessllm analyze` (fixed cost of a run) | %.2f s | | |\n", median(fixed).Seconds())
+	var summary []string
+	for i, n := range sizes {
+		segDir := filepath.Join(dir, fmt.Sprintf("captures-%d", n))
+		files, disk, ndjson := writeBenchSegments(segDir, n, chunks)
+		var zstdT, analyzeT, duckT []time.Duration
+		for round := range rounds {
+			t0 := time.Now()
+			z := exec.Command("zstd", append([]string{"-dc", "-q"}, files...)...)
+			z.Stdout = io.Discard
+			if err := z.Run(); err != nil {
+				log.Fatalf("zstd -dc: %v (is zstd installed?)", err)
+			}
+			zstdT = append(zstdT, time.Since(t0))
+			db := filepath.Join(dir, fmt.Sprintf("round%d-%d", round, n), "lessllm.duckdb")
+			analyzeT = append(analyzeT, timeAnalyze(bin, segDir, db))
+			if i == 0 {
+				// DuckDB's own read_json over the same segments (no lessllm
+				// code in the reading): every record parsed into DuckDB's
+				// types, every chunk of every stream touched. Run through
+				// `lessllm query`, the same process start as analyze.
+				t0 = time.Now()
+				q := fmt.Sprintf(`SELECT count(*), sum(len(response.chunks)), sum(length(request.body::VARCHAR)) FROM read_json('%s', format='newline_delimited', compression='zstd', maximum_object_size=268435456)`,
+					filepath.Join(segDir, "*"+format.SealedSuffix))
+				out, err := exec.Command(bin, "query", "--db", db, "--format", "csv", q).CombinedOutput()
+				if err != nil {
+					log.Fatalf("duckdb read_json: %v\n%s", err, out)
+				}
+				duckT = append(duckT, time.Since(t0))
+			}
+			log.Printf("analyze %d exchanges, round %d: zstd -dc %v, lessllm analyze %v", n, round, zstdT[round], analyzeT[round])
+		}
+		name := fmt.Sprintf("%d exchanges, %d segment(s), %.1f MB on disk, %.1f MB of NDJSON", n, len(files), float64(disk)/1e6, float64(ndjson)/1e6)
+		row := func(reader string, d time.Duration) {
+			fmt.Fprintf(&b, "| %s | %s | %.2f s | %.0f | %.0f |\n", name, reader, d.Seconds(), float64(n)/d.Seconds(), float64(ndjson)/1e6/d.Seconds())
+		}
+		zt, at := median(zstdT), median(analyzeT)
+		row("`zstd -dc` (decompress only)", zt)
+		if i == 0 {
+			row("DuckDB `read_json` (parse every record, touch every chunk)", median(duckT))
+		}
+		row("`lessllm analyze` (→ DuckDB + Parquet, every metric)", at)
+		summary = append(summary, fmt.Sprintf("%d exchanges: %.0f exchanges/s, %.1f× the time of `zstd -dc`", n, float64(n)/at.Seconds(), at.Seconds()/zt.Seconds()))
+	}
+	fmt.Fprintf(&b, "\n`lessllm analyze`: %s. Target: ≥ 3,000 exchanges/s on this machine.\n", strings.Join(summary, "; "))
+	return b.String()
+}
+
+// writeBenchSegments writes n streamed exchanges into sealed 16 MB
+// segments under dir and returns their paths, bytes on disk and bytes of
+// NDJSON.
+func writeBenchSegments(dir string, n, chunks int) (files []string, disk, ndjson int64) {
+	w, err := format.NewWriter(format.WriterOptions{Dir: dir, Node: "bench", FlushInterval: time.Hour, MaxSegmentBytes: 16 << 20})
 	if err != nil {
 		log.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	for i := range exchanges {
+	for i := range n {
 		if err := w.Append(formattest.StreamedChat(r, start.Add(time.Duration(i)*time.Second), chunks)); err != nil {
 			log.Fatal(err)
 		}
@@ -44,12 +110,10 @@ func analyzeBench(bin string, exchanges, chunks, rounds int) string {
 	if err := w.Close(); err != nil {
 		log.Fatal(err)
 	}
-	segs, err := format.ListSegments([]string{segDir}, false)
+	segs, err := format.ListSegments([]string{dir}, false)
 	if err != nil {
 		log.Fatal(err)
 	}
-	var files []string
-	var disk, ndjson int64
 	for _, s := range segs {
 		ft, err := format.ReadFooter(s.Path)
 		if err != nil {
@@ -59,51 +123,15 @@ func analyzeBench(bin string, exchanges, chunks, rounds int) string {
 		disk += s.Size
 		ndjson += ft.ContentBytes
 	}
+	return files, disk, ndjson
+}
 
-	var zstdT, analyzeT, duckT []time.Duration
-	for round := range rounds {
-		t0 := time.Now()
-		z := exec.Command("zstd", append([]string{"-dc", "-q"}, files...)...)
-		z.Stdout = io.Discard
-		if err := z.Run(); err != nil {
-			log.Fatalf("zstd -dc: %v (is zstd installed?)", err)
-		}
-		zstdT = append(zstdT, time.Since(t0))
-
-		db := filepath.Join(dir, fmt.Sprintf("round%d", round), "lessllm.duckdb")
-		t0 = time.Now()
-		out, err := exec.Command(bin, "analyze", segDir, "--db", db, "--no-progress").CombinedOutput()
-		if err != nil {
-			log.Fatalf("lessllm analyze: %v\n%s", err, out)
-		}
-		analyzeT = append(analyzeT, time.Since(t0))
-
-		// DuckDB's own read_json over the same segments (no lessllm code
-		// in the reading): every record parsed into DuckDB's types, every
-		// chunk of every stream touched. Run through `lessllm query`, the
-		// same process start as analyze.
-		t0 = time.Now()
-		q := fmt.Sprintf(`SELECT count(*), sum(len(response.chunks)), sum(length(request.body::VARCHAR)) FROM read_json('%s', format='newline_delimited', compression='zstd', maximum_object_size=268435456)`,
-			filepath.Join(segDir, "*"+format.SealedSuffix))
-		out, err = exec.Command(bin, "query", "--db", db, "--format", "csv", q).CombinedOutput()
-		if err != nil {
-			log.Fatalf("duckdb read_json: %v\n%s", err, out)
-		}
-		duckT = append(duckT, time.Since(t0))
-		log.Printf("analyze round %d: zstd -dc %v, lessllm analyze %v, duckdb read_json %v", round, zstdT[round], analyzeT[round], duckT[round])
+// timeAnalyze runs `lessllm analyze` on dir into a new database at db.
+func timeAnalyze(bin, dir, db string) time.Duration {
+	t0 := time.Now()
+	out, err := exec.Command(bin, "analyze", dir, "--db", db, "--no-progress").CombinedOutput()
+	if err != nil {
+		log.Fatalf("lessllm analyze: %v\n%s", err, out)
 	}
-	zt, at := median(zstdT), median(analyzeT)
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d streamed chat exchanges of %d chunks in %d segment(s): %.1f MB on disk, %.1f MB of NDJSON. Median of %d rounds; the analysis starts from a new database each round (`lessllm analyze DIR --db NEW`, the binary, process start included).\n\n",
-		exchanges, chunks, len(files), float64(disk)/1e6, float64(ndjson)/1e6, rounds)
-	b.WriteString("| reader | time | exchanges/s | NDJSON MB/s |\n|---|---:|---:|---:|\n")
-	row := func(name string, d time.Duration) {
-		fmt.Fprintf(&b, "| %s | %.2f s | %.0f | %.0f |\n", name, d.Seconds(), float64(exchanges)/d.Seconds(), float64(ndjson)/1e6/d.Seconds())
-	}
-	dt := median(duckT)
-	row("`zstd -dc` (decompress only)", zt)
-	row("DuckDB `read_json` (parse every record, touch every chunk)", dt)
-	row("`lessllm analyze` (→ DuckDB + Parquet, every metric)", at)
-	fmt.Fprintf(&b, "\n`lessllm analyze` takes %.1f× the time of `zstd -dc` and %.2f× the time of DuckDB's `read_json` on the same segments. Target: ≥ 3,000 exchanges/s on this machine.\n", at.Seconds()/zt.Seconds(), at.Seconds()/dt.Seconds())
-	return b.String()
+	return time.Since(t0)
 }

@@ -30,6 +30,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -47,7 +48,7 @@ func main() {
 		rounds     = flag.Int("rounds", 3, "rounds over all targets (medians are reported)")
 		update     = flag.String("update", "", "rewrite the generated sections of this Markdown file")
 		sections   = flag.String("sections", "proxy,capture,fidelity,memory,analyze", "what to measure")
-		exchanges  = flag.Int("analyze-exchanges", 3000, "streamed exchanges in the analyzer benchmark")
+		exchanges  = flag.String("analyze-exchanges", "3000,15000", "comma-separated dataset sizes (streamed exchanges) of the analyzer benchmark")
 		memStreams = flag.Int("memory-streams", 1000, "concurrent slow streams in the memory test")
 		memTime    = flag.Duration("memory-stream-time", 30*time.Second, "how long each slow stream lasts")
 		cmdline    = strings.Join(os.Args, " ")
@@ -74,7 +75,15 @@ func main() {
 		emit("go", goBenchTable(*goBench))
 	}
 	if want("analyze") {
-		emit("analyze", analyzeBench(*bin, *exchanges, 300, *rounds))
+		var sizes []int
+		for _, f := range strings.Split(*exchanges, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				log.Fatalf("-analyze-exchanges: %q is not a positive number", f)
+			}
+			sizes = append(sizes, n)
+		}
+		emit("analyze", analyzeBench(*bin, sizes, 300, *rounds))
 	}
 	if want("proxy") || want("capture") {
 		fast := b.startSimulator("--ttft", "0", "--tpot", "0", "--output-tokens", "20", "--no-cache")
