@@ -293,6 +293,10 @@ func (d *recordDecoder) chunks(r *Response) error {
 	var shared jsonscan.Shared
 	arr := d.s.Array()
 	for arr.Next() {
+		if c, ok := d.writerChunk(&buf, &shared); ok {
+			list = append(list, c)
+			continue
+		}
 		c := scratchChunk{end: -1}
 		var seen fields
 		obj := d.s.Object()
@@ -336,6 +340,30 @@ func (d *recordDecoder) chunks(r *Response) error {
 		}
 	}
 	return nil
+}
+
+// writerChunk reads a chunk written the way format.Writer writes one with
+// text, {"t":N,"d":"…"}, by its bytes instead of walking its keys. On any
+// other shape it reads nothing (buf and shared as they were) and returns
+// false: the general walk then reads the chunk, or rejects it.
+func (d *recordDecoder) writerChunk(buf *[]byte, shared *jsonscan.Shared) (scratchChunk, bool) {
+	pos, n := d.s.Pos(), len(*buf)
+	if !d.s.Literal(`{"t":`) {
+		return scratchChunk{}, false
+	}
+	t, err := d.s.Int()
+	if err == nil && d.s.Literal(`,"d":`) {
+		saved := *shared
+		text, err := d.s.AppendStringShared(*buf, shared)
+		if err == nil && d.s.Literal("}") {
+			*buf = text
+			return scratchChunk{t: t, end: len(text)}, true
+		}
+		*shared = saved
+	}
+	d.s.Rewind(pos)
+	*buf = (*buf)[:n]
+	return scratchChunk{}, false
 }
 
 func (d *recordDecoder) errorValue(e *Error) error {

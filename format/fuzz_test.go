@@ -92,6 +92,11 @@ func FuzzDecodeFast(f *testing.F) {
 		`{"v":1,"id":"x","route":{"provider":"p","dialect":"openai","url":"u","proxy":"none","failed_routes":["socks5://u@h:1080: refused"]}}`,
 		`{"v":1.0,"id":"x","end_ns":-0}`,
 		`{"v":1,"id":"x","request":{"body":null,"body_base64":"","body_bytes":0}}`,
+		// Chunks the writer's shape almost fits: the byte-wise read must
+		// give up and leave them to the key walk.
+		`{"v":1,"id":"x","response":{"status":200,"chunks":[{"t":1,"d":"data: {\"a\":1}\n\n"},{"t":2,"d":"data: {\"a\":2}\n\n","b":null},{"t":3,"d":"data: {\"a\":3}\n\n"}]}}`,
+		`{"v":1,"id":"x","response":{"status":200,"chunks":[{"t":1,"d":"a"},{"t":1.5,"d":"b"}]}}`,
+		`{"v":1,"id":"x","response":{"status":200,"chunks":[{"t":1,"d":"a"},{"t":2,"d":"b","d":"c"},{ "t":3,"d":"e"},{"d":"f","t":4}]}}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -253,82 +253,7 @@ func (s *Scanner) AppendString(dst []byte) ([]byte, error) {
 		s.i = j + 1
 		return dst, nil
 	}
-	return s.unescape(dst, s.i+1, nil, 0)
-}
-
-// Shared carries what AppendStringShared needs from the previous string of
-// a run: its raw bytes (between the quotes, as in the input), what they
-// decoded to, and where in the raw bytes each escape starts. The zero value
-// starts a run.
-type Shared struct {
-	raw, decoded []byte
-	esc, spare   []int // escape offsets in raw; spare is reused for the next string's
-}
-
-// AppendStringShared is AppendString for strings that repeat a long prefix
-// of the previous one — consecutive chunks of a captured stream, whose SSE
-// envelope is the same escaped JSON every time. The part of the raw bytes
-// both share, cut back to before any escape it would split and before the
-// first non-ASCII byte, decodes to what it decoded to before, so it is
-// copied from the previous decoding instead of decoded again; the rest is
-// decoded as usual. sh is updated for the next call (it points into the
-// input and into dst: valid while both are). FuzzShared holds it to
-// AppendString.
-func (s *Scanner) AppendStringShared(dst []byte, sh *Shared) ([]byte, error) {
-	if s.Peek() != '"' {
-		*sh = Shared{esc: sh.esc[:0], spare: sh.spare[:0]}
-		return dst, ErrUnsure
-	}
-	start, mark := s.i+1, len(dst)
-	// Each escape in the prefix decodes to one byte less than it takes.
-	p, kept := sh.prefix(s.b[start:])
-	if p < 16 {
-		p, kept = 0, 0
-	}
-	esc := append(sh.spare[:0], sh.esc[:kept]...)
-	dst = append(dst, sh.decoded[:p-kept]...)
-	dst, err := s.unescape(dst, start+p, &esc, start)
-	if err != nil {
-		*sh = Shared{esc: sh.esc[:0], spare: esc[:0]}
-		return dst, err
-	}
-	*sh = Shared{raw: s.b[start : s.i-1], decoded: dst[mark:], esc: esc, spare: sh.esc}
-	return dst, nil
-}
-
-// prefix is how many leading raw bytes of a string (cur, running on into
-// the rest of the input) can reuse the previous string's decoding, and how
-// many of the previous string's escapes lie inside them.
-func (sh *Shared) prefix(cur []byte) (p, kept int) {
-	// The previous string holds no unescaped quote, so neither does an
-	// equal prefix of cur: the string cannot end inside it. Compared eight
-	// bytes at a time while they are equal and ASCII, then byte by byte.
-	prev := sh.raw
-	n := min(len(cur), len(prev))
-	for p+8 <= n {
-		a := binary.LittleEndian.Uint64(cur[p:])
-		if a != binary.LittleEndian.Uint64(prev[p:]) || a&0x8080808080808080 != 0 {
-			break
-		}
-		p += 8
-	}
-	for p < n && cur[p] == prev[p] && cur[p] < 0x80 {
-		p++
-	}
-	// A cut must not split an escape, and \u escapes (whose decoding is not
-	// a byte for two) end the prefix. The escape offsets were recorded when
-	// the previous string was decoded, so no byte is searched again here.
-	for _, e := range sh.esc {
-		i := int(e)
-		if i >= p {
-			break
-		}
-		if i+1 >= p || prev[i+1] == 'u' {
-			return i, kept
-		}
-		kept++
-	}
-	return p, kept
+	return s.unescape(dst, s.i+1, nil)
 }
 
 // plainEnd finds the closing quote of the string at s.i when the string
@@ -351,9 +276,9 @@ func (s *Scanner) plainEnd() (int, bool) {
 
 // unescape decodes the string starting at start (after its quote) onto
 // out as encoding/json does: lone surrogates and invalid UTF-8 bytes
-// become U+FFFD. When esc is not nil, the offset from base of every escape
-// it decodes is appended to it.
-func (s *Scanner) unescape(out []byte, start int, esc *[]int, base int) ([]byte, error) {
+// become U+FFFD. With rec, it records every escape and may stop early at a
+// known tail (see escapes).
+func (s *Scanner) unescape(out []byte, start int, rec *escapes) ([]byte, error) {
 	j := start
 	for j < len(s.b) {
 		// Copy the run of bytes that need no decoding. Eight at a time
@@ -381,8 +306,11 @@ func (s *Scanner) unescape(out []byte, start int, esc *[]int, base int) ([]byte,
 		}
 		c := s.b[j]
 		if c == '\\' {
-			if esc != nil {
-				*esc = append(*esc, j-base)
+			if rec != nil {
+				if rec.tailAt(s, j) {
+					return out, nil
+				}
+				rec.offsets = append(rec.offsets, j-rec.base)
 			}
 			if j+1 < len(s.b) && s.b[j+1] == '"' { // by far the commonest escape in captured SSE
 				out = append(out, '"')
@@ -605,3 +533,18 @@ func (s *Scanner) Remaining() int { return len(s.b) - s.i }
 
 // Pos is the offset of the next unread byte in the input.
 func (s *Scanner) Pos() int { return s.i }
+
+// Literal consumes lit if the input continues with exactly those bytes
+// (no whitespace skipped): the cheap way through a shape a known writer
+// produces, such as a record's chunk objects.
+func (s *Scanner) Literal(lit string) bool {
+	if len(s.b)-s.i >= len(lit) && string(s.b[s.i:s.i+len(lit)]) == lit {
+		s.i += len(lit)
+		return true
+	}
+	return false
+}
+
+// Rewind moves back to an offset Pos returned, to read that part again
+// another way.
+func (s *Scanner) Rewind(pos int) { s.i = pos }

@@ -64,23 +64,31 @@ func FuzzNextSpecial(f *testing.F) {
 }
 
 // FuzzShared: decoding a run of strings, each reusing the decoding of the
-// previous one's shared prefix, gives what decoding each alone gives — the
-// third string tests escape offsets carried over from the first through
-// the second.
+// previous one's shared prefix and tail, gives what decoding each alone
+// gives. Four strings: the second finds a tail against the first, the third
+// reuses it, the fourth reuses a tail that was itself reused (escape
+// offsets carried through).
 func FuzzShared(f *testing.F) {
-	for _, s := range [][3]string{
-		{`"data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n"`, `"data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"delta\":{\"content\":\" there\"}}]}\n\n"`, `"data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"delta\":{\"content\":\"\\\" \"}}]}\n\n"`},
-		{`"data: {\"x\":\"\u00e9 caf\u00e9 and more text here\"}"`, `"data: {\"x\":\"\u00e9 caf\u00e8 and more text here\"}"`, `"data: {\"x\":\"\u00e9 caf\u00e8 and more text\"}"`},
-		{`"data: {\"x\":\"caf` + "\xc3\xa9" + ` and a long shared tail\"}"`, `"data: {\"x\":\"caf` + "\xc3\xff" + ` and a long shared tail\"}"`, `"data: {\"x\":\"ca"`},
-		{`"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\\\"`, `"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\"b"`, `"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\\\\\"`},
-		{`"0123456789abcdefghij"`, `"0123456789abcdefghij"`, `not a string`},
-	} {
-		f.Add([]byte(s[0]), []byte(s[1]), []byte(s[2]))
+	ev := func(text string) string {
+		return `"data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"delta\":{\"content\":\"` + text + `\"},\"logprobs\":null}]}\n\n"`
 	}
-	f.Fuzz(func(t *testing.T, first, second, third []byte) {
+	for _, s := range [][4]string{
+		{ev("hi"), ev(" there"), ev(`\\\" q`), ev(" and")},
+		{ev("a"), ev("b"), ev(`\\"},\"logprobs\":null}]}\n\n`), ev("c")}, // text that looks like the tail
+		{ev("a"), ev("b"), ev(`x\\`), ev(`\\u00e9`)},
+		{`"data: {\"x\":\"\u00e9 caf\u00e9 and more text here\"}"`, `"data: {\"x\":\"\u00e9 caf\u00e8 and more text here\"}"`, `"data: {\"x\":\"\u00e9 caf\u00e8 and more text\"}"`, `"data: {\"x\":\"\u00e9 caf\u00e8 and more text\\u00e8\"}"`},
+		{`"data: {\"x\":\"caf` + "\xc3\xa9" + ` and a long shared tail\"}"`, `"data: {\"x\":\"caf` + "\xc3\xff" + ` and a long shared tail\"}"`, `"data: {\"x\":\"ca"`, `"data: {\"x\":\"caf\"}"`},
+		{`"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\\\"`, `"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\"b"`, `"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\\\\\"`, `"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\\\"`},
+		{`"0123456789abcdefghij"`, `"0123456789abcdefghij"`, `not a string`, `"0123456789abcdefghij"`},
+		{`"data: {\"a\":\"1\",\"b\":\"caf\u00e9\"}"`, `"data: {\"a\":\"2\",\"b\":\"caf\u00e9\"}"`, `"data: {\"a\":\"3\",\"b\":\"caf\u00e9\"}"`, `"bad \q escape"`}, // no tail: \u in it
+		{`"data: {\"a\":\"1\",\"b\":\"café\"}"`, `"data: {\"a\":\"2\",\"b\":\"café\"}"`, `"data: {\"a\":\"3\",\"b\":\"café\"}"`, `"data: {\"a\":\"4\",\"b\":\"café\"}"`}, // no tail: not ASCII
+	} {
+		f.Add([]byte(s[0]), []byte(s[1]), []byte(s[2]), []byte(s[3]))
+	}
+	f.Fuzz(func(t *testing.T, first, second, third, fourth []byte) {
 		var sh Shared
 		var out []byte
-		for _, in := range [][]byte{first, second, third} {
+		for _, in := range [][]byte{first, second, third, fourth} {
 			var a, b Scanner
 			a.Reset(in)
 			mark := len(out)
@@ -89,7 +97,7 @@ func FuzzShared(f *testing.F) {
 			b.Reset(in)
 			ref, err2 := b.AppendString(nil)
 			if (err1 == nil) != (err2 == nil) || (err1 == nil && (string(out[mark:]) != string(ref) || a.Remaining() != b.Remaining())) {
-				t.Fatalf("string %q after %q, %q: %q (%v), alone %q (%v)", in, first, second, out[mark:], err1, ref, err2)
+				t.Fatalf("string %q after %q, %q, %q: %q (%v), alone %q (%v)", in, first, second, third, out[mark:], err1, ref, err2)
 			}
 			out = out[:mark+len(ref)]
 		}
