@@ -80,7 +80,7 @@ func FuzzShared(f *testing.F) {
 		{`"data: {\"x\":\"caf` + "\xc3\xa9" + ` and a long shared tail\"}"`, `"data: {\"x\":\"caf` + "\xc3\xff" + ` and a long shared tail\"}"`, `"data: {\"x\":\"ca"`, `"data: {\"x\":\"caf\"}"`},
 		{`"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\\\"`, `"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\"b"`, `"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\\\\\"`, `"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\\\"`},
 		{`"0123456789abcdefghij"`, `"0123456789abcdefghij"`, `not a string`, `"0123456789abcdefghij"`},
-		{`"data: {\"a\":\"1\",\"b\":\"caf\u00e9\"}"`, `"data: {\"a\":\"2\",\"b\":\"caf\u00e9\"}"`, `"data: {\"a\":\"3\",\"b\":\"caf\u00e9\"}"`, `"bad \q escape"`}, // no tail: \u in it
+		{`"data: {\"a\":\"1\",\"b\":\"caf\u00e9\"}"`, `"data: {\"a\":\"2\",\"b\":\"caf\u00e9\"}"`, `"data: {\"a\":\"3\",\"b\":\"caf\u00e9\"}"`, `"bad \q escape"`},       // no tail: \u in it
 		{`"data: {\"a\":\"1\",\"b\":\"café\"}"`, `"data: {\"a\":\"2\",\"b\":\"café\"}"`, `"data: {\"a\":\"3\",\"b\":\"café\"}"`, `"data: {\"a\":\"4\",\"b\":\"café\"}"`}, // no tail: not ASCII
 	} {
 		f.Add([]byte(s[0]), []byte(s[1]), []byte(s[2]), []byte(s[3]))
