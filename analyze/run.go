@@ -263,7 +263,7 @@ type parsed struct {
 	findings []findingRow
 }
 
-// batch is a run of raw records from one segment, copied out of the reader.
+// batch is a run of raw records from one segment (the reader retains them).
 type batch struct {
 	recs [][]byte
 	offs []int64
@@ -282,6 +282,7 @@ func (a *analyzer) segment(ctx context.Context, sf format.SegmentFile) (*segment
 		return sl, nil
 	}
 	defer r.Close()
+	r.RetainRecords() // records go to the workers without a copy
 
 	batches := make(chan batch, a.opts.Workers*2)
 	results := make(chan parsed, a.opts.Workers*2)
@@ -292,7 +293,7 @@ func (a *analyzer) segment(ctx context.Context, sf format.SegmentFile) (*segment
 		var b batch
 		var last int64
 		for r.Next() {
-			b.recs = append(b.recs, append([]byte(nil), r.Record()...))
+			b.recs = append(b.recs, r.Record())
 			a.ndjson.Add(int64(len(r.Record()) + 1))
 			b.offs = append(b.offs, r.Offset())
 			if off := r.Offset(); off != last {

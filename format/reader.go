@@ -53,6 +53,7 @@ type Reader struct {
 
 	frame    []byte // decoded content of the current data frame
 	frameBuf []byte
+	retain   bool // decode each frame into new memory (RetainRecords)
 	frameOff int64
 	pos      int
 	rec      []byte
@@ -121,8 +122,13 @@ func (r *Reader) Next() bool {
 	}
 }
 
+// RetainRecords makes every Record slice stay valid after Next: each data
+// frame is decoded into new memory instead of into one reused buffer. A
+// caller handing records to other goroutines saves copying each of them.
+func (r *Reader) RetainRecords() { r.retain = true }
+
 // Record returns the current record line, without its newline. The slice is
-// valid until the next call to Next.
+// valid until the next call to Next, or for good after RetainRecords.
 func (r *Reader) Record() []byte { return r.rec }
 
 // Offset returns the file offset of the frame holding the current record.
@@ -269,7 +275,11 @@ func (r *Reader) decodeFrame(span frameSpan, damage *error) bool {
 		*damage = errors.New("data frame without content checksum")
 		return false
 	}
-	content, err := decoder().DecodeAll(span.payload, r.frameBuf[:0])
+	buf := r.frameBuf[:0]
+	if r.retain {
+		buf = nil // DecodeAll sizes it from the frame header
+	}
+	content, err := decoder().DecodeAll(span.payload, buf)
 	if err != nil {
 		*damage = fmt.Errorf("data frame: %w", err)
 		return false

@@ -208,3 +208,23 @@ func TestReadFooterOfUnsealedFile(t *testing.T) {
 		t.Fatalf("ReadFooter of a file without footer = %v", err)
 	}
 }
+
+// TestRetainRecords: with RetainRecords, every record slice still holds its
+// record after the reader has moved on through all the other frames.
+func TestRetainRecords(t *testing.T) {
+	l := newLayout(t)
+	r := NewReader(bytes.NewReader(l.data), int64(len(l.data)), "seg")
+	r.RetainRecords()
+	var kept [][]byte
+	for r.Next() {
+		kept = append(kept, r.Record())
+	}
+	if r.Err() != nil || len(kept) != len(l.ids) || len(l.spans) < 10 {
+		t.Fatalf("%d records (want %d) in %d frames, err %v", len(kept), len(l.ids), len(l.spans), r.Err())
+	}
+	for i, rec := range kept {
+		if string(rec) != l.ids[i] {
+			t.Fatalf("record %d changed after later frames were read: %.60q", i, rec)
+		}
+	}
+}
