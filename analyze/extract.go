@@ -264,7 +264,8 @@ func percentile(gaps []int64, p float64) float64 {
 	}
 	// After selecting rank i, every gap above it is at least gaps[i]:
 	// rank i+1 is the smallest of them.
-	return ms(lo) + (pos-float64(i))*ms(slices.Min(gaps[i+1:])-lo)
+	hi := slices.Min(gaps[i+1:])
+	return ms(lo) + (pos-float64(i))*(ms(hi)-ms(lo))
 }
 
 // selectNth reorders a so that a[k] is its k-th smallest element and every

@@ -130,7 +130,7 @@ func TestPercentile(t *testing.T) {
 				i := int(pos)
 				want := ms(sorted[i])
 				if i+1 < n {
-					want += (pos - float64(i)) * ms(sorted[i+1]-sorted[i])
+					want += (pos - float64(i)) * (ms(sorted[i+1]) - ms(sorted[i]))
 				}
 				if got := percentile(slices.Clone(gaps), p); got != want {
 					t.Errorf("n=%d spread=%d p=%v: %v, want %v", n, spread, p, got, want)

@@ -290,72 +290,119 @@ func (o *openAIChatStream) Finish() *Stream {
 		idx = append(idx, i)
 	}
 	sort.Ints(idx)
-	choices := make([]any, 0, len(idx))
+	resp := chatCompletion{Object: "chat.completion", Created: o.created, ID: o.s.ID, Model: o.s.Model,
+		SystemFingerprint: o.fp, Choices: make([]chatCompletionChoice, 0, len(idx))}
+	if o.text {
+		resp.Object = "text_completion"
+	}
 	for _, i := range idx {
 		cc := o.choices[i]
-		fin := any(nil)
-		if cc.FinishReason != "" {
-			fin = cc.FinishReason
-		}
+		c := chatCompletionChoice{Index: i, FinishReason: optional(cc.FinishReason)}
 		if o.text {
-			choices = append(choices, map[string]any{"index": i, "text": cc.Content.String(), "logprobs": nil, "finish_reason": fin})
+			c.Text = ptr(cc.Content.String())
+			resp.Choices = append(resp.Choices, c)
 			continue
 		}
-		msg := map[string]any{"role": "assistant", "content": nil, "refusal": nil}
+		m := &chatCompletionMessage{Role: "assistant", Content: optional(cc.Content.String()),
+			Refusal: optional(cc.Refusal.String()), Reasoning: optional(cc.Reasoning.String())}
 		if cc.Role != "" {
-			msg["role"] = cc.Role
+			m.Role = cc.Role
 		}
-		if cc.Content.Len() > 0 {
-			msg["content"] = cc.Content.String()
+		ti := make([]int, 0, len(cc.ToolCalls))
+		for k := range cc.ToolCalls {
+			ti = append(ti, k)
 		}
-		if cc.Refusal.Len() > 0 {
-			msg["refusal"] = cc.Refusal.String()
-		}
-		if cc.Reasoning.Len() > 0 {
-			msg["reasoning_content"] = cc.Reasoning.String()
-		}
-		if len(cc.ToolCalls) > 0 {
-			ti := make([]int, 0, len(cc.ToolCalls))
-			for k := range cc.ToolCalls {
-				ti = append(ti, k)
+		sort.Ints(ti)
+		for _, k := range ti {
+			tc := cc.ToolCalls[k]
+			typ := tc.Type
+			if typ == "" {
+				typ = "function"
 			}
-			sort.Ints(ti)
-			var calls []any
-			for _, k := range ti {
-				c := cc.ToolCalls[k]
-				typ := c.Type
-				if typ == "" {
-					typ = "function"
-				}
-				calls = append(calls, map[string]any{"id": c.ID, "type": typ,
-					"function": map[string]any{"name": c.Name, "arguments": c.Args.String()}})
-			}
-			msg["tool_calls"] = calls
+			m.ToolCalls = append(m.ToolCalls, chatCompletionToolCall{ID: tc.ID, Type: typ,
+				Function: chatCompletionFunction{Name: tc.Name, Arguments: tc.Args.String()}})
 		}
-		choices = append(choices, map[string]any{"index": i, "message": msg, "logprobs": nil, "finish_reason": fin})
-	}
-	object := "chat.completion"
-	if o.text {
-		object = "text_completion"
-	}
-	resp := map[string]any{"id": o.s.ID, "object": object, "created": o.created, "model": o.s.Model, "choices": choices}
-	if o.fp != "" {
-		resp["system_fingerprint"] = o.fp
+		c.Message = m
+		resp.Choices = append(resp.Choices, c)
 	}
 	if o.s.HasUsage {
-		resp["usage"] = o.s.Usage.openAIChat()
+		resp.Usage = o.s.Usage.openAIChat()
 	}
 	o.s.Response, _ = json.Marshal(resp)
 	return &o.s
 }
 
-// openAIChat renders usage in Chat Completions' shape.
-func (u Usage) openAIChat() map[string]any {
-	return map[string]any{
-		"prompt_tokens": u.Prompt, "completion_tokens": u.Completion, "total_tokens": u.Total,
-		"prompt_tokens_details":     map[string]any{"cached_tokens": u.CachedRead},
-		"completion_tokens_details": map[string]any{"reasoning_tokens": u.Reasoning},
+// chatCompletion is the non-streamed Chat Completions (or legacy
+// Completions) response a stream is reassembled into. Fields are in the
+// order of their names, so the JSON reads like encoding/json's rendering
+// of the same object as a map; structs instead of maps because marshalling
+// maps (reflection on every key, sorted every time) was most of the cost
+// of reassembling a stream.
+type chatCompletion struct {
+	Choices           []chatCompletionChoice `json:"choices"`
+	Created           int64                  `json:"created"`
+	ID                string                 `json:"id"`
+	Model             string                 `json:"model"`
+	Object            string                 `json:"object"`
+	SystemFingerprint string                 `json:"system_fingerprint,omitempty"`
+	Usage             *chatUsage             `json:"usage,omitempty"`
+}
+
+type chatCompletionChoice struct {
+	FinishReason *string                `json:"finish_reason"`
+	Index        int                    `json:"index"`
+	Logprobs     *struct{}              `json:"logprobs"` // always null
+	Message      *chatCompletionMessage `json:"message,omitempty"`
+	Text         *string                `json:"text,omitempty"` // legacy completions
+}
+
+type chatCompletionMessage struct {
+	Content   *string                  `json:"content"`
+	Reasoning *string                  `json:"reasoning_content,omitempty"`
+	Refusal   *string                  `json:"refusal"`
+	Role      string                   `json:"role"`
+	ToolCalls []chatCompletionToolCall `json:"tool_calls,omitempty"`
+}
+
+type chatCompletionToolCall struct {
+	Function chatCompletionFunction `json:"function"`
+	ID       string                 `json:"id"`
+	Type     string                 `json:"type"`
+}
+
+type chatCompletionFunction struct {
+	Arguments string `json:"arguments"`
+	Name      string `json:"name"`
+}
+
+type chatUsage struct {
+	Completion        int64 `json:"completion_tokens"`
+	CompletionDetails struct {
+		Reasoning int64 `json:"reasoning_tokens"`
+	} `json:"completion_tokens_details"`
+	Prompt        int64 `json:"prompt_tokens"`
+	PromptDetails struct {
+		CachedRead int64 `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
+	Total int64 `json:"total_tokens"`
+}
+
+// optional is nil for "": the JSON null of an absent text.
+func optional(s string) *string {
+	if s == "" {
+		return nil
 	}
+	return &s
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// openAIChat renders usage in Chat Completions' shape.
+func (u Usage) openAIChat() *chatUsage {
+	c := &chatUsage{Completion: u.Completion, Prompt: u.Prompt, Total: u.Total}
+	c.CompletionDetails.Reasoning = u.Reasoning
+	c.PromptDetails.CachedRead = u.CachedRead
+	return c
 }
 
 // --- OpenAI Responses ---
