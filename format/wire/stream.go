@@ -3,7 +3,8 @@ package wire
 import (
 	"encoding/json"
 	"iter"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -285,11 +286,7 @@ func (o *openAIChatStream) Finish() *Stream {
 	if o.s.ID == "" && o.choices == nil {
 		return &o.s
 	}
-	idx := make([]int, 0, len(o.choices))
-	for i := range o.choices {
-		idx = append(idx, i)
-	}
-	sort.Ints(idx)
+	idx := slices.Sorted(maps.Keys(o.choices))
 	resp := chatCompletion{Object: "chat.completion", Created: o.created, ID: o.s.ID, Model: o.s.Model,
 		SystemFingerprint: o.fp, Choices: make([]chatCompletionChoice, 0, len(idx))}
 	if o.text {
@@ -308,12 +305,7 @@ func (o *openAIChatStream) Finish() *Stream {
 		if cc.Role != "" {
 			m.Role = cc.Role
 		}
-		ti := make([]int, 0, len(cc.ToolCalls))
-		for k := range cc.ToolCalls {
-			ti = append(ti, k)
-		}
-		sort.Ints(ti)
-		for _, k := range ti {
+		for _, k := range slices.Sorted(maps.Keys(cc.ToolCalls)) {
 			tc := cc.ToolCalls[k]
 			typ := tc.Type
 			if typ == "" {
