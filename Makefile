@@ -47,10 +47,10 @@ lint:
 # Every generated table of BENCHMARKS.md is rewritten. Needs nginx
 # (apt-get install nginx-light) and Node.js + npm for the gateway; without
 # them those rows say why they are missing. About 8 minutes here.
-GOBENCH := WriterAppend|Reader$$|AppendString|ChatEvent|SSEFeed|TranslateChunk|Route|CaptureStreamed|CaptureNonStreamed|DirectStreamed|DirectNonStreamed|ScanPlain
+GOBENCH := WriterAppend|Reader$$|AppendString|ChatEvent|SSEFeed|TranslateChunk|Route|CaptureStreamed|CaptureNonStreamed|DirectStreamed|DirectNonStreamed|ScanPlain|ExchangeWork
 bench: build
 	$(GO) build -o bin/lessllm-bench ./cmd/lessllm-bench
-	$(GO) test -run '^TestCompressionRatio$$' -bench '$(GOBENCH)' -benchmem -count=1 -v ./format/... ./capture/... ./analyze/sensitive/ 2>&1 \
+	$(GO) test -run '^TestCompressionRatio$$' -bench '$(GOBENCH)' -benchmem -count=1 -v ./format/... ./capture/... ./analyze/ ./analyze/sensitive/ 2>&1 \
 		| grep -E '^(pkg:|Benchmark)|record\(s\) per frame' | tee bin/gobench.txt
 	./bin/lessllm-bench -lessllm $(BIN) -gobench bin/gobench.txt -update BENCHMARKS.md
 
