@@ -1,6 +1,7 @@
 package format
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -20,8 +21,8 @@ import (
 // omitempty honoured, map keys sorted) — a test holds it to that — so
 // DecodeExchange, jq and DuckDB read it as any other JSON.
 //
-// Body.JSON must be valid JSON without a raw newline, as SetBody makes it;
-// anything else is an error, since it would break the one-line framing.
+// Body.JSON must be valid JSON (it is written compacted, as encoding/json
+// writes a RawMessage); anything else is an error.
 func AppendJSON(dst []byte, ex *Exchange) ([]byte, error) {
 	start := len(dst)
 	e := encoder{b: dst}
@@ -32,7 +33,7 @@ func AppendJSON(dst []byte, ex *Exchange) ([]byte, error) {
 	return append(e.b, '\n'), nil
 }
 
-var errBadBodyJSON = errors.New("format: Body.JSON is not compact valid JSON")
+var errBadBodyJSON = errors.New("format: Body.JSON is not valid JSON")
 
 type encoder struct {
 	b     []byte
@@ -190,11 +191,15 @@ func (e *encoder) request(r *Request) {
 	e.strOmit("url", r.URL)
 	e.header(r.Headers)
 	if len(r.JSON) > 0 {
-		if !json.Valid(r.JSON) || slices.Contains(r.JSON, '\n') {
+		// Compacted, as encoding/json writes a RawMessage: SetBody's bodies
+		// are already (and come out the same), a body decoded from another
+		// writer's record may not be, and no raw newline may break the line.
+		e.key("body")
+		buf := bytes.NewBuffer(e.b)
+		if json.Compact(buf, r.JSON) != nil {
 			e.err = errBadBodyJSON
 		}
-		e.key("body")
-		e.b = append(e.b, r.JSON...)
+		e.b = buf.Bytes()
 	}
 	e.strOmit("body_text", r.Text)
 	if len(r.Binary) > 0 {

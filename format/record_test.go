@@ -192,11 +192,22 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
-func TestAppendJSONRejectsBrokenBodyJSON(t *testing.T) {
-	for _, body := range []string{`{"a":`, "{\n}"} {
+// TestAppendJSONBodyJSON: an embedded body that is not JSON is an error
+// (and nothing is appended); one that is JSON but not compact — possible in
+// a record another writer made — is written compacted, on one line, as
+// encoding/json writes it.
+func TestAppendJSONBodyJSON(t *testing.T) {
+	for _, body := range []string{`{"a":`, `{"a":1}x`, "{\"a\":\"raw\nnewline\"}"} {
 		ex := &Exchange{V: 1, ID: "x", Request: Request{Body: Body{JSON: json.RawMessage(body)}}}
 		if out, err := AppendJSON([]byte("keep"), ex); err == nil || string(out) != "keep" {
 			t.Fatalf("body %q: got %q, %v", body, out, err)
+		}
+	}
+	for _, body := range []string{"{\n}", "{\"\" :[ 1,\t2 ]}", " \"x\" "} {
+		ex := &Exchange{V: 1, ID: "x", Request: Request{Body: Body{JSON: json.RawMessage(body)}}}
+		out, err := AppendJSON(nil, ex)
+		if err != nil || !bytes.Equal(out, referenceJSON(t, ex)) || bytes.IndexByte(out, '\n') != len(out)-1 {
+			t.Fatalf("body %q: got %q, %v; encoding/json: %q", body, out, err, referenceJSON(t, ex))
 		}
 	}
 }
