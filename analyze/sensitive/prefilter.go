@@ -37,7 +37,7 @@ func anyShape(s string) bool {
 			}
 			continue
 		}
-		if cls&classTrigger != 0 && startsCandidate(s, i) {
+		if cls&classTrigger != 0 && (cls&classRare == 0 || i+1 < len(s) && secondByte[s[i+1]]) && startsCandidate(s, i) {
 			return true
 		}
 		if cls&classSep != 0 && seps < 2 {
@@ -82,7 +82,18 @@ const (
 	classDigit   = 1 << iota // advances a digit run
 	classSep                 // may separate the digits of a run
 	classTrigger             // may start a candidate
+	classRare                // a common lowercase letter that starts one only before secondByte
 )
+
+// secondByte holds the bytes that can follow a lowercase trigger in a key
+// prefix ("sk-", "eyJ", "gh?_", "github_pat_", "xox"): 'e' and 's' are among
+// the commonest letters of any text, and most need no closer look.
+var secondByte = func() (t [256]bool) {
+	for _, c := range "kyhio" {
+		t[c] = true
+	}
+	return t
+}()
 
 var shapeClass = func() (t [256]uint8) {
 	for c := '0'; c <= '9'; c++ {
@@ -94,8 +105,11 @@ var shapeClass = func() (t [256]uint8) {
 	for c := 'A'; c <= 'Z'; c++ {
 		t[c] |= classTrigger
 	}
-	for _, c := range "@+(sgxe" {
+	for _, c := range "@+(" {
 		t[c] |= classTrigger
+	}
+	for _, c := range "sgxe" {
+		t[c] |= classTrigger | classRare
 	}
 	return t
 }()

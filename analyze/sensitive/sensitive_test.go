@@ -124,3 +124,17 @@ func BenchmarkScanPlain(b *testing.B) {
 		s.Scan(text, nil)
 	}
 }
+
+// BenchmarkMaybePlain is the prefilter pass every request and response
+// meets: plain English with punctuation and numbers, no candidate.
+func BenchmarkMaybePlain(b *testing.B) {
+	s, _ := New(nil, nil)
+	text := strings.Repeat(`{"role":"assistant","content":"Sure, these steps explain the setup; expect 3 messages per second. `, 30)
+	if s.Maybe(text) {
+		b.Fatal("the benchmark text has a candidate")
+	}
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		s.Maybe(text)
+	}
+}
