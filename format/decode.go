@@ -289,7 +289,7 @@ func (d *recordDecoder) chunks(r *Response) error {
 		sc.text, sc.chunks = buf[:0], list[:0]
 	}()
 	// Consecutive chunks of a stream repeat the same escaped SSE envelope:
-	// each reuses the decoding of the previous one's shared prefix.
+	// each reuses the decoding of the previous one's shared prefix and tail.
 	var shared jsonscan.Shared
 	arr := d.s.Array()
 	for arr.Next() {
