@@ -24,14 +24,15 @@ build:
 	$(GO) build -o $(BIN) ./cmd/lessllm
 
 # The full suite: vet + gofmt, every test, and the race detector over the
-# cgo-free hot-path packages. Packages run one at a time (-p 1): the
+# cgo-free hot-path packages and over analyze (its workers, and loads that
+# overlap the next segment's parse). Packages run one at a time (-p 1): the
 # end-to-end timing tests measure milliseconds through real processes, and
 # on two cores the load tests of another package running beside them
 # delay first tokens by 10-20 ms (measured) — noise in the measurement,
 # not the product.
 test: lint
 	$(GO) test -p 1 -count=1 ./...
-	$(GO) test -count=1 -race $(PKGS_NOCGO)
+	$(GO) test -count=1 -race $(PKGS_NOCGO) ./analyze/
 	@$(MAKE) --no-print-directory fuzz-ci
 
 lint:
