@@ -31,7 +31,9 @@ func FuzzParse(f *testing.F) {
 		if err != nil && !placed.MatchString(err.Error()) {
 			t.Fatalf("error without the file's name: %v", err)
 		}
-		if err != nil && strings.Contains(err.Error(), "secret") && strings.Contains(string(data), "user:secret@") {
+		// The password is what stands before the @ (a host may well
+		// contain the same letters: "user:xxxxx@secret0" is redacted).
+		if err != nil && strings.Contains(err.Error(), "secret@") && strings.Contains(string(data), "user:secret@") {
 			t.Fatalf("error repeats a proxy password: %v", err)
 		}
 	})
