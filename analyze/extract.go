@@ -425,8 +425,9 @@ func apiError(raw []byte) (typ, msg *string) {
 
 // chunksOf yields the response's chunks as byte slices without copying
 // them: a D chunk's slice aliases its string. That is sound only because
-// wire.ReadStream never writes to the bytes it is given (its SSE parser
-// copies what it keeps), and it saves copying every streamed body once more.
+// wire.ReadStream neither writes to the bytes it is given nor keeps them
+// (its doc says so: the parser and the stream readers copy what they keep),
+// and it saves copying every streamed body once more.
 func chunksOf(r *format.Response) func(func(int64, []byte) bool) {
 	return func(yield func(int64, []byte) bool) {
 		for _, ch := range r.Chunks {
