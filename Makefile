@@ -2,14 +2,16 @@
 GO      ?= go
 BIN     := bin/lessllm
 FUZZTIME ?= 30s
-FUZZTIME_CI ?= 20s
+FUZZTIME_CI ?= 30000x
 DURATION ?= 10m
 PKGS_NOCGO := ./format/... ./capture/...
 
-# Fuzz targets as package:Target. FUZZ_CI are the ones reading untrusted
+# Fuzz targets as package:Target, or package:Target:Nx for a fuzz-ci count
+# of its own (the segment readers run ten times faster than the rest and
+# get ~20 s too). FUZZ_CI are the ones reading untrusted
 # input — segments, SSE streams, translation both ways, the config file —
-# which make test runs for FUZZTIME_CI each; make fuzz runs all of them.
-FUZZ_CI := ./format:FuzzReader ./format:FuzzDecodeExchange \
+# which make test runs for FUZZTIME_CI inputs each; make fuzz runs all of them.
+FUZZ_CI := ./format:FuzzReader:200000x ./format:FuzzDecodeExchange:200000x \
 	./format/wire:FuzzSSEParser ./format/wire:FuzzReadStream \
 	./format/wire:FuzzOpenAIChatToAnthropic ./format/wire:FuzzAnthropicToOpenAIChatRequest \
 	./format/wire:FuzzAnthropicStreamToOpenAI ./format/wire:FuzzOpenAIStreamToAnthropic \
@@ -60,8 +62,12 @@ faults:
 	LESSLLM_CRASH_ROUNDS=20 $(GO) test -count=1 -v -run '^TestCrashLosesNoCompletedExchange$$' ./cmd/lessllm
 
 # Each fuzz target for FUZZTIME (default 30 s); fuzz-ci: the untrusted-input
-# targets for FUZZTIME_CI. Crashers land in the package's testdata/fuzz/
-# and become regression tests of every later go test.
+# targets for FUZZTIME_CI — a count of inputs, not a duration: Go 1.26's
+# fuzzing coordinator can fail a clean run with "context deadline exceeded"
+# when a duration ends while a worker is mid-input (golang/go#75804, fixed
+# in Go 1.27), which would fail CI on no finding; 30,000 inputs take 3–30 s
+# per target here. Crashers land in the package's testdata/fuzz/ and become
+# regression tests of every later go test.
 fuzz:
 	@$(MAKE) --no-print-directory fuzz-run TARGETS="$(FUZZ_ALL)" TIME=$(FUZZTIME)
 
@@ -70,8 +76,10 @@ fuzz-ci:
 
 fuzz-run:
 	@for t in $(TARGETS); do \
-		echo "fuzz $${t##*:} ($(TIME))"; \
-		$(GO) test $${t%%:*} -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(TIME) >/tmp/lessllm-fuzz.log 2>&1 \
+		pkg=$${t%%:*}; rest=$${t#*:}; name=$${rest%%:*}; time=$(TIME); \
+		case "$$rest:$(TIME)" in *:*:*x) time=$${rest#*:};; esac; \
+		echo "fuzz $$name ($$time)"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$name$$" -fuzztime $$time >/tmp/lessllm-fuzz.log 2>&1 \
 			|| { cat /tmp/lessllm-fuzz.log; exit 1; }; \
 		tail -1 /tmp/lessllm-fuzz.log; \
 	done
