@@ -281,6 +281,20 @@ func Load(path string) (*File, error) {
 // Providers and aliases in the file are added to (or replace, by name) the
 // default ones.
 func Parse(path string, data []byte) (*File, error) {
+	f, err := parse(path, data)
+	if err != nil {
+		// Errors quote the file (a value of the wrong type, a YAML tag): a
+		// proxy password typed in the wrong place must not reach a log.
+		return nil, errors.New(credentials.ReplaceAllString(err.Error(), "$1:xxxxx@"))
+	}
+	return f, nil
+}
+
+// credentials matches the user:password@ of a URL's userinfo, with or
+// without a scheme before it.
+var credentials = regexp.MustCompile("([^\\s:/@\"'`]+):[^\\s/@\"'`]+@")
+
+func parse(path string, data []byte) (*File, error) {
 	f := Default()
 	f.Path = path
 	var root yaml.Node

@@ -112,3 +112,22 @@ func TestREADMEConfigParses(t *testing.T) {
 		t.Fatalf("parsed %+v", f)
 	}
 }
+
+// TestErrorsHidePasswords: an error that quotes the file — a value of the
+// wrong type, a YAML tag — shows a proxy URL's password as xxxxx.
+func TestErrorsHidePasswords(t *testing.T) {
+	for _, doc := range []string{
+		"capture:\n  queue_size: http://alice:hunter2@proxy:3128\n",
+		"capture:\n  flush_interval: alice:hunter2@proxy\n",
+		"!tag-alice:hunter2@ x\n",
+		"proxy:\n  http_proxy: alice:hunter2@\n",
+	} {
+		_, err := Parse("p.yaml", []byte(doc))
+		if err == nil {
+			t.Fatalf("%q parsed", doc)
+		}
+		if strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "p.yaml") {
+			t.Errorf("%q: %v", doc, err)
+		}
+	}
+}
