@@ -7,15 +7,15 @@ DURATION ?= 10m
 PKGS_NOCGO := ./format/... ./capture/...
 
 # Fuzz targets as package:Target, or package:Target:Nx for a fuzz-ci count
-# of its own (the segment readers run ten times faster than the rest and
-# get ~20 s too). FUZZ_CI are the ones reading untrusted
+# of its own (the segment readers and the config parser run several times
+# faster than the rest and get ~20 s too). FUZZ_CI are the ones reading untrusted
 # input — segments, SSE streams, translation both ways, the config file —
 # which make test runs for FUZZTIME_CI inputs each; make fuzz runs all of them.
 FUZZ_CI := ./format:FuzzReader:200000x ./format:FuzzDecodeExchange:200000x \
 	./format/wire:FuzzSSEParser ./format/wire:FuzzReadStream \
 	./format/wire:FuzzOpenAIChatToAnthropic ./format/wire:FuzzAnthropicToOpenAIChatRequest \
 	./format/wire:FuzzAnthropicStreamToOpenAI ./format/wire:FuzzOpenAIStreamToAnthropic \
-	./capture/config:FuzzParse
+	./capture/config:FuzzParse:100000x
 FUZZ_ALL := $(FUZZ_CI) ./format:FuzzDecodeFast ./format/wire:FuzzDecodeChatChunk ./format/wire:FuzzChatFastPath \
 	./format/internal/jsonscan:FuzzValues ./format/internal/jsonscan:FuzzNextSpecial ./format/internal/jsonscan:FuzzShared \
 	./analyze/promptcache:FuzzFingerprint ./analyze/sensitive:FuzzScan ./analyze/sensitive:FuzzAnyShape

@@ -12,6 +12,8 @@ func TestRedact(t *testing.T) {
 		"ht!tp://user:pa:ss@host":         "ht!tp://user:xxxxx@host",
 		"direct":                          "direct",
 		"user@host":                       "user@host",
+		"00@://":                          "00@://",           // a scheme after the @ (panicked: found by FuzzParse)
+		"u:p@host://x":                    "u:xxxxx@host://x", // the same, with a password before it
 	} {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)

@@ -87,9 +87,9 @@ func Redact(s string) string {
 	if at < 0 {
 		return s
 	}
-	from := strings.Index(s, "://") + 3 // 2 without a scheme: from the start
-	if from < 3 {
-		from = 0
+	from := 0 // the userinfo starts after a scheme's "://" before the @, else at the start
+	if i := strings.Index(s[:at], "://"); i >= 0 {
+		from = i + 3
 	}
 	colon := strings.Index(s[from:at], ":")
 	if colon < 0 {
