@@ -101,7 +101,7 @@ func encoderFor(model string) *promptcache.Encoder {
 		return e.(*promptcache.Encoder)
 	}
 	enc := encoding(name)
-	e, _ := encoders.LoadOrStore(name, promptcache.NewEncoder(enc.EncodeOrdinary))
+	e, _ := encoders.LoadOrStore(name, promptcache.NewEncoder(func(s string) []int { return encodeBounded(enc, s) }))
 	return e.(*promptcache.Encoder)
 }
 
@@ -319,7 +319,7 @@ func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, pric
 	}
 	opps := promptcache.Opportunities(rules, calls, preds, promptcache.Sources{
 		Requests: func(ids []string) map[string]*promptcache.Request { return requestsByID(ctx, db, ids, kindOf) },
-		Tokens:   func(model, s string) int { return len(encoding(encodingFor(model)).EncodeOrdinary(s)) },
+		Tokens:   func(model, s string) int { return int(countText(encoding(encodingFor(model)), s)) },
 		Price: func(model string) (pricing.Price, bool) {
 			p, _, ok := prices.Lookup(model)
 			return p, ok

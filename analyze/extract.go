@@ -45,7 +45,10 @@ func (x *extractor) call(ex *format.Exchange, segment string) Call {
 		RequestBytes:   ex.Request.Bytes,
 		TotalLatencyMs: ms(ex.EndNS),
 	}
-	var problems []string
+	if ex.Response != nil {
+		c.Chunks = int32(len(ex.Response.Chunks)) // reads on the wire, before decoding
+	}
+	problems := decodeContent(ex)
 	if strings.HasPrefix(ex.Request.Path, "/v1/messages") {
 		c.Dialect = "anthropic"
 	}
@@ -91,7 +94,6 @@ func (x *extractor) call(ex *format.Exchange, segment string) Call {
 	if resp := ex.Response; resp != nil {
 		c.Status = ptr(int32(resp.Status))
 		c.ResponseBytes = resp.Bytes
-		c.Chunks = int32(len(resp.Chunks))
 		if ms := headerValue(resp.Headers, "Openai-Processing-Ms"); ms != "" {
 			if v, err := strconv.ParseFloat(ms, 64); err == nil {
 				c.ServerProcessingMs = &v
@@ -185,6 +187,9 @@ func (x *extractor) call(ex *format.Exchange, segment string) Call {
 	x.cost(&c, model)
 	if c.ActualCompletionTokens != nil && *c.ActualCompletionTokens > 0 && c.TotalLatencyMs > 0 {
 		c.OutputTokensPerS = ptr(float64(*c.ActualCompletionTokens) / (c.TotalLatencyMs / 1e3))
+	}
+	if fixed := sanitizeText(&c); len(fixed) > 0 {
+		problems = append(problems, "invalid UTF-8 replaced by U+FFFD in "+strings.Join(fixed, ", "))
 	}
 	if len(problems) > 0 {
 		c.Problems = str(strings.Join(problems, "; "))

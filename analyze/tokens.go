@@ -65,7 +65,71 @@ func countText(enc *tiktoken.Tiktoken, s string) int64 {
 	if s == "" {
 		return 0
 	}
-	return int64(len(enc.EncodeOrdinary(s)))
+	return int64(len(encodeBounded(enc, s)))
+}
+
+// Bounds on the tokenizer's work per call (README "Token estimation"). The
+// BPE merge costs the square of a piece's length, and its pre-split regex
+// more than linear time in the text's length: one prompt of 2 MB of a
+// single letter took over ten minutes. Text is therefore encoded in windows
+// of at most windowBytes, cut just before a space that starts a word —
+// where the pre-split regex ends a piece anyway, so ordinary text counts
+// exactly as before — and a run of longRunBytes without such a place (a
+// long word, DNA, base64, a run of spaces) is cut every longRunBytes. Work
+// is then linear in the text; only pieces longer than longRunBytes, which
+// no BPE vocabulary has tokens for, may count a token differently at a cut.
+const (
+	windowBytes  = 2048
+	longRunBytes = 128
+)
+
+// encodeBounded is enc.EncodeOrdinary(s) in bounded windows.
+func encodeBounded(enc *tiktoken.Tiktoken, s string) []int {
+	if len(s) <= longRunBytes {
+		return enc.EncodeOrdinary(s)
+	}
+	var out []int
+	for len(s) > 0 {
+		n := cutPoint(s)
+		out = append(out, enc.EncodeOrdinary(s[:n])...)
+		s = s[n:]
+	}
+	return out
+}
+
+// cutPoint is the length of the next window of s: all of it when short;
+// else up to the last word-starting space within windowBytes, or earlier
+// where a run of longRunBytes without one ends; never inside a UTF-8
+// sequence.
+func cutPoint(s string) int {
+	lastBreak, runStart := 0, 0
+	for i := 1; i < len(s); i++ {
+		// Not before a line break: punctuation pieces take the line
+		// breaks after them (".\n\n" is one piece).
+		if s[i] == ' ' && !isSpace(s[i-1]) {
+			lastBreak, runStart = i, i
+		}
+		if i-runStart >= longRunBytes {
+			return runeStart(s, i)
+		}
+		if i >= windowBytes {
+			if lastBreak > 0 {
+				return lastBreak
+			}
+			return runeStart(s, i)
+		}
+	}
+	return len(s)
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
+
+// runeStart moves i back to the start of the UTF-8 sequence it is in.
+func runeStart(s string, i int) int {
+	for i > 1 && s[i]&0xC0 == 0x80 {
+		i--
+	}
+	return i
 }
 
 // countRequest counts the prompt tokens of a request body: the text of its

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/lessllm/lessllm/capture/config"
 	"github.com/lessllm/lessllm/capture/simulator"
 	"github.com/lessllm/lessllm/format"
+	"github.com/lessllm/lessllm/format/wire"
 )
 
 // proxiedHarness is the usual harness whose providers reach the simulator
@@ -49,11 +51,24 @@ func streamOnce(t *testing.T, h *harness) string {
 // over the stream's 20 ms pacing, not in one burst at the end.
 func checkUnbuffered(t *testing.T, ex *format.Exchange) {
 	t.Helper()
+	// The simulator compresses like the providers when the client accepts
+	// it: the decoded pieces keep the times of the reads that carried them.
 	var times []int64
-	for _, c := range ex.Response.Chunks {
-		if strings.Contains(c.D, `"content":"`) {
-			times = append(times, c.T)
+	var err error
+	chunks := func(yield func(int64, []byte) bool) {
+		for _, c := range ex.Response.Chunks {
+			if !yield(c.T, c.Data()) {
+				return
+			}
 		}
+	}
+	for ts, p := range wire.DecodeChunks(strings.Join(ex.Response.Headers["Content-Encoding"], ","), chunks, 1<<20, &err) {
+		if bytes.Contains(p, []byte(`"content":"`)) {
+			times = append(times, ts)
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(times) < 9 {
 		t.Fatalf("%d content chunks recorded, want one per token", len(times))

@@ -126,7 +126,7 @@ var hopHeaders = []string{
 }
 
 // authHeaders carry a client's credential for one provider.
-var authHeaders = []string{"Authorization", "X-Api-Key", "Api-Key"}
+var authHeaders = []string{"Authorization", "X-Api-Key", "Api-Key", "X-Goog-Api-Key"}
 
 // providerHeaders belong to one provider's API; on a translated call they
 // are dropped and the target provider's own are set.
@@ -152,12 +152,7 @@ func upstreamHeader(in http.Header, rt *route) http.Header {
 			delete(out, k)
 		}
 	}
-	hasClientKey := false
-	for _, h := range authHeaders {
-		if out.Get(h) != "" {
-			hasClientKey = true
-		}
-	}
+	hasClientKey := clientKey(out)
 	if !rt.clientAuth {
 		for _, h := range authHeaders {
 			out.Del(h)
@@ -180,6 +175,34 @@ func upstreamHeader(in http.Header, rt *route) http.Header {
 		out.Set("Anthropic-Version", "2023-06-01") // required by the Messages API
 	}
 	return out
+}
+
+// clientKey reports whether the client sent a provider credential.
+func clientKey(h http.Header) bool {
+	for _, name := range authHeaders {
+		if h.Get(name) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// usesConfiguredKey reports whether the request goes upstream with an API
+// key from the config: the client sent none, or the route may not carry
+// the client's (upstreamHeader decides the same way).
+func usesConfiguredKey(in http.Header, rt *route) bool {
+	return rt.provider.APIKey != "" && (!rt.clientAuth || !clientKey(in))
+}
+
+// endpointAllowed reports whether allowed_endpoints lets a configured key
+// be spent on method and path.
+func endpointAllowed(list []config.Endpoint, method, path string) bool {
+	for _, e := range list {
+		if e.Matches(method, path) {
+			return true
+		}
+	}
+	return false
 }
 
 // rewriteModel replaces the top-level "model" of a JSON body. Other values

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptrace"
+	"os"
 	"path"
 	"strings"
 	"sync"
@@ -67,29 +68,43 @@ type Server struct {
 	// inboundKeys are the SHA-256 hashes of the keys clients must present
 	// (config inbound_keys); empty admits everyone.
 	inboundKeys map[string]bool
+	// endpoints may use a configured API key (config allowed_endpoints).
+	endpoints []config.Endpoint
 }
 
 // admit checks the client's lessllm key: X-Lessllm-Key (the client keeps
 // its own provider key in Authorization), or the API key header itself.
-// A key given as the API key is moved to X-Lessllm-Key, so that it is
-// never forwarded (X-Lessllm-* headers stay here) and the provider's
-// configured key is used upstream; the record keeps only its fingerprint.
+// Every header that carries an inbound key is removed — a key sent twice,
+// or under a custom name, is never forwarded — and the key is kept in
+// X-Lessllm-Key (X-Lessllm-* headers stay here), so the provider's
+// configured key is used upstream and the record keeps only its
+// fingerprint.
 func (s *Server) admit(r *http.Request) bool {
-	if k := r.Header.Get("X-Lessllm-Key"); k != "" {
-		return s.inboundKeys[config.HashKey(k)]
-	}
-	for _, h := range []string{"Authorization", "X-Api-Key"} {
-		k := r.Header.Get(h)
-		if h == "Authorization" {
-			k = strings.TrimPrefix(k, "Bearer ")
-		}
-		if k != "" && s.inboundKeys[config.HashKey(k)] {
-			r.Header.Del(h)
-			r.Header.Set("X-Lessllm-Key", k)
-			return true
+	key := ""
+	for name, vs := range r.Header {
+		for _, v := range vs {
+			if k := credential(v); k != "" && s.inboundKeys[config.HashKey(k)] {
+				key = k
+				delete(r.Header, name)
+				break
+			}
 		}
 	}
-	return false
+	if r.Header.Get("X-Lessllm-Key") != "" || key == "" { // a lessllm key that is not one
+		return false
+	}
+	r.Header.Set("X-Lessllm-Key", key)
+	return true
+}
+
+// credential is the credential of an auth header value: what follows an
+// auth scheme ("Bearer", any case, any spaces), else the whole value.
+func credential(v string) string {
+	v = strings.TrimSpace(v)
+	if scheme, rest, ok := strings.Cut(v, " "); ok && strings.EqualFold(scheme, "bearer") {
+		return strings.TrimSpace(rest)
+	}
+	return v
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -107,6 +122,7 @@ func (s *Server) init() {
 			s.Logger = slog.Default()
 		}
 		s.inboundKeys = s.Config.InboundKeyHashes()
+		s.endpoints = s.Config.Endpoints()
 	})
 }
 
@@ -167,7 +183,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.trace = &traceTimings{start: x.start}
 	x.rec = format.Exchange{
 		V: format.RecordVersion, ID: format.NewID(x.start), Node: s.Node, StartNS: x.start.UnixNano(),
-		Request: format.Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
+		Request: format.Request{Method: r.Method, Path: r.URL.Path, Query: format.RedactQuery(r.URL.RawQuery),
 			Headers: format.RedactHeader(r.Header, s.Config.Capture.RedactHeaders)},
 	}
 	defer x.finish()
@@ -200,7 +216,7 @@ func (x *exchange) proxy() {
 			"lessllm cannot record exchanges right now and is configured to refuse requests (capture.on_write_error: reject)")
 		return
 	}
-	body, err := readBody(r, int64(s.Config.Capture.MaxRequestBytes))
+	body, err := x.readBody()
 	x.rec.Request.SetBody(capBytes(body, s.Config.Capture.MaxBodyBytes), int64(len(body)))
 	x.requestRead = x.since()
 	switch {
@@ -208,39 +224,59 @@ func (x *exchange) proxy() {
 		x.fail(dialect, http.StatusRequestEntityTooLarge, format.ErrRejected, "request_too_large",
 			fmt.Sprintf("request body exceeds lessllm's limit of %d bytes (capture.max_request_bytes)", s.Config.Capture.MaxRequestBytes))
 		return
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		x.fail(dialect, http.StatusRequestTimeout, format.ErrRequestRead, "request_timeout",
+			fmt.Sprintf("the request body did not arrive within %s (capture.read_body_timeout)", s.Config.Capture.ReadBodyTimeout))
+		return
 	case err != nil:
 		x.fail(dialect, http.StatusBadRequest, format.ErrRequestRead, "request_read_failed", "reading the request body failed: "+err.Error())
 		return
 	}
+	// A compressed request body (the Codex CLI zstd-compresses large ones)
+	// is decoded where lessllm must read it: to route by model, to rewrite
+	// or translate it. It is forwarded as it came otherwise.
+	plain := body
+	if ce := r.Header.Get("Content-Encoding"); len(wire.Codings(ce)) > 0 && len(s.Config.Models) > 0 {
+		if plain, err = wire.DecodeBody(ce, body, int64(s.Config.Capture.MaxRequestBytes)); err != nil {
+			x.fail(dialect, http.StatusBadRequest, format.ErrRejected, "undecodable_request", "lessllm cannot read the request body: "+err.Error())
+			return
+		}
+	}
 
-	rt, err := resolve(s.Config, dialect, r, body)
+	rt, err := resolve(s.Config, dialect, r, plain)
 	if err != nil {
 		x.fail(dialect, http.StatusBadRequest, format.ErrRejected, "no_route", err.Error())
 		return
 	}
 	x.rt = rt
 	x.rec.Route = &format.Route{Provider: rt.providerName, Dialect: dialect, Model: rt.model,
-		UpstreamModel: rt.upstreamModel, URL: rt.url, Proxy: "direct"}
+		UpstreamModel: rt.upstreamModel, URL: format.RedactURL(rt.url), Proxy: "direct"}
+	if usesConfiguredKey(r.Header, rt) && !endpointAllowed(s.endpoints, r.Method, r.URL.Path) {
+		x.fail(dialect, http.StatusForbidden, format.ErrRejected, "endpoint_not_allowed",
+			fmt.Sprintf("lessllm: %s %s may not use the API key configured for provider %s (allowed_endpoints); send your own key for it, or add the endpoint to allowed_endpoints",
+				r.Method, r.URL.Path, rt.providerName))
+		return
+	}
 	upBody := body
 	switch {
 	case rt.translate:
 		x.rec.Route.UpstreamDialect = rt.provider.Type
 		var warnings []string
 		if dialect == dialectOpenAI {
-			upBody, warnings, err = wire.OpenAIChatToAnthropic(body, rt.upstreamModel)
+			upBody, warnings, err = wire.OpenAIChatToAnthropic(plain, rt.upstreamModel)
 		} else {
-			upBody, warnings, err = wire.AnthropicToOpenAIChatRequest(body, rt.upstreamModel)
+			upBody, warnings, err = wire.AnthropicToOpenAIChatRequest(plain, rt.upstreamModel)
 		}
 		x.rec.Warnings = warnings
 		if err != nil {
 			x.fail(dialect, http.StatusBadRequest, format.ErrRejected, "untranslatable_request", "lessllm cannot send this request to "+rt.providerName+": "+err.Error())
 			return
 		}
-		x.tr = newResponseTranslator(dialect, body, rt.model, x.start)
+		x.tr = newResponseTranslator(dialect, plain, rt.model, x.start, int64(s.Config.Capture.MaxBodyBytes))
 	case r.Method == http.MethodGet && r.URL.Path == "/v1/models" && len(s.Config.Models) > 0:
 		x.tr = &modelsLister{dialect: dialect, aliases: s.Config.Models}
 	case rt.alias && rt.upstreamModel != rt.model:
-		if upBody, err = rewriteModel(body, rt.upstreamModel); err != nil {
+		if upBody, err = rewriteModel(plain, rt.upstreamModel); err != nil {
 			x.fail(dialect, http.StatusBadRequest, format.ErrRejected, "invalid_json", "request body is not a JSON object: "+err.Error())
 			return
 		}
@@ -261,6 +297,15 @@ func (x *exchange) proxy() {
 		return
 	}
 	up.Header = upstreamHeader(r.Header, rt)
+	if !bytes.Equal(upBody, body) {
+		up.Header.Del("Content-Encoding") // lessllm rewrote it: it goes plain
+	}
+	if x.tr != nil {
+		// The body is rewritten here, so it must arrive readable. (Other
+		// answers are relayed as they come, compressed or not, and
+		// decoded by analyze.)
+		up.Header.Set("Accept-Encoding", "identity")
+	}
 	x.recordUpstream(up, upBody, body)
 
 	resp, err := s.Transport.RoundTrip(up)
@@ -270,10 +315,17 @@ func (x *exchange) proxy() {
 		if x.s.forced.Load() && kind == format.ErrClientDisconnect {
 			kind = format.ErrShutdown
 		}
-		x.fail(dialect, status, kind, kind, fmt.Sprintf("lessllm: upstream %s (%s) failed before responding: %v", rt.providerName, rt.url, err))
+		x.fail(dialect, status, kind, kind, format.RedactURLs(fmt.Sprintf("lessllm: upstream %s (%s) failed before responding: %v", rt.providerName, rt.url, err)))
 		return
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// lessllm relays HTTP API calls; a protocol switch would turn the
+		// connection into an unrecorded tunnel.
+		x.fail(dialect, http.StatusBadGateway, format.ErrUpstreamBroken, "upstream_switched_protocols",
+			fmt.Sprintf("lessllm: upstream %s answered 101 Switching Protocols; only HTTP API calls are relayed", rt.providerName))
+		return
+	}
 	x.relay(resp, cancel)
 }
 
@@ -317,7 +369,7 @@ func (x *exchange) recordUpstream(up *http.Request, upBody, body []byte) {
 	if sameBody && sameAuth {
 		return
 	}
-	u := &format.Request{Method: up.Method, Path: up.URL.Path, Query: up.URL.RawQuery, URL: up.URL.String(),
+	u := &format.Request{Method: up.Method, Path: up.URL.Path, Query: format.RedactQuery(up.URL.RawQuery), URL: format.RedactURL(up.URL.String()),
 		Headers: format.RedactHeader(up.Header, x.s.Config.Capture.RedactHeaders)}
 	if !sameBody {
 		u.SetBody(capBytes(upBody, x.s.Config.Capture.MaxBodyBytes), int64(len(upBody)))
@@ -375,20 +427,27 @@ const clientGoneGrace = 50 * time.Millisecond
 
 var errTooLarge = errors.New("request body too large")
 
-// readBody reads the whole request body, up to limit bytes.
-func readBody(r *http.Request, limit int64) ([]byte, error) {
+// readBody reads the whole request body, up to capture.max_request_bytes,
+// within capture.read_body_timeout. Memory grows with the bytes that
+// actually arrive, never with what Content-Length announces: a client
+// announcing 64 MiB and sending one byte holds one small buffer.
+func (x *exchange) readBody() ([]byte, error) {
+	r := x.r
+	limit := int64(x.s.Config.Capture.MaxRequestBytes)
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
 	if r.ContentLength > limit {
 		return nil, errTooLarge
 	}
-	size := 512
-	if r.ContentLength > 0 {
-		size = int(r.ContentLength) + 1 // +1: EOF without a second read
+	// The deadline covers the body only: it is lifted before the answer
+	// streams, when the server's background read must not time out.
+	rc := http.NewResponseController(x.w)
+	if rc.SetReadDeadline(time.Now().Add(x.s.Config.Capture.ReadBodyTimeout)) == nil {
+		defer rc.SetReadDeadline(time.Time{})
 	}
 	var buf bytes.Buffer
-	buf.Grow(size)
+	buf.Grow(int(min(max(r.ContentLength+1, 512), 64<<10))) // +1: EOF without a second read
 	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
 	if n > limit {
 		return buf.Bytes()[:limit], errTooLarge

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lessllm/lessllm/format"
+	"github.com/lessllm/lessllm/format/wire"
 )
 
 var (
@@ -30,28 +31,47 @@ var (
 // without ending the chunked body, so the client's SDK raises instead of
 // accepting a truncated answer as complete (httputil.ReverseProxy does the
 // same).
+//
+// A body that lessllm must rewrite whole (a translated JSON answer, the
+// model list) is collected first, up to capture.max_body_bytes; its status
+// line waits for it, so a failure or an oversized body still gets a proper
+// 502 in the client's format.
 func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 	limit := int64(x.s.Config.Capture.MaxBodyBytes)
 	rec := &format.Response{Status: resp.StatusCode, Headers: format.RedactHeader(resp.Header, x.s.Config.Capture.RedactHeaders)}
 	x.rec.Response = rec
+	dialect := x.rt.dialect
+	if x.tr != nil && len(wire.Codings(resp.Header.Get("Content-Encoding"))) > 0 {
+		x.fail(dialect, http.StatusBadGateway, format.ErrUpstreamBroken, "upstream_encoding",
+			fmt.Sprintf("lessllm: upstream %s compressed its answer (%s) although lessllm asked for identity; it cannot be translated",
+				x.rt.providerName, resp.Header.Get("Content-Encoding")))
+		return
+	}
+	collect := x.tr != nil && x.tr.collects(resp)
 
-	h := x.w.Header()
-	for k, vs := range resp.Header {
-		h[k] = vs
-	}
-	for _, k := range hopHeaders {
-		if k != "Content-Length" {
-			h.Del(k)
+	var headers *headerFlusher
+	var toClient io.Writer
+	sendHeaders := func() {
+		h := x.w.Header()
+		for k, vs := range resp.Header {
+			h[k] = vs
 		}
+		for _, k := range hopHeaders {
+			if k != "Content-Length" {
+				h.Del(k)
+			}
+		}
+		if x.tr != nil {
+			x.tr.begin(resp, h)
+		}
+		x.w.WriteHeader(resp.StatusCode)
+		x.status = resp.StatusCode
+		headers = newHeaderFlusher(http.NewResponseController(x.w))
+		toClient = writerFunc(func(p []byte) (int, error) { return headers.write(x.w, p) })
 	}
-	if x.tr != nil {
-		x.tr.begin(resp, h)
+	if !collect {
+		sendHeaders()
 	}
-	x.w.WriteHeader(resp.StatusCode)
-	x.status = resp.StatusCode
-	rc := http.NewResponseController(x.w)
-	headers := newHeaderFlusher(rc)
-	toClient := writerFunc(func(p []byte) (int, error) { return headers.write(x.w, p) })
 
 	// An idle timer cancels the upstream request when the body stalls.
 	var idleFired atomic.Bool
@@ -81,11 +101,24 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 				captured += keep
 			}
 			rec.Bytes += int64(n)
+			if collect {
+				if rec.Bytes > limit {
+					x.fail(dialect, http.StatusBadGateway, format.ErrUpstreamBroken, "upstream_too_large",
+						fmt.Sprintf("lessllm: the upstream's answer exceeds %d bytes (capture.max_body_bytes), and it must be read whole to be rewritten", limit))
+					return
+				}
+				_ = x.tr.chunk(t, buf[:n], nil)
+				continue
+			}
 			var werr error
 			if x.tr != nil {
 				werr = x.tr.chunk(t, buf[:n], toClient)
 			} else {
 				_, werr = toClient.Write(buf[:n])
+			}
+			if errors.Is(werr, errEventTooLarge) {
+				x.rec.Error = &format.Error{Kind: format.ErrUpstreamBroken, Message: werr.Error(), AtNS: x.since()}
+				panic(http.ErrAbortHandler)
 			}
 			if werr != nil {
 				x.rec.Error = &format.Error{Kind: format.ErrClientWrite, Message: "writing to the client failed: " + werr.Error(), AtNS: x.since()}
@@ -100,6 +133,9 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 			}
 		}
 		if err == io.EOF {
+			if collect {
+				sendHeaders()
+			}
 			if x.tr != nil {
 				if werr := x.tr.end(toClient); werr != nil {
 					x.rec.Error = &format.Error{Kind: format.ErrClientWrite, Message: "writing to the client failed: " + werr.Error(), AtNS: x.since()}
@@ -109,13 +145,17 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 			break
 		}
 		if err != nil {
-			kind, _ := classifyUpstream(x.r.Context(), idleFired.Load(), err)
+			kind, status := classifyUpstream(x.r.Context(), idleFired.Load(), err)
 			msg := fmt.Sprintf("upstream body failed after %d bytes: %v", rec.Bytes, err)
 			switch {
 			case kind == format.ErrClientDisconnect && x.s.forced.Load():
 				kind = format.ErrShutdown
 			case kind == format.ErrUpstreamTimeout:
 				msg = fmt.Sprintf("upstream sent nothing for %s (proxy.timeouts.idle_stream) after %d bytes", idle, rec.Bytes)
+			}
+			if collect { // nothing sent yet: the client gets an API error
+				x.fail(dialect, status, kind, kind, "lessllm: "+msg)
+				return
 			}
 			x.rec.Error = &format.Error{Kind: kind, Message: msg, AtNS: x.since()}
 			if kind != format.ErrClientDisconnect {

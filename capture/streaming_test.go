@@ -82,8 +82,10 @@ func TestCaptureCapTruncatesRecordNotClient(t *testing.T) {
 	h := newHarness(t, simulator.Options{TTFT: time.Millisecond, TPOT: time.Microsecond, OutputTokens: 400}, func(c *config.File) {
 		c.Capture.MaxBodyBytes = 1000
 	})
-	resp, err := http.Post(h.inst.URL+"/v1/chat/completions", "application/json",
+	req, _ := http.NewRequest(http.MethodPost, h.inst.URL+"/v1/chat/completions",
 		strings.NewReader(`{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"`+strings.Repeat("long ", 400)+`"}]}`))
+	req.Header.Set("Accept-Encoding", "identity") // wire bytes = client bytes
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

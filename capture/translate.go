@@ -2,6 +2,7 @@ package capture
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"sort"
@@ -16,6 +17,9 @@ import (
 // translation, or a model list with the aliases added. The record always
 // keeps the upstream's bytes.
 type bodyRewriter interface {
+	// collects reports whether the body must be read whole before any of
+	// it can be written (relay then holds the status line back too).
+	collects(resp *http.Response) bool
 	// begin adapts the response headers before they are sent.
 	begin(resp *http.Response, h http.Header)
 	// chunk takes one read of the upstream body, writing what the client
@@ -38,6 +42,8 @@ type modelsLister struct {
 	status  int
 	body    []byte
 }
+
+func (m *modelsLister) collects(*http.Response) bool { return true }
 
 func (m *modelsLister) begin(resp *http.Response, h http.Header) {
 	m.status = resp.StatusCode
@@ -92,6 +98,7 @@ type responseTranslator struct {
 	model        string // the alias the client named
 	created      int64
 	includeUsage bool
+	maxEvent     int64 // capture.max_body_bytes: no event may buffer more
 
 	status int
 	stream bool
@@ -104,7 +111,7 @@ type responseTranslator struct {
 
 // newResponseTranslator prepares the translation of the response to a
 // request the client sent in dialect clientDialect.
-func newResponseTranslator(clientDialect string, clientBody []byte, model string, start time.Time) *responseTranslator {
+func newResponseTranslator(clientDialect string, clientBody []byte, model string, start time.Time, maxEvent int64) *responseTranslator {
 	var req struct {
 		StreamOptions struct {
 			IncludeUsage bool `json:"include_usage"`
@@ -112,13 +119,23 @@ func newResponseTranslator(clientDialect string, clientBody []byte, model string
 	}
 	_ = json.Unmarshal(clientBody, &req)
 	return &responseTranslator{toOpenAI: clientDialect == dialectOpenAI, model: model, created: start.Unix(),
-		includeUsage: req.StreamOptions.IncludeUsage}
+		includeUsage: req.StreamOptions.IncludeUsage, maxEvent: maxEvent}
 }
+
+// errEventTooLarge ends a translated stream whose upstream sends an event
+// that never ends (capture.max_body_bytes without a blank line).
+var errEventTooLarge = errors.New("an upstream event exceeds capture.max_body_bytes without ending")
+
+func isStream(resp *http.Response) bool {
+	return resp.StatusCode == http.StatusOK && mediaType(resp.Header.Get("Content-Type")) == "text/event-stream"
+}
+
+func (t *responseTranslator) collects(resp *http.Response) bool { return !isStream(resp) }
 
 // begin adapts the response headers before they are sent.
 func (t *responseTranslator) begin(resp *http.Response, h http.Header) {
 	t.status = resp.StatusCode
-	t.stream = resp.StatusCode == http.StatusOK && mediaType(resp.Header.Get("Content-Type")) == "text/event-stream"
+	t.stream = isStream(resp)
 	h.Del("Content-Length") // the translated body has another length
 	if t.stream {
 		if t.toOpenAI {
@@ -146,6 +163,9 @@ func (t *responseTranslator) chunk(ts int64, p []byte, w io.Writer) error {
 			}
 		})
 	})
+	if err == nil && int64(t.sse.Buffered()) > t.maxEvent {
+		err = errEventTooLarge
+	}
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/textproto"
+	"net/url"
 	"strings"
 )
 
@@ -17,6 +18,68 @@ var SecretHeaders = []string{
 	"Cookie",
 	"Set-Cookie",
 	"X-Lessllm-Key", // inbound key sent to lessllm itself
+	"X-Goog-Api-Key", // Gemini
+	"X-Amz-Security-Token",
+}
+
+// secretParams are query parameters that carry credentials: Gemini's
+// ?key=, the api_key / token conventions of OpenAI-compatible servers, and
+// presigned-URL signatures. Compared case-insensitively.
+var secretParams = map[string]bool{
+	"key": true, "api_key": true, "api-key": true, "apikey": true, "x-goog-api-key": true,
+	"token": true, "access_token": true, "auth": true, "authorization": true,
+	"password": true, "secret": true, "client_secret": true, "sig": true, "signature": true,
+	"x-amz-signature": true, "x-amz-credential": true, "x-amz-security-token": true,
+}
+
+// RedactQuery returns a raw query string with the value of every
+// credential parameter (secretParams) replaced by its fingerprint; the rest
+// is unchanged, byte for byte.
+func RedactQuery(raw string) string {
+	if raw == "" {
+		return raw
+	}
+	parts := strings.Split(raw, "&")
+	changed := false
+	for i, p := range parts {
+		name, value, ok := strings.Cut(p, "=")
+		if !ok || value == "" {
+			continue
+		}
+		if n, err := url.QueryUnescape(name); err == nil && secretParams[strings.ToLower(n)] {
+			v, err := url.QueryUnescape(value)
+			if err != nil {
+				v = value
+			}
+			parts[i] = name + "=" + Fingerprint(v)
+			changed = true
+		}
+	}
+	if !changed {
+		return raw
+	}
+	return strings.Join(parts, "&")
+}
+
+// RedactURL returns u with its query's credentials fingerprinted
+// (RedactQuery) and a password in its userinfo replaced by "xxxxx". A
+// string that does not parse as a URL comes back unchanged.
+func RedactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	changed := false
+	if q := RedactQuery(p.RawQuery); q != p.RawQuery {
+		p.RawQuery, changed = q, true
+	}
+	if _, has := p.User.Password(); has {
+		p.User, changed = url.UserPassword(p.User.Username(), "xxxxx"), true
+	}
+	if !changed {
+		return u
+	}
+	return p.String()
 }
 
 // FingerprintPrefix starts every redacted value, so readers can tell a
@@ -92,7 +155,7 @@ func isSecretHeader(canonical string, extra []string) bool {
 // carried (Authorization bearer, x-api-key or api-key, else the inbound
 // key sent to lessllm itself), or "" when none.
 func (h Header) KeyFingerprint() string {
-	for _, name := range []string{"X-Api-Key", "Api-Key", "Authorization", "X-Lessllm-Key"} {
+	for _, name := range []string{"X-Api-Key", "Api-Key", "X-Goog-Api-Key", "Authorization", "X-Lessllm-Key"} {
 		for _, v := range h[name] {
 			if i := strings.Index(v, FingerprintPrefix); i >= 0 {
 				return v[i:]
@@ -100,4 +163,37 @@ func (h Header) KeyFingerprint() string {
 		}
 	}
 	return ""
+}
+
+// RedactURLs applies RedactURL to every http(s) URL in a text, such as an
+// error message that quotes the URL it failed on (Go's url.Error does).
+func RedactURLs(text string) string {
+	var b strings.Builder
+	rest := text
+	for {
+		i := strings.Index(rest, "://")
+		if i < 0 {
+			break
+		}
+		start := i
+		for start > 0 && isSchemeByte(rest[start-1]) {
+			start--
+		}
+		end := i + 3
+		for end < len(rest) && !strings.ContainsRune(" \t\r\n\"'<>`", rune(rest[end])) {
+			end++
+		}
+		b.WriteString(rest[:start])
+		b.WriteString(RedactURL(rest[start:end]))
+		rest = rest[end:]
+	}
+	if b.Len() == 0 {
+		return text
+	}
+	b.WriteString(rest)
+	return b.String()
+}
+
+func isSchemeByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'
 }

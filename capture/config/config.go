@@ -52,6 +52,12 @@ type File struct {
 	// Budgets are spending limits `lessllm budget check`, stats and the
 	// report compare spend against.
 	Budgets []Budget `yaml:"budgets"`
+	// AllowedEndpoints are the requests lessllm may send with an API key
+	// from this file ("METHOD /path", a path ending in /* covers what is
+	// below it, method * any). Nil means DefaultAllowedEndpoints. Requests
+	// carrying the client's own provider key are not limited: the key is
+	// theirs.
+	AllowedEndpoints []string `yaml:"allowed_endpoints"`
 
 	// Path is the file this came from ("" for Default); not read from YAML.
 	Path string `yaml:"-"`
@@ -80,6 +86,10 @@ type Capture struct {
 	// ReadHeaderTimeout bounds how long a client may take to send its
 	// request headers (slowloris).
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// ReadBodyTimeout bounds how long a client may take to send its
+	// request body once the headers are in (a body trickled a byte at a
+	// time would otherwise hold its memory and connection forever).
+	ReadBodyTimeout time.Duration `yaml:"read_body_timeout"`
 }
 
 // Provider is an upstream API.
@@ -254,6 +264,7 @@ func Default() *File {
 			Dir: "./captures", SegmentMaxBytes: 128 << 20, SegmentMaxAge: time.Hour,
 			FlushInterval: 200 * time.Millisecond, MaxBodyBytes: 32 << 20, MaxRequestBytes: 64 << 20,
 			OnWriteError: "drop", QueueSize: 4096, ShutdownGrace: 30 * time.Second, ReadHeaderTimeout: 10 * time.Second,
+			ReadBodyTimeout: time.Minute,
 		},
 		Providers: map[string]*Provider{
 			OpenAI:    {Type: OpenAI, BaseURL: "https://api.openai.com/v1", APIKey: os.Getenv("OPENAI_API_KEY")},
@@ -531,7 +542,7 @@ func (f *File) validate(root *yaml.Node) error {
 		name string
 	}{{int64(c.SegmentMaxBytes), "segment_max_bytes"}, {int64(c.SegmentMaxAge), "segment_max_age"}, {int64(c.FlushInterval), "flush_interval"},
 		{int64(c.MaxBodyBytes), "max_body_bytes"}, {int64(c.MaxRequestBytes), "max_request_bytes"}, {int64(c.QueueSize), "queue_size"},
-		{int64(c.ReadHeaderTimeout), "read_header_timeout"}} {
+		{int64(c.ReadHeaderTimeout), "read_header_timeout"}, {int64(c.ReadBodyTimeout), "read_body_timeout"}} {
 		if p.v <= 0 {
 			bad(fmt.Sprintf("capture.%s must be greater than zero", p.name), "capture", p.name)
 		}
@@ -600,6 +611,11 @@ func (f *File) validate(root *yaml.Node) error {
 		}
 		if u, err := url.Parse(p.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad(fmt.Sprintf("provider %q: base_url %q is not an http(s) URL", name, p.BaseURL), "providers", name, "base_url")
+		} else if u.User != nil {
+			// Credentials in the URL would be sent nowhere (providers take
+			// keys in headers) yet travel into every message that names
+			// the URL.
+			bad(fmt.Sprintf("provider %q: base_url must not carry credentials (user:password@): put the key in api_key", name), "providers", name, "base_url")
 		}
 	}
 	aliases := make([]string, 0, len(f.Models))
@@ -639,6 +655,11 @@ func (f *File) validate(root *yaml.Node) error {
 	for _, name := range names {
 		if p := f.Providers[name]; p != nil && p.Proxy != nil { // an empty provider was reported above
 			p.Proxy.check(fmt.Sprintf("providers.%s.proxy", name), bad, "providers", name, "proxy")
+		}
+	}
+	for i, e := range f.AllowedEndpoints {
+		if _, err := ParseEndpoint(e); err != nil {
+			bad(fmt.Sprintf("allowed_endpoints[%d]: %v", i, err), "allowed_endpoints", fmt.Sprintf("[%d]", i))
 		}
 	}
 	if f.Logging.Storage != "duckdb" {

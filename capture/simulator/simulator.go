@@ -24,6 +24,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lessllm/lessllm/format/wire"
 )
 
 // Options configure a Simulator. Zero values select the defaults; a
@@ -39,6 +41,10 @@ type Options struct {
 	NoCache bool
 	// Now is the clock of the cache model; default time.Now.
 	Now func() time.Time
+	// Encodings are the content codings answers are compressed with, in
+	// order of preference, when the client's Accept-Encoding allows one.
+	// Nil means DefaultEncodings; an empty non-nil list never compresses.
+	Encodings []string
 }
 
 // Simulator is an http.Handler serving the simulated APIs.
@@ -79,6 +85,9 @@ func New(opts Options) *Simulator {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Encodings == nil {
+		opts.Encodings = DefaultEncodings
+	}
 	s := &Simulator{opts: opts, cache: newCacheModel(), rng: rand.New(rand.NewPCG(opts.Seed, 0x5eed)), keep: 1000}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST /v1/chat/completions", s.chat)
@@ -102,6 +111,18 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return
+	}
+	// Clients compress large request bodies (the Codex CLI sends zstd).
+	if ce := r.Header.Get("Content-Encoding"); ce != "" {
+		if body, err = wire.DecodeBody(ce, body, 64<<20); err != nil {
+			writeError(w, "openai", http.StatusBadRequest, "invalid_request_error", "request body: "+err.Error())
+			return
+		}
+	}
+	if coding := encoding(s.opts.Encodings, r.Header.Get("Accept-Encoding")); coding != "" {
+		cw := &compressWriter{ResponseWriter: w, coding: coding}
+		defer cw.close()
+		w = cw
 	}
 	s.mu.Lock()
 	if len(s.received) >= s.keep {

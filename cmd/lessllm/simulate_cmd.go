@@ -20,10 +20,22 @@ type SimulateCmd struct {
 	Jitter       float64       `help:"Random ± fraction applied to every delay (0.1 = ±10%)." default:"0" env:"LESSLLM_SIM_JITTER"`
 	OutputTokens int           `help:"Output tokens per response (capped by the request's max_tokens)." default:"40" env:"LESSLLM_SIM_OUTPUT_TOKENS"`
 	NoCache      bool          `help:"Disable the simulated prompt caching." default:"false" env:"LESSLLM_SIM_NO_CACHE"`
+	Compress     []string      `help:"Content codings answers are compressed with when the client accepts one, in order of preference (br, gzip, zstd, deflate); 'none' never compresses." default:"br,gzip,zstd,deflate" env:"LESSLLM_SIM_COMPRESS"`
 }
 
 func (c *SimulateCmd) Run(env *Env) error {
-	sim := simulator.New(simulator.Options{TTFT: noneIfZero(c.TTFT), TPOT: noneIfZero(c.TPOT), Jitter: c.Jitter, OutputTokens: c.OutputTokens, NoCache: c.NoCache})
+	encodings := []string{}
+	for _, e := range c.Compress {
+		switch e {
+		case "none":
+		case "br", "gzip", "zstd", "deflate":
+			encodings = append(encodings, e)
+		default:
+			return fmt.Errorf("--compress: unknown coding %q (expected br, gzip, zstd, deflate or none)", e)
+		}
+	}
+	sim := simulator.New(simulator.Options{TTFT: noneIfZero(c.TTFT), TPOT: noneIfZero(c.TPOT), Jitter: c.Jitter,
+		OutputTokens: c.OutputTokens, NoCache: c.NoCache, Encodings: encodings})
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return err

@@ -2,8 +2,10 @@
 // share (DESIGN.md §2): server-sent-event framing, the streamed events of
 // OpenAI Chat Completions, OpenAI Responses and Anthropic Messages, their
 // usage blocks, and the reassembly of a stream into the response the
-// non-streamed API would have returned. One parser per format, used by both
-// sides. Like format/, it depends on the standard library only.
+// non-streamed API would have returned, and the HTTP content codings
+// (gzip, deflate, br, zstd) the bodies travel in. One parser per format,
+// used by both sides. Like format/, it depends on the standard library and
+// pure-Go compression modules only.
 package wire
 
 import "bytes"
@@ -147,3 +149,7 @@ func (p *SSEParser) processLine(t int64, line []byte, emit func(Event)) {
 // end of a body, that means the stream was cut mid-event (the specification
 // discards such an event).
 func (p *SSEParser) Pending() bool { return len(p.line) > 0 || p.hasData }
+
+// Buffered is how many bytes of an unfinished event the parser holds: a
+// caller reading an untrusted stream bounds it.
+func (p *SSEParser) Buffered() int { return len(p.line) + len(p.data) }
