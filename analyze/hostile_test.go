@@ -189,7 +189,9 @@ func TestCompressedResponsesAnalyseAsPlain(t *testing.T) {
 func TestHostileContent(t *testing.T) {
 	dir := t.TempDir()
 	r := rand.New(rand.NewPCG(5, 5))
-	good := func(i int) []byte { return line(t, formattest.StreamedChat(r, t0.Add(time.Duration(i)*time.Second), 5)) }
+	good := func(i int) []byte {
+		return line(t, formattest.StreamedChat(r, t0.Add(time.Duration(i)*time.Second), 5))
+	}
 	badPrompt := formattest.StreamedChat(r, t0.Add(10*time.Second), 5)
 	badPrompt.Request.SetBody([]byte("{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"caf\xe9 \xff\xfe\"}]}"), 70)
 	badAnswer := formattest.StreamedChat(r, t0.Add(11*time.Second), 5)

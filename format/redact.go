@@ -17,7 +17,7 @@ var SecretHeaders = []string{
 	"Api-Key",
 	"Cookie",
 	"Set-Cookie",
-	"X-Lessllm-Key", // inbound key sent to lessllm itself
+	"X-Lessllm-Key",  // inbound key sent to lessllm itself
 	"X-Goog-Api-Key", // Gemini
 	"X-Amz-Security-Token",
 }

@@ -67,7 +67,7 @@ func newCompressor(coding string, w io.Writer) flushCloser {
 // decodable on its own.
 type compressWriter struct {
 	http.ResponseWriter
-	coding  string
+	coding   string
 	c        flushCloser
 	started  bool
 	hijacked bool // the connection was taken over: nothing more is written
