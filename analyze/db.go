@@ -74,10 +74,46 @@ func OpenDB(path string) (*sql.DB, error) {
 
 // OpenReadOnly opens an existing analysis database for queries only.
 func OpenReadOnly(path string) (*sql.DB, error) {
+	return openReadOnly(path, "")
+}
+
+// sandboxOptions confine a connection to the database it opened. A
+// read-only DuckDB still runs COPY … TO a file, ATTACH … (READ_WRITE) of
+// another database, INSTALL from a custom repository (outbound HTTP) and
+// LOAD; with external access off nothing outside the opened file is read
+// or written, extensions are neither installed nor loaded automatically,
+// and the locked configuration cannot be switched back by SET.
+const sandboxOptions = "&enable_external_access=false&autoinstall_known_extensions=false" +
+	"&autoload_known_extensions=false&lock_configuration=true"
+
+// OpenSandboxed opens an existing analysis database for SQL a user wrote
+// (lessllm query, the Python package): read-only, and unable to touch any
+// file, database, extension or setting beyond it (sandboxOptions).
+// Errors of refused statements are explained by SandboxError.
+func OpenSandboxed(path string) (*sql.DB, error) {
+	return openReadOnly(path, sandboxOptions)
+}
+
+// SandboxError explains an error of a statement the sandbox refused;
+// other errors come back unchanged.
+func SandboxError(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, s := range []string{"disabled by configuration", "configuration has been locked", "attached in read-only mode", "disabled through configuration"} {
+		if strings.Contains(msg, s) {
+			return fmt.Errorf("refused: queries are read-only and confined to the analysis database — no writing files (COPY … TO, EXPORT), attaching databases, installing or loading extensions, or changing settings (SET); use `lessllm export` to write files (%w)", err)
+		}
+	}
+	return err
+}
+
+func openReadOnly(path, options string) (*sql.DB, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("%s: no analysis database (run `lessllm analyze DIR` first): %w", path, err)
 	}
-	db, err := sql.Open("duckdb", path+"?access_mode=READ_ONLY")
+	db, err := sql.Open("duckdb", path+"?access_mode=READ_ONLY"+options)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

@@ -17,7 +17,7 @@ import (
 const findingsDDL = `
 CREATE TABLE IF NOT EXISTS sensitive_findings (
 	request_id VARCHAR, segment VARCHAR, "timestamp" TIMESTAMPTZ, user_id VARCHAR, model VARCHAR,
-	"where" VARCHAR,   -- request | response
+	"where" VARCHAR,   -- request | response | error
 	kind VARCHAR,      -- aws_access_key, email, credit_card, …
 	excerpt VARCHAR    -- masked: AKIA…MPLE
 );`
@@ -44,13 +44,19 @@ func (x *extractor) findings(c *Call, out []findingRow) []findingRow {
 	for _, doc := range []struct {
 		where string
 		raw   **string
-	}{{"request", &c.RequestJSON}, {"response", &c.ResponseJSON}} {
+		json  bool
+	}{{"request", &c.RequestJSON, true}, {"response", &c.ResponseJSON, true}, {"error", &c.ErrorMessage, false}} {
 		// Whatever a prefilter finds in the strings it also finds in the
 		// whole document, so most documents are passed over with no copy.
 		if *doc.raw == nil || !x.sensitive.Maybe(**doc.raw) {
 			continue
 		}
-		text := jsonStringContents(**doc.raw)
+		// An error message is plain text — often an upstream's echo of
+		// the key it refused ("Incorrect API key provided: sk-…").
+		text := **doc.raw
+		if doc.json {
+			text = jsonStringContents(text)
+		}
 		if !x.sensitive.Maybe(text) {
 			continue
 		}

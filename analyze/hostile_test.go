@@ -247,3 +247,51 @@ func TestHostileContent(t *testing.T) {
 		t.Errorf("reassembled answer with bad bytes: %v, %s", err, js)
 	}
 }
+
+// TestEchoedKeysMasked: an upstream that echoes the refused key in its
+// error message ("Incorrect API key provided: sk-…") has it masked in
+// error_message as in response_json; no output file holds the key.
+func TestEchoedKeysMasked(t *testing.T) {
+	const openaiKey, googleKey = "sk-proj-EchoedKey0123456789abcdefXYZ", "AIzaSyD-echoed-gemini-key-0123456789abc"
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(6, 6))
+	var lines [][]byte
+	for i, body := range []string{
+		`{"error":{"message":"Incorrect API key provided: ` + openaiKey + `. You can find your API key at https://platform.openai.com/account/api-keys.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`,
+		`{"error":{"code":400,"message":"API key not valid: ` + googleKey + `","status":"INVALID_ARGUMENT"}}`,
+	} {
+		ex := formattest.StreamedChat(r, t0.Add(time.Duration(i)*time.Second), 1)
+		ex.Response = &format.Response{Status: 401, Headers: format.Header{"Content-Type": {"application/json"}},
+			Chunks: []format.Chunk{format.NewChunk(1e8, []byte(body))}, Bytes: int64(len(body))}
+		lines = append(lines, line(t, ex))
+	}
+	rawSegment(t, dir, "echo", lines...)
+	out := t.TempDir()
+	sum, err := Run(context.Background(), Options{Inputs: []string{dir}, DB: filepath.Join(out, "a.duckdb")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, _ := OpenReadOnly(sum.DB)
+	var msgs string
+	var findings int
+	db.QueryRow(`SELECT string_agg(error_message, ' | ') FROM api_calls`).Scan(&msgs)
+	db.QueryRow(`SELECT count(*) FROM sensitive_findings WHERE "where" = 'error'`).Scan(&findings)
+	db.Close()
+	if !strings.Contains(msgs, "[openai_api_key") || !strings.Contains(msgs, "[google_api_key") || findings != 2 {
+		t.Errorf("error messages %q, %d findings in errors", msgs, findings)
+	}
+	// Every file analyze wrote: the database (checkpointed on close) and
+	// the Parquet dataset.
+	filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, _ := os.ReadFile(p)
+		for _, k := range []string{openaiKey, googleKey} {
+			if bytes.Contains(b, []byte(k)) {
+				t.Errorf("%s holds %s", p, k[:8])
+			}
+		}
+		return nil
+	})
+}

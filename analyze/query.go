@@ -108,13 +108,12 @@ func (r *Result) writeTable(w io.Writer, markdown bool) error {
 	for i, row := range r.Rows {
 		cells[i] = make([]string, len(row))
 		for j, v := range row {
-			s := cell(v, null)
+			s := Printable(cell(v, null))
 			if markdown {
 				s = strings.ReplaceAll(s, "|", `\|`)
 			}
-			s = strings.ReplaceAll(s, "\n", " ")
-			if len(s) > 80 && !markdown {
-				s = s[:77] + "..."
+			if !markdown && utf8.RuneCountInString(s) > 80 {
+				s = string([]rune(s)[:77]) + "..." // whole characters, never half of one
 			}
 			cells[i][j] = s
 			width[j] = max(width[j], utf8.RuneCountInString(s))
@@ -165,6 +164,44 @@ func (r *Result) writeTable(w io.Writer, markdown bool) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// Printable makes text safe to print on a terminal: model names, user ids
+// and messages come from clients and upstreams, and an escape sequence in
+// one (ESC [ …) would otherwise drive the reader's terminal. Line breaks
+// and tabs become spaces; every other control character is shown escaped
+// (\x1b, \u009b), as is invalid UTF-8.
+func Printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			b.WriteByte(' ')
+		case r == utf8.RuneError:
+			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
+				fmt.Fprintf(&b, "\\x%02x", s[i])
+			} else {
+				b.WriteRune(r)
+			}
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		case r >= 0x80 && r < 0xa0:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 func plural(n int) string {

@@ -88,10 +88,16 @@ func encodeBounded(enc *tiktoken.Tiktoken, s string) []int {
 	if len(s) <= longRunBytes {
 		return enc.EncodeOrdinary(s)
 	}
-	var out []int
+	var out, prevTokens []int
+	prev := ""
 	for len(s) > 0 {
 		n := cutPoint(s)
-		out = append(out, enc.EncodeOrdinary(s[:n])...)
+		// A long run cuts into equal windows (padding, a repeated
+		// character): each is encoded once.
+		if w := s[:n]; w != prev {
+			prev, prevTokens = w, enc.EncodeOrdinary(w)
+		}
+		out = append(out, prevTokens...)
 		s = s[n:]
 	}
 	return out

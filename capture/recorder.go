@@ -47,9 +47,12 @@ func OpenRecorder(opts format.WriterOptions, queueSize int, log *slog.Logger) (*
 	if err != nil {
 		return nil, err
 	}
+	if m := w.Tightened(); m != 0 {
+		log.Warn("the capture directory was open to other users; narrowed to owner only", "dir", opts.Dir, "was", m.String())
+	}
 	for _, rep := range w.Recovered() {
 		log.Warn("repaired a segment left open by an earlier run", "open", rep.Path, "sealed", rep.Sealed,
-			"records", rep.Records, "damage", len(rep.Damage))
+			"records", rep.Records, "damage", len(rep.Damage), "kept_aside", rep.KeptAside)
 	}
 	r.w = w
 	go r.run()

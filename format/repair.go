@@ -13,10 +13,13 @@ import (
 
 // RepairResult says what Repair did with one unsealed segment.
 type RepairResult struct {
-	Path    string // the .open file that was repaired (now removed)
-	Sealed  string // the sealed file written, "" when nothing complete was left
-	Records int64  // complete records carried over
-	Damage  []*CorruptionError
+	Path   string // the .open file that was repaired (now removed)
+	Sealed string // the sealed file written, "" when nothing complete was left
+	// KeptAside is where an .open file with damage and no complete record
+	// was moved (DamagedSuffix), "" otherwise.
+	KeptAside string
+	Records   int64 // complete records carried over
+	Damage    []*CorruptionError
 }
 
 // Repair turns a leftover .open segment into a sealed one holding every
@@ -112,6 +115,15 @@ func Repair(openPath string) (RepairResult, error) {
 		}
 		res.Sealed = seg.finalPath
 	}
+	if seg == nil && len(res.Damage) > 0 {
+		// Nothing to carry over, but bytes that did not read: keep them
+		// for whoever investigates the crash.
+		res.KeptAside = base + DamagedSuffix
+		if err := os.Rename(openPath, res.KeptAside); err != nil {
+			return res, err
+		}
+		return res, syncDir(filepath.Dir(openPath))
+	}
 	if err := os.Remove(openPath); err != nil {
 		return res, err
 	}
@@ -130,8 +142,8 @@ func RepairDir(dir, node string) ([]RepairResult, error) {
 	for _, e := range entries {
 		p := filepath.Join(dir, e.Name())
 		sf, ok := ParseSegmentPath(p)
-		if !ok || sf.Sealed || sf.Node != node {
-			continue
+		if !ok || sf.Sealed || sf.Node != node || !e.Type().IsRegular() {
+			continue // a directory or link named like a segment is not one
 		}
 		res, err := Repair(p)
 		if err != nil {

@@ -53,6 +53,19 @@ func TestRepair(t *testing.T) {
 				if res[0].Sealed != "" {
 					t.Fatalf("an empty segment was sealed: %s", res[0].Sealed)
 				}
+				// Damage with nothing to carry over is kept for
+				// forensics, byte for byte; a clean empty file is not.
+				aside := strings.TrimSuffix(p, OpenSuffix) + DamagedSuffix
+				data, err := os.ReadFile(aside)
+				if tc.wantDamage != (err == nil) || res[0].KeptAside != map[bool]string{true: aside}[tc.wantDamage] {
+					t.Fatalf("kept aside %q: %v", res[0].KeptAside, err)
+				}
+				if tc.wantDamage && string(data) != string(l.data[:tc.cut]) {
+					t.Fatal("the file kept aside is not the .open file's bytes")
+				}
+				if segs, _ := ListSegments([]string{dir}, true); len(segs) != 0 {
+					t.Fatalf("a file kept aside is listed as a segment: %v", segs)
+				}
 				return
 			}
 			if res[0].Sealed != strings.TrimSuffix(p, ".open") {
@@ -92,4 +105,39 @@ func readFile(t *testing.T, path string) ([]string, *Reader) {
 		t.Fatal(err)
 	}
 	return readBytes(t, data)
+}
+
+// TestWriterStartsInAHostileDirectory: a directory or a symbolic link
+// named like the node's open segment does not stop the writer; a symbolic
+// link at the lock file's name is not followed; a directory open to
+// everyone is narrowed to owner only.
+func TestWriterStartsInAHostileDirectory(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o777)
+	node := "hostile"
+	name := SegmentName(node, time.Date(2026, 11, 25, 1, 2, 3, 0, time.UTC))
+	if err := os.Mkdir(filepath.Join(dir, name+OpenSuffix), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(t.TempDir(), "victim")
+	os.WriteFile(target, []byte("keep me"), 0o644)
+	if err := os.Symlink(target, filepath.Join(dir, ".lock-"+node)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewWriter(WriterOptions{Dir: dir, Node: node}); err == nil || !strings.Contains(err.Error(), ".lock-"+node) {
+		t.Fatalf("NewWriter followed or ignored a symbolic link at the lock file: %v", err)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "keep me" {
+		t.Fatal("the link's target was touched")
+	}
+	os.Remove(filepath.Join(dir, ".lock-"+node))
+	os.Chmod(dir, 0o777)
+	w, err := NewWriter(WriterOptions{Dir: dir, Node: node})
+	if err != nil {
+		t.Fatalf("a directory named like an open segment stopped the writer: %v", err)
+	}
+	defer w.Close()
+	if st, _ := os.Stat(dir); st.Mode().Perm() != 0o700 || w.Tightened() != 0o777 {
+		t.Errorf("directory mode %v after start (tightened from %v), want 0700", st.Mode().Perm(), w.Tightened())
+	}
 }

@@ -19,7 +19,11 @@ const (
 	SealedSuffix = ".ndjson.zst"
 	OpenSuffix   = SealedSuffix + ".open"
 	repairSuffix = SealedSuffix + ".repair"
-	nameTimeFmt  = "20060102T150405.000000000Z"
+	// DamagedSuffix marks a leftover .open file that held no complete
+	// record but damage: Repair keeps it aside for inspection instead of
+	// deleting what might be the only trace of a failure. Readers skip it.
+	DamagedSuffix = SealedSuffix + ".damaged"
+	nameTimeFmt   = "20060102T150405.000000000Z"
 )
 
 // FormatName identifies lessllm segments in their header and footer.

@@ -115,6 +115,8 @@ type Writer struct {
 	opts WriterOptions
 	enc  *zstd.Encoder
 	lock *os.File
+	// tightened is the directory's mode before NewWriter narrowed it.
+	tightened os.FileMode
 
 	mu             sync.Mutex // guards the pending batch and closed
 	pending        []byte
@@ -149,6 +151,19 @@ func NewWriter(opts WriterOptions) (*Writer, error) {
 	if err := os.MkdirAll(opts.Dir, opts.DirMode); err != nil {
 		return nil, err
 	}
+	// An existing directory keeps its mode through MkdirAll: one open to
+	// others (0777 left by a provisioning script) is narrowed to DirMode.
+	st, err := os.Stat(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	var tightened os.FileMode
+	if st.Mode().Perm()&^opts.DirMode != 0 {
+		if err := os.Chmod(opts.Dir, opts.DirMode); err != nil {
+			return nil, fmt.Errorf("format: %s is open to others (%v) and cannot be narrowed to %v: %w", opts.Dir, st.Mode().Perm(), opts.DirMode, err)
+		}
+		tightened = st.Mode().Perm()
+	}
 	lock, err := lockNode(opts.Dir, opts.Node)
 	if err != nil {
 		return nil, err
@@ -163,26 +178,15 @@ func NewWriter(opts WriterOptions) (*Writer, error) {
 		lock.Close()
 		return nil, err
 	}
-	w := &Writer{opts: opts, enc: enc, lock: lock, recovered: recovered,
+	w := &Writer{opts: opts, enc: enc, lock: lock, recovered: recovered, tightened: tightened,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go w.loop()
 	return w, nil
 }
 
-// lockNode takes an exclusive flock so that two writers never share a node's
-// files — the second would otherwise "repair" the first one's open segment.
-func lockNode(dir, node string) (*os.File, error) {
-	path := filepath.Join(dir, ".lock-"+node)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("format: %s is in use by another writer for node %q: %w", dir, node, err)
-	}
-	return f, nil
-}
+// Tightened is the mode the directory had when NewWriter narrowed it to
+// DirMode, or 0.
+func (w *Writer) Tightened() os.FileMode { return w.tightened }
 
 // Recovered lists the leftover segments NewWriter repaired.
 func (w *Writer) Recovered() []RepairResult { return w.recovered }

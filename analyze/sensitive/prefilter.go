@@ -62,7 +62,8 @@ func startsCandidate(s string, i int) bool {
 		if i+3 < len(s) && s[i+1] >= 'A' && s[i+1] <= 'Z' && isDigit(s, i+2) && isDigit(s, i+3) {
 			return true // ibanStart
 		}
-		return strings.HasPrefix(rest, "AKIA") || strings.HasPrefix(rest, "ASIA") || strings.HasPrefix(rest, "PRIVATE KEY-----")
+		return strings.HasPrefix(rest, "AKIA") || strings.HasPrefix(rest, "ASIA") || strings.HasPrefix(rest, "AIza") ||
+			strings.HasPrefix(rest, "PRIVATE KEY-----")
 	case c == 's':
 		return strings.HasPrefix(rest, "sk-")
 	case c == 'g':

@@ -122,10 +122,12 @@ func ibanStart(s string) bool {
 // ids (AKIA/ASIA + 16), OpenAI (sk-, sk-proj-, sk-svcacct-), Anthropic
 // (sk-ant-), GitHub (ghp_/gho_/ghu_/ghs_/ghr_ + 36, github_pat_), Slack
 // (xoxb-/xoxp-/xoxa-/xoxr-/xoxs-/xoxo-), PEM private key blocks, JWTs
-// (three base64url parts, the first two JSON objects: "eyJ").
+// (three base64url parts, the first two JSON objects: "eyJ"), Google API
+// keys as Gemini takes them (AIza + 35).
 func Defaults() []Rule {
 	return []Rule{
 		{Kind: "aws_access_key", re: regexp.MustCompile(`\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`), maybe: contains("AKIA", "ASIA")},
+		{Kind: "google_api_key", re: regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}\b`), maybe: contains("AIza")},
 		{Kind: "anthropic_api_key", re: regexp.MustCompile(`\bsk-ant-[A-Za-z0-9_-]{20,}`), maybe: contains("sk-ant-")},
 		{Kind: "openai_api_key", re: regexp.MustCompile(`\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}`), maybe: contains("sk-"),
 			valid: func(m string) bool { return !strings.HasPrefix(m, "sk-ant-") }},

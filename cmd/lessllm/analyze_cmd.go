@@ -152,13 +152,13 @@ func printSummary(env *Env, s *analyze.Summary) {
 				fmt.Fprintf(env.Stderr, "  … and %d more\n", len(s.Problems)-i)
 				break
 			}
-			fmt.Fprintln(env.Stderr, "  "+p)
+			fmt.Fprintln(env.Stderr, "  "+analyze.Printable(p))
 		}
 	}
 	if len(s.UnknownModels) > 0 {
 		var parts []string
 		for _, m := range slices.Sorted(maps.Keys(s.UnknownModels)) {
-			parts = append(parts, fmt.Sprintf("%s (%d calls)", m, s.UnknownModels[m]))
+			parts = append(parts, fmt.Sprintf("%s (%d calls)", analyze.Printable(m), s.UnknownModels[m]))
 		}
 		fmt.Fprintf(env.Stderr, "warning: no price for %s: their cost is NULL; add them under pricing: in lessllm.yaml\n", strings.Join(parts, ", "))
 	}

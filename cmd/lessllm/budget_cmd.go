@@ -46,7 +46,7 @@ func (c *BudgetCheckCmd) Run(env *Env) error {
 	}
 	over := 0
 	for _, s := range st {
-		fmt.Fprintf(env.Stdout, "%-9s %s\n", s.State, s.Reason)
+		fmt.Fprintf(env.Stdout, "%-9s %s\n", s.State, analyze.Printable(s.Reason))
 		if s.State != analyze.BudgetOK {
 			over++
 		}

@@ -39,7 +39,12 @@ func (c *ExportCmd) Run(env *Env) error {
 			format = analyze.ExportCSV
 		}
 	}
-	db, err := openForQuery(c.DB, c.Config)
+	cfg, err := loadConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	// Read-only, not sandboxed: the export itself writes a file (COPY … TO).
+	db, err := analyze.OpenReadOnly(dbPath(c.DB, cfg))
 	if err != nil {
 		return err
 	}
@@ -77,11 +82,13 @@ func nonEmpty(v []string) []string {
 	return out
 }
 
-// openForQuery opens the analysis database read-only.
+// openForQuery opens the analysis database read-only and sandboxed
+// (analyze.OpenSandboxed): the commands that run SQL a user wrote, or read
+// only what the database holds.
 func openForQuery(flag, configPath string) (*sql.DB, error) {
 	cfg, err := loadConfig(configPath)
 	if err != nil {
 		return nil, err
 	}
-	return analyze.OpenReadOnly(dbPath(flag, cfg))
+	return analyze.OpenSandboxed(dbPath(flag, cfg))
 }

@@ -47,6 +47,7 @@ type exitError struct {
 func (e *exitError) Error() string { return e.msg }
 
 func main() {
+	ownerOnly()
 	var cli CLI
 	ctx := kong.Parse(&cli,
 		kong.Name("lessllm"),

@@ -36,7 +36,7 @@ func (c *QueryCmd) Run(env *Env) error {
 	defer db.Close()
 	res, err := analyze.Query(context.Background(), db, q)
 	if err != nil {
-		return err
+		return analyze.SandboxError(err)
 	}
 	return res.Write(env.Stdout, c.Format)
 }
