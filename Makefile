@@ -15,7 +15,7 @@ FUZZ_CI := ./format:FuzzReader:200000x ./format:FuzzDecodeExchange:200000x \
 	./format/wire:FuzzSSEParser ./format/wire:FuzzReadStream \
 	./format/wire:FuzzOpenAIChatToAnthropic ./format/wire:FuzzAnthropicToOpenAIChatRequest \
 	./format/wire:FuzzAnthropicStreamToOpenAI ./format/wire:FuzzOpenAIStreamToAnthropic \
-	./capture/config:FuzzParse:100000x
+	./format/wire:FuzzDecodeChunks ./capture/config:FuzzParse:100000x
 FUZZ_ALL := $(FUZZ_CI) ./format:FuzzDecodeFast ./format/wire:FuzzDecodeChatChunk ./format/wire:FuzzChatFastPath \
 	./format/internal/jsonscan:FuzzValues ./format/internal/jsonscan:FuzzNextSpecial ./format/internal/jsonscan:FuzzShared \
 	./analyze/promptcache:FuzzFingerprint ./analyze/sensitive:FuzzScan ./analyze/sensitive:FuzzAnyShape

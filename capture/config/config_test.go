@@ -69,6 +69,10 @@ func TestParseErrorsNameLineAndExpectation(t *testing.T) {
 		{"proxy_bad_scheme", "proxy:\n  http_proxy: ftp://p:8080\n", []string{"lessllm.yaml:2:", `scheme "ftp"`, "socks5h"}},
 		{"proxy_direct_not_a_proxy", "proxy:\n  socks_proxy: direct\n", []string{"lessllm.yaml:2:", "list direct under fallback"}},
 		{"proxy_bad_fallback", "proxy:\n  fallback: [socks5://127.0.0.1:1080, 'http://pro xy:80']\n", []string{"lessllm.yaml:2:", "proxy.fallback"}},
+		{"base_url_with_credentials", "providers:\n  x: { type: openai, base_url: 'https://bob:hunter2secret@llm.internal/v1' }\n", []string{"lessllm.yaml:2:", "must not carry credentials", "api_key"}},
+		{"bad_allowed_endpoint", "allowed_endpoints:\n  - POST /v1/chat/completions\n  - /v1/files\n", []string{"lessllm.yaml:3:", "allowed_endpoints[1]", "METHOD /path"}},
+		{"allowed_endpoint_bad_method", "allowed_endpoints: ['FETCH /v1/files']\n", []string{"lessllm.yaml:1:", "unknown method"}},
+		{"zero_read_body_timeout", "capture:\n  read_body_timeout: 0s\n", []string{"lessllm.yaml:2:", "read_body_timeout must be greater than zero"}},
 		{"provider_proxy_bad", "providers:\n  openai:\n    type: openai\n    base_url: https://api.openai.com/v1\n    proxy: { https_proxy: 'socks9://x:1' }\n", []string{"lessllm.yaml:5:", "providers.openai.proxy.https_proxy"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,6 +84,9 @@ func TestParseErrorsNameLineAndExpectation(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Fatalf("error %q lacks %q", err, w)
 				}
+			}
+			if strings.Contains(err.Error(), "hunter2secret") {
+				t.Fatalf("error %q shows the password", err)
 			}
 		})
 	}
@@ -128,6 +135,31 @@ func TestErrorsHidePasswords(t *testing.T) {
 		}
 		if strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "p.yaml") {
 			t.Errorf("%q: %v", doc, err)
+		}
+	}
+}
+
+func TestEndpointMatches(t *testing.T) {
+	for _, tc := range []struct {
+		entry, method, path string
+		want                bool
+	}{
+		{"POST /v1/chat/completions", "POST", "/v1/chat/completions", true},
+		{"POST /v1/chat/completions", "GET", "/v1/chat/completions", false},
+		{"post /v1/chat/completions", "POST", "/v1/chat/completions", true},
+		{"GET /v1/models/*", "GET", "/v1/models/gpt-4o", true},
+		{"GET /v1/models/*", "GET", "/v1/models", false},
+		{"GET /v1/models/*", "GET", "/v1/models/", false},
+		{"GET /v1/models/*", "GET", "/v1/modelsx/y", false},
+		{"* /v1/files/*", "DELETE", "/v1/files/file-1", true},
+		{"* /v1/files/*", "DELETE", "/v1/files", false},
+	} {
+		e, err := ParseEndpoint(tc.entry)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.entry, err)
+		}
+		if got := e.Matches(tc.method, tc.path); got != tc.want {
+			t.Errorf("%q matches %s %s = %v", tc.entry, tc.method, tc.path, got)
 		}
 	}
 }

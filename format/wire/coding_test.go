@@ -177,3 +177,41 @@ func TestDecodeBodyBomb(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// FuzzDecodeChunks: any bytes under any coding, cut into reads anywhere,
+// decode without a panic and never past the limit; whatever decodes whole
+// decodes to the same bytes however it was cut.
+func FuzzDecodeChunks(f *testing.F) {
+	for _, c := range []string{"gzip", "deflate", "br", "zstd"} {
+		var b bytes.Buffer
+		w := newEncoder(f, c, &b)
+		io.WriteString(w, "data: {\"n\":1}\n\n")
+		w.Flush()
+		io.WriteString(w, "data: [DONE]\n\n")
+		w.Close()
+		f.Add(c, b.Bytes(), uint8(7))
+	}
+	f.Add("gzip, br", []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}, uint8(1))
+	f.Fuzz(func(t *testing.T, coding string, data []byte, cut uint8) {
+		const limit = 1 << 16
+		whole, errWhole := DecodeBody(coding, data, limit)
+		if int64(len(whole)) > limit {
+			t.Fatalf("decoded %d bytes past the limit", len(whole))
+		}
+		step := int(cut)%17 + 1
+		var err error
+		var got []byte
+		for _, p := range DecodeChunks(coding, func(yield func(int64, []byte) bool) {
+			for i := 0; i < len(data); i += step {
+				if !yield(int64(i), data[i:min(i+step, len(data))]) {
+					return
+				}
+			}
+		}, limit, &err) {
+			got = append(got, p...)
+		}
+		if errWhole == nil && (err != nil || !bytes.Equal(got, whole)) {
+			t.Fatalf("cut every %d bytes: %d bytes, %v; whole: %d bytes", step, len(got), err, len(whole))
+		}
+	})
+}
