@@ -176,6 +176,7 @@ type segmentLoad struct {
 	prompts               string   // temporary Parquet file of its cache_prompts rows
 	findings              string   // temporary Parquet file of its sensitive_findings rows
 	problems              []problem
+	gone                  bool // an .open file sealed or repaired before it could be opened
 }
 
 type problem struct {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,7 +25,9 @@ import (
 // Options configure a Run. The zero value of each optional field is usable.
 type Options struct {
 	// Inputs are segment files and directories (walked recursively) from
-	// any number of capture nodes. Only sealed segments are read.
+	// any number of capture nodes. Sealed segments are analysed once;
+	// segments still being written (.open) are analysed as far as their
+	// complete frames go, provisionally (README "See your calls now").
 	Inputs []string
 	// DB is the DuckDB file; empty means ./lessllm.duckdb.
 	DB string
@@ -65,7 +68,7 @@ type Summary struct {
 	DB, Parquet   string
 	Segments      int      // analysed in this run
 	AlreadyDone   int      // skipped: the ledger has their content
-	OpenSkipped   []string // .open segments (still being written, or left by a crash): not read
+	Provisional   int      // .open segments (still being written, or left by a crash) read in this run
 	Records       int64    // complete records read
 	Rows          int64    // rows written to api_calls
 	Bytes         int64    // segment bytes read
@@ -111,12 +114,10 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	var sealed []format.SegmentFile
+	sealedNames := map[string]bool{}
 	for _, sf := range all {
 		if sf.Sealed {
-			sealed = append(sealed, sf)
-		} else {
-			sum.OpenSkipped = append(sum.OpenSkipped, sf.Path)
+			sealedNames[filepath.Base(sf.Path)] = true
 		}
 	}
 	if err := os.MkdirAll(tableDir(opts.Parquet), 0o700); err != nil {
@@ -136,7 +137,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	}
 
 	a := &analyzer{opts: opts, x: &extractor{prices: opts.Prices, cache: opts.CacheRules, sensitive: opts.Sensitive, keepSensitive: opts.KeepSensitive}}
-	a.progress.SegmentsTotal = len(sealed)
+	a.progress.SegmentsTotal = len(all)
 	stopTicker := a.tick(start)
 	defer stopTicker()
 	byName := map[string]string{} // segment name → content hash, from the ledger
@@ -169,9 +170,39 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		a.segmentDone(0)
 		return nil
 	}
-	for _, sf := range sealed {
+	for _, sf := range all {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if !sf.Sealed {
+			// Sealed meanwhile (and listed under its sealed name too): the
+			// sealed file replaces whatever this one gave.
+			if sealedNames[segmentName(sf)] {
+				a.segmentDone(sf.Size)
+				continue
+			}
+			id := provisionalID(sf)
+			if !opts.Full && done[id] != "" { // nothing appended since the last run
+				sum.AlreadyDone++
+				a.segmentDone(sf.Size)
+				continue
+			}
+			sl, err := a.segment(ctx, sf)
+			if err != nil {
+				return nil, err
+			}
+			if sl.gone { // sealed or repaired between listing and opening: next run
+				a.segmentDone(sf.Size)
+				continue
+			}
+			sl.sha256 = id
+			sum.Provisional++
+			if err := loaded(); err != nil {
+				sl.removeTemp()
+				return nil, err
+			}
+			inFlight = startLoad(ctx, db, sl)
+			continue
 		}
 		id, intact, err := identity(sf.Path)
 		if err != nil {
@@ -224,6 +255,20 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	return sum, nil
 }
 
+// segmentName is the name a segment's rows and ledger entry carry: the
+// sealed file's, also while it is still .open, so that sealing replaces the
+// provisional rows rather than adding to them.
+func segmentName(sf format.SegmentFile) string {
+	return strings.TrimSuffix(filepath.Base(sf.Path), format.OpenSuffix[len(format.SealedSuffix):])
+}
+
+// provisionalID is the ledger key of a segment still being written, as far
+// as it was read: segments only grow, so its name and size say whether
+// anything was appended since.
+func provisionalID(sf format.SegmentFile) string {
+	return fmt.Sprintf("open:%s:%d", segmentName(sf), sf.Size)
+}
+
 // identity is a segment's content hash: the footer's SHA-256 of every byte
 // before it when the file ends in a footer (intact), else the hash of the
 // whole file. (The reader verifies the footer's hash as it reads.)
@@ -274,10 +319,14 @@ const batchSize = 64
 // segment analyses one sealed segment: a reader goroutine hands batches of
 // records to Workers parsers; their rows go to the segment's Parquet files.
 func (a *analyzer) segment(ctx context.Context, sf format.SegmentFile) (*segmentLoad, error) {
-	name := filepath.Base(sf.Path)
+	name := segmentName(sf)
 	sl := &segmentLoad{segment: name, path: sf.Path, size: sf.Size}
 	r, err := format.Open(sf.Path)
 	if err != nil {
+		if !sf.Sealed && errors.Is(err, os.ErrNotExist) {
+			sl.gone = true
+			return sl, nil
+		}
 		sl.problems = append(sl.problems, problem{-1, "io", err.Error()})
 		return sl, nil
 	}
@@ -376,6 +425,9 @@ func (a *analyzer) segment(ctx context.Context, sf format.SegmentFile) (*segment
 	sl.files = files
 	sl.records = r.Records()
 	for _, d := range r.Damage() {
+		if !sf.Sealed && d.Offset >= r.GoodEnd() {
+			continue // the frame the writer is appending right now
+		}
 		sl.problems = append(sl.problems, problem{d.Offset, "corruption", d.Err.Error()})
 	}
 	if err := r.Err(); err != nil && !errors.As(err, new(*format.CorruptionError)) {

@@ -62,6 +62,7 @@ type Reader struct {
 	footer  *FooterInfo
 	records int64
 	frames  int64
+	goodEnd int64 // end of the last data frame read whole
 
 	sum    hash.Hash
 	hashed int64
@@ -140,6 +141,12 @@ func (r *Reader) Header() *HeaderInfo { return r.header }
 // Footer returns the footer once Next has returned false, or nil if the file
 // has none (not sealed, or truncated).
 func (r *Reader) Footer() *FooterInfo { return r.footer }
+
+// GoodEnd returns the file offset just past the last data frame read
+// whole so far. In a segment that is still being written, damage at or
+// after it (at the end of the file) is the frame the writer is appending,
+// not damage.
+func (r *Reader) GoodEnd() int64 { return r.goodEnd }
 
 // Records returns how many records were read so far.
 func (r *Reader) Records() int64 { return r.records }
@@ -291,6 +298,7 @@ func (r *Reader) decodeFrame(span frameSpan, damage *error) bool {
 	}
 	r.frameOff = r.off
 	r.off += span.size
+	r.goodEnd = r.off
 	r.frames++
 	if i := bytes.LastIndexByte(content, '\n'); i != len(content)-1 {
 		r.corrupt(r.frameOff, errors.New("data frame ends inside a record"))

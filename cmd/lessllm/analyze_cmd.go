@@ -40,24 +40,13 @@ func (c *AnalyzeCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	inputs := c.Inputs
-	if len(inputs) == 0 {
-		inputs = []string{cfg.Capture.Dir}
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rules, err := cacheRules(cfg)
+	opts, err := analyzeOptions(cfg, c.Inputs, c.DB)
 	if err != nil {
 		return err
 	}
-	scanner, err := sensitiveScanner(cfg)
-	if err != nil {
-		return err
-	}
-	opts := analyze.Options{
-		Inputs: inputs, DB: dbPath(c.DB, cfg), Parquet: c.Parquet, Full: c.Full,
-		Prices: prices(cfg), CacheRules: rules, Sensitive: scanner, KeepSensitive: cfg.Sensitive.Keep, Workers: c.Workers,
-	}
+	opts.Parquet, opts.Full, opts.Workers = c.Parquet, c.Full, c.Workers
 	bar := newProgressBar(env.Stderr, !c.NoProgress)
 	opts.Progress = bar.update
 	sum, err := analyze.Run(ctx, opts)
@@ -67,6 +56,25 @@ func (c *AnalyzeCmd) Run(env *Env) error {
 	}
 	printSummary(env, sum)
 	return nil
+}
+
+// analyzeOptions are the options of an analysis run as the config sets
+// them: inputs (default: the config's capture.dir), database, prices, cache
+// rules and the sensitive-data scan.
+func analyzeOptions(cfg *config.File, inputs []string, db string) (analyze.Options, error) {
+	if len(inputs) == 0 {
+		inputs = []string{cfg.Capture.Dir}
+	}
+	rules, err := cacheRules(cfg)
+	if err != nil {
+		return analyze.Options{}, err
+	}
+	scanner, err := sensitiveScanner(cfg)
+	if err != nil {
+		return analyze.Options{}, err
+	}
+	return analyze.Options{Inputs: inputs, DB: dbPath(db, cfg), Prices: prices(cfg), CacheRules: rules,
+		Sensitive: scanner, KeepSensitive: cfg.Sensitive.Keep}, nil
 }
 
 // dbPath is the analysis database: the flag, else the config's
@@ -141,9 +149,9 @@ func printSummary(env *Env, s *analyze.Summary) {
 	if s.AlreadyDone > 0 {
 		fmt.Fprintf(env.Stdout, "skipped %d segment%s already analysed (--full re-analyses them)\n", s.AlreadyDone, plural(s.AlreadyDone))
 	}
-	if n := len(s.OpenSkipped); n > 0 {
-		fmt.Fprintf(env.Stderr, "skipped %d .open segment%s (still being written, or left by a crash; `lessllm capture` repairs and seals them on start): %s\n",
-			n, plural(n), strings.Join(s.OpenSkipped, ", "))
+	if n := s.Provisional; n > 0 {
+		fmt.Fprintf(env.Stdout, "read %d segment%s still being written: their rows are provisional until the segment is sealed, and the next run brings them up to date\n",
+			n, plural(n))
 	}
 	if n := len(s.Problems); n > 0 {
 		fmt.Fprintf(env.Stderr, "warning: %d problem%s in the input (everything readable was analysed; details in table analysis_problems):\n", n, plural(n))
