@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -93,5 +95,92 @@ providers:
 	}
 	if seg := queryOK(t, db, "csv", `SELECT DISTINCT segment FROM api_calls`); strings.Contains(seg, ".open") {
 		t.Errorf("rows still name the open file: %s", seg)
+	}
+}
+
+// TestAnalyzeWhileCaptureWrites: analyze runs in a loop while capture
+// serves 16 concurrent streams for 30 s (LESSLLM_FRESH_SOAK overrides):
+// every run succeeds with each request once, the writer drops nothing, and
+// after sealing every completed call is in the table exactly once.
+func TestAnalyzeWhileCaptureWrites(t *testing.T) {
+	duration := 30 * time.Second
+	if d, err := time.ParseDuration(os.Getenv("LESSLLM_FRESH_SOAK")); err == nil {
+		duration = d
+	}
+	sim := httptest.NewServer(simulator.New(simulator.Options{TTFT: 2 * time.Millisecond, TPOT: time.Millisecond, OutputTokens: 20}))
+	defer sim.Close()
+	dir := t.TempDir()
+	cmd, url := startCaptureConfig(t, fmt.Sprintf(`listen: 127.0.0.1:0
+capture: { dir: %q, node: loaded, flush_interval: 100ms }
+providers:
+  openai: { type: openai, base_url: "%s/v1", api_key: sk-test }
+`, dir, sim.URL))
+	db := filepath.Join(t.TempDir(), "live.duckdb")
+
+	var completed atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	for w := range 16 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				body := fmt.Sprintf(`{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"worker %d call %d"}]}`, w, i)
+				resp, err := client.Post(url+"/v1/chat/completions", "application/json", strings.NewReader(body))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err == nil && strings.HasSuffix(string(b), "data: [DONE]\n\n") {
+					completed.Add(1)
+				}
+			}
+		})
+	}
+	end := time.Now().Add(duration)
+	runs := 0
+	for time.Now().Before(end) {
+		out, stderr, code := runLessllm(t, "analyze", dir, "--db", db, "--no-progress")
+		if code != 0 {
+			t.Fatalf("analyze run %d while capture writes: exit %d\n%s%s", runs, code, out, stderr)
+		}
+		if strings.Contains(stderr, "problem") {
+			t.Errorf("analyze run %d reported problems:\n%s", runs, stderr)
+		}
+		if got := queryOK(t, db, "csv", `SELECT count(*) = count(DISTINCT request_id) AS unique FROM api_calls`); got != "unique\ntrue\n" {
+			t.Fatalf("run %d: duplicate rows", runs)
+		}
+		runs++
+	}
+	close(stop)
+	wg.Wait()
+	metrics, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(metrics.Body)
+	metrics.Body.Close()
+	for l := range strings.SplitSeq(string(m), "\n") {
+		if strings.HasPrefix(l, "lessllm_records_dropped_total ") && l != "lessllm_records_dropped_total 0" {
+			t.Errorf("the writer dropped records: %s", l)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	analyzeOK(t, dir, "--db", db, "--no-progress")
+	got := queryOK(t, db, "csv", `SELECT count(*) AS n, count(DISTINCT request_id) AS ids, count(*) FILTER (WHERE stream_complete) AS complete FROM api_calls`)
+	n := completed.Load()
+	t.Logf("%d analyze runs during %v of load; %d calls completed; table: %s", runs, duration, n, strings.ReplaceAll(got, "\n", " "))
+	if want := fmt.Sprintf("n,ids,complete\n%d,%d,%d\n", n, n, n); got != want {
+		t.Errorf("after sealing: %q, want %q", got, want)
+	}
+	if runs < 3 {
+		t.Errorf("only %d analyze runs overlapped the load", runs)
 	}
 }
