@@ -203,17 +203,23 @@ func TestHostileContent(t *testing.T) {
 		Chunks: []format.Chunk{format.NewChunk(2e8, badJSON)}, Bytes: int64(len(badJSON))}
 	badNonStream.Request.Headers["X-Lessllm-User"] = []string{"user\xff"}
 
+	// A recorded Anthropic stream (format/wire/testdata) with a bad byte in
+	// its text, gzipped as Anthropic sends it.
+	rec := recordings(t)[0]
+	rec.body = bytes.Replace(rec.body, []byte(`"text":"Hello"`), []byte("\"text\":\"Hel\xfflo\""), 1)
+	badRecorded := recordedExchange(t, rec, "gzip", t0.Add(13*time.Second), "recorded-bad-utf8")
+
 	os.MkdirAll(filepath.Join(dir, "a"), 0o700)
 	os.MkdirAll(filepath.Join(dir, "b"), 0o700)
-	rawSegment(t, filepath.Join(dir, "a"), "hostile", good(1), line(t, badPrompt), good(2), line(t, badAnswer), line(t, badNonStream), good(3))
+	rawSegment(t, filepath.Join(dir, "a"), "hostile", good(1), line(t, badPrompt), good(2), line(t, badAnswer), line(t, badNonStream), good(3), line(t, badRecorded))
 	rawSegment(t, filepath.Join(dir, "b"), "clean", good(4), good(5))
 	out := t.TempDir()
 	sum, err := Run(context.Background(), Options{Inputs: []string{dir}, DB: filepath.Join(out, "a.duckdb")})
 	if err != nil {
 		t.Fatalf("run failed: %v", err)
 	}
-	if sum.Rows != 8 || sum.Segments != 2 {
-		t.Fatalf("%d segments, %d rows; want 2 and 8", sum.Segments, sum.Rows)
+	if sum.Rows != 9 || sum.Segments != 2 {
+		t.Fatalf("%d segments, %d rows; want 2 and 9", sum.Segments, sum.Rows)
 	}
 	db, _ := OpenReadOnly(sum.DB)
 	defer db.Close()
@@ -238,13 +244,16 @@ func TestHostileContent(t *testing.T) {
 	// The whole dataset reads back through DuckDB's Parquet reader.
 	var n int
 	glob := filepath.Join(sum.Parquet, "api_calls", "**", "*.parquet")
-	if err := db.QueryRow(`SELECT count(*) FROM read_parquet(?) WHERE json_valid(response_json) IS NOT FALSE`, glob).Scan(&n); err != nil || n != 8 {
+	if err := db.QueryRow(`SELECT count(*) FROM read_parquet(?) WHERE json_valid(response_json) IS NOT FALSE`, glob).Scan(&n); err != nil || n != 9 {
 		t.Errorf("read_parquet of the dataset: %d rows, %v", n, err)
 	}
-	var js string
-	if err := db.QueryRow(`SELECT response_json::VARCHAR FROM api_calls WHERE request_id = ?`, badAnswer.ID).Scan(&js); err != nil ||
-		!json.Valid([]byte(js)) || !strings.Contains(js, "\uFFFD") {
-		t.Errorf("reassembled answer with bad bytes: %v, %s", err, js)
+	for _, id := range []string{badAnswer.ID, badRecorded.ID} {
+		var js string
+		var out int
+		if err := db.QueryRow(`SELECT response_json::VARCHAR, actual_completion_tokens FROM api_calls WHERE request_id = ?`, id).Scan(&js, &out); err != nil ||
+			!json.Valid([]byte(js)) || !strings.Contains(js, "\uFFFD") || out == 0 {
+			t.Errorf("%s: reassembled answer with bad bytes: %v, %d output tokens, %s", id, err, out, js)
+		}
 	}
 }
 
