@@ -2,7 +2,6 @@ package capture
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -29,17 +28,8 @@ func TestInboundKeys(t *testing.T) {
 		c.InboundKeys = []string{"sha256:" + config.HashKey(inboundKeyA), inboundKeyB}
 	})
 	post := func(headers map[string]string) (int, string) {
-		req, _ := http.NewRequest("POST", h.inst.URL+"/v1/chat/completions", strings.NewReader(`{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`))
-		for k, v := range headers {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		status, _, body := send(t, "POST", h.inst.URL+"/v1/chat/completions", `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`, headers)
+		return status, body
 	}
 	for name, hdr := range map[string]map[string]string{
 		"no key":                 nil,
