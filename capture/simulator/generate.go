@@ -37,10 +37,10 @@ func (s *Simulator) chat(w http.ResponseWriter, r *http.Request) {
 		"completion_tokens_details": map[string]any{"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
 	}
 	finish := "stop"
-	switch mt, ok := req["max_tokens"].(float64); {
+	switch {
 	case tool != nil:
 		finish = "tool_calls"
-	case ok && int(mt) == c.tokens:
+	case c.limited: // max_tokens or max_completion_tokens
 		finish = "length"
 	}
 	if !c.stream {
@@ -173,7 +173,7 @@ func (s *Simulator) messages(w http.ResponseWriter, r *http.Request) {
 	case tool != nil:
 		c.tokens = len(tool.pieces())
 		stop = "tool_use"
-	case int(req["max_tokens"].(float64)) == c.tokens:
+	case c.limited:
 		stop = "max_tokens"
 	}
 	usage := func(output int) map[string]any {

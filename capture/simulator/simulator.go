@@ -145,6 +145,7 @@ type call struct {
 	stream   bool
 	usage    bool // OpenAI stream_options.include_usage
 	tokens   int  // output tokens to generate
+	limited  bool // the request's token limit ended generation (finish_reason length / stop_reason max_tokens)
 	ttft     time.Duration
 	tpot     time.Duration
 	prompt   promptTokens
@@ -180,8 +181,8 @@ func (s *Simulator) start(w http.ResponseWriter, r *http.Request, dialect string
 		c.tokens = v
 	}
 	for _, f := range []string{maxTokensField, "max_completion_tokens"} {
-		if mt, ok := req[f].(float64); ok && int(mt) < c.tokens && mt > 0 {
-			c.tokens = int(mt)
+		if mt, ok := req[f].(float64); ok && int(mt) <= c.tokens && mt > 0 {
+			c.tokens, c.limited = int(mt), true
 		}
 	}
 	if v, err := strconv.Atoi(r.Header.Get("X-Sim-TTFT-Ms")); err == nil {

@@ -1,0 +1,99 @@
+package simulator
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lessllm/lessllm/format/wire"
+)
+
+func post(t *testing.T, url, body string, header map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	// No transparent decompression: the test sees what was sent.
+	resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+// TestFinishReasons: generation ended by the request's token limit reports
+// it as the API does — max_tokens or max_completion_tokens → "length",
+// Anthropic's max_tokens → "max_tokens" — and a natural end as stop.
+func TestFinishReasons(t *testing.T) {
+	srv := httptest.NewServer(New(Options{TTFT: -1, TPOT: -1, OutputTokens: 10}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		name, path, body, want string
+	}{
+		{"chat, no limit", "/v1/chat/completions", `{"model":"gpt-4o","messages":[]}`, "stop"},
+		{"chat, limit above the answer", "/v1/chat/completions", `{"model":"gpt-4o","max_tokens":50,"messages":[]}`, "stop"},
+		{"chat, max_tokens", "/v1/chat/completions", `{"model":"gpt-4o","max_tokens":4,"messages":[]}`, "length"},
+		{"chat, max_completion_tokens", "/v1/chat/completions", `{"model":"gpt-4o","max_completion_tokens":4,"messages":[]}`, "length"},
+		{"messages, end", "/v1/messages", `{"model":"claude-sonnet-4-5","max_tokens":50,"messages":[]}`, "end_turn"},
+		{"messages, max_tokens", "/v1/messages", `{"model":"claude-sonnet-4-5","max_tokens":3,"messages":[]}`, "max_tokens"},
+	} {
+		_, b := post(t, srv.URL+tc.path, tc.body, nil)
+		var r struct {
+			Choices []struct {
+				FinishReason string `json:"finish_reason"`
+			} `json:"choices"`
+			StopReason string `json:"stop_reason"`
+		}
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatalf("%s: %v: %s", tc.name, err, b)
+		}
+		got := r.StopReason
+		if len(r.Choices) > 0 {
+			got = r.Choices[0].FinishReason
+		}
+		if got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestCompressesWhatTheClientAccepts: the coding is the simulator's first
+// preference the client accepts (q=0 refuses one); the body decodes to the
+// plain answer, and a compressed request body is read.
+func TestCompressesWhatTheClientAccepts(t *testing.T) {
+	for _, tc := range []struct{ accept, want string }{
+		{"", ""},
+		{"identity", ""},
+		{"gzip, deflate", "gzip"},
+		{"gzip, deflate, br", "br"},
+		{"br;q=0, gzip", "gzip"},
+		{"zstd", "zstd"},
+		{"*", "br"},
+		{"*, br;q=0", "gzip"},
+	} {
+		if got := encoding(DefaultEncodings, tc.accept); got != tc.want {
+			t.Errorf("Accept-Encoding %q: %q, want %q", tc.accept, got, tc.want)
+		}
+	}
+	srv := httptest.NewServer(New(Options{TTFT: -1, TPOT: time.Microsecond, OutputTokens: 5}))
+	defer srv.Close()
+	for _, stream := range []bool{false, true} {
+		body := `{"model":"gpt-4o","stream":` + map[bool]string{false: "false", true: "true"}[stream] + `,"messages":[]}`
+		resp, b := post(t, srv.URL+"/v1/chat/completions", body, map[string]string{"Accept-Encoding": "br"})
+		if ce := resp.Header.Get("Content-Encoding"); ce != "br" {
+			t.Fatalf("stream %v: Content-Encoding %q", stream, ce)
+		}
+		plain, err := wire.DecodeBody("br", b, 1<<20)
+		if err != nil || !strings.Contains(string(plain), `"model":"gpt-4o`) {
+			t.Errorf("stream %v: %v %s", stream, err, plain)
+		}
+	}
+}
