@@ -37,8 +37,12 @@ test: lint
 	$(GO) test -count=1 -race $(PKGS_NOCGO) ./analyze/
 	@$(MAKE) --no-print-directory fuzz-ci
 
+# The segment format is read wherever shipped segments go: it must build on
+# every OS, not only where capture runs.
 lint:
 	$(GO) vet ./...
+	GOOS=windows $(GO) build ./format/...
+	GOOS=darwin $(GO) build ./format/...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
