@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/lessllm/lessllm/analyze"
 )
@@ -59,6 +60,10 @@ func (c *QueryCmd) analyseNew() error {
 	if err != nil {
 		return err
 	}
+	// A running capture hands an exchange to the file within
+	// capture.flush_interval (plus one frame's compression): wait that
+	// long, so every call that ended before this command started is read.
+	time.Sleep(cfg.Capture.FlushInterval + 50*time.Millisecond)
 	if _, err := analyze.Run(context.Background(), opts); err != nil {
 		return fmt.Errorf("--fresh: analysing %s: %w", strings.Join(opts.Inputs, ", "), err)
 	}
