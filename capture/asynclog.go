@@ -30,6 +30,8 @@ type logQueue struct {
 	done    chan struct{}
 	once    sync.Once
 	dropped atomic.Int64
+	closeMu sync.RWMutex // as Recorder's: a line after close is dropped
+	closed  bool
 }
 
 var _ slog.Handler = (*asyncHandler)(nil)
@@ -38,17 +40,8 @@ func newAsyncHandler(inner slog.Handler, size int) *asyncHandler {
 	q := &logQueue{ch: make(chan logItem, size), done: make(chan struct{})}
 	go func() {
 		defer close(q.done)
-		for {
-			select {
-			case it, ok := <-q.ch:
-				if !ok {
-					return
-				}
-				_ = it.h.Handle(context.Background(), it.r)
-			default:
-				time.Sleep(drainPause) // as the recorder: no wake-up per line
-			}
-		}
+		// As the recorder: parked while idle, no wake-up per line when busy.
+		drain(q.ch, func(it logItem) { _ = it.h.Handle(context.Background(), it.r) })
 	}()
 	return &asyncHandler{inner: inner, q: q}
 }
@@ -58,6 +51,12 @@ func (h *asyncHandler) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h *asyncHandler) Handle(_ context.Context, r slog.Record) error {
+	h.q.closeMu.RLock()
+	defer h.q.closeMu.RUnlock()
+	if h.q.closed {
+		h.q.dropped.Add(1)
+		return nil
+	}
 	select {
 	case h.q.ch <- logItem{h.inner, r.Clone()}:
 	default:
@@ -75,9 +74,14 @@ func (h *asyncHandler) WithGroup(name string) slog.Handler {
 }
 
 // close writes what is queued and stops the goroutine. Records logged
-// afterwards panic on the closed channel, so close only at the very end.
+// afterwards are dropped and counted.
 func (h *asyncHandler) close() {
-	h.q.once.Do(func() { close(h.q.ch) })
+	h.q.once.Do(func() {
+		h.q.closeMu.Lock()
+		h.q.closed = true
+		close(h.q.ch)
+		h.q.closeMu.Unlock()
+	})
 	<-h.q.done
 	if n := h.q.dropped.Load(); n > 0 {
 		r := slog.NewRecord(time.Now(), slog.LevelWarn, "log lines dropped: the log writer could not keep up", 0)

@@ -33,6 +33,10 @@ type Recorder struct {
 	lastErr atomic.Int64 // unix ns of the last write error
 	lastLog atomic.Int64
 	once    sync.Once
+	// closeMu orders Record's send against Close's close(ch): a record
+	// arriving after Close is dropped, never sent on a closed channel.
+	closeMu sync.RWMutex
+	closed  bool
 }
 
 var _ RecordSink = (*Recorder)(nil)
@@ -59,31 +63,51 @@ func OpenRecorder(opts format.WriterOptions, queueSize int, log *slog.Logger) (*
 	return r, nil
 }
 
-// drainPause is how long the writer goroutine sleeps when the queue is
-// empty. Polling instead of parking on the channel spares a busy proxy one
-// goroutine wake-up per exchange; it adds at most this much to the
-// flush-delay bound.
+// drainPause is how long the writer goroutine lets records gather after
+// the first one wakes it: a busy proxy then costs one goroutine wake-up per
+// pause, not one per exchange, and an idle one sleeps on the channel
+// (no wake-up at all). It adds at most this much to the flush-delay bound.
 const drainPause = 5 * time.Millisecond
 
 func (r *Recorder) run() {
 	defer close(r.done)
-	for {
-		select {
-		case ex, ok := <-r.ch:
-			if !ok {
-				return
+	drain(r.ch, func(ex *format.Exchange) {
+		if err := r.w.Append(ex); err != nil {
+			r.writeFailed(err, 1)
+		}
+	})
+}
+
+// drain hands every item of ch to handle until ch is closed: it parks on
+// the channel while it is empty, and after each wake-up waits drainPause
+// and takes everything that arrived meanwhile.
+func drain[T any](ch <-chan T, handle func(T)) {
+	for first := range ch {
+		handle(first)
+		time.Sleep(drainPause)
+		for more := true; more; {
+			select {
+			case it, ok := <-ch:
+				if !ok {
+					return
+				}
+				handle(it)
+			default:
+				more = false
 			}
-			if err := r.w.Append(ex); err != nil {
-				r.writeFailed(err, 1)
-			}
-		default:
-			time.Sleep(drainPause)
 		}
 	}
 }
 
-// Record queues ex, or drops and counts it when the queue is full.
+// Record queues ex, or drops and counts it when the queue is full or the
+// recorder is closed (an exchange that ends during a forced shutdown).
 func (r *Recorder) Record(ex *format.Exchange) {
+	r.closeMu.RLock()
+	defer r.closeMu.RUnlock()
+	if r.closed {
+		r.dropped.Add(1)
+		return
+	}
 	select {
 	case r.ch <- ex:
 	default:
@@ -116,7 +140,12 @@ func (r *Recorder) Close() error {
 	if r == nil {
 		return nil
 	}
-	r.once.Do(func() { close(r.ch) })
+	r.once.Do(func() {
+		r.closeMu.Lock()
+		r.closed = true
+		close(r.ch)
+		r.closeMu.Unlock()
+	})
 	<-r.done
 	return r.w.Close()
 }
