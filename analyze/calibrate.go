@@ -12,8 +12,8 @@ import (
 // on one exchange. It runs over all of api_calls after every load, so the
 // result is the same whether the data came in one run or in many (values
 // are rounded to 0.001 ms so that the order rows were summed in does not
-// show). Parquet files keep what was known when their segment was analysed;
-// `analyze --full` rewrites them.
+// show). The Parquet files of the segments whose rows change are written
+// again afterwards (dataset.go).
 func calibrate(ctx context.Context, db *sql.DB, prices *pricing.Table) error {
 	for _, step := range []struct{ name, sql string }{
 		{"modeled TTFT/TPOT", modelTTFT},

@@ -238,11 +238,22 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 	if sum.Segments > 0 {
+		before, err := derivedDigests(ctx, db)
+		if err != nil {
+			return nil, err
+		}
 		if err := calibrate(ctx, db, opts.Prices); err != nil {
 			return nil, err
 		}
 		if err := replayCache(ctx, db, opts.CacheRules, opts.Prices, filepath.Dir(opts.DB)); err != nil {
 			return nil, fmt.Errorf("prompt-cache model: %w", err)
+		}
+		after, err := derivedDigests(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		if err := rewriteSegments(ctx, db, opts.Parquet, changedSegments(before, after)); err != nil {
+			return nil, err
 		}
 	}
 	if sum.UnknownModels, err = unknownModels(ctx, db); err != nil {

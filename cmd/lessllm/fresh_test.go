@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
@@ -60,6 +61,7 @@ providers:
 				t.Fatalf("query --fresh: %s", stderr)
 			}
 			if out == fmt.Sprintf("n,ids\n%d,%d\n", want, want) {
+				datasetEqualsTable(t, db)
 				return
 			}
 			if time.Now().After(deadline) {
@@ -86,6 +88,7 @@ providers:
 	if out := queryOK(t, db, "csv", `SELECT count(*) AS n, count(DISTINCT request_id) AS ids FROM api_calls`); out != "n,ids\n8,8\n" {
 		t.Fatalf("after sealing: %q", out)
 	}
+	datasetEqualsTable(t, db)
 	full := filepath.Join(t.TempDir(), "full.duckdb")
 	analyzeOK(t, dir, "--db", full, "--full")
 	const rows = `SELECT * FROM api_calls ORDER BY request_id`
@@ -182,5 +185,41 @@ providers:
 	}
 	if runs < 3 {
 		t.Errorf("only %d analyze runs overlapped the load", runs)
+	}
+}
+
+// datasetEqualsTable checks that the Parquet dataset next to db holds
+// exactly api_calls: every row, every column, compared as CSV written by
+// DuckDB from both, ordered by request_id.
+func datasetEqualsTable(t *testing.T, db string) {
+	t.Helper()
+	conn, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Exec(fmt.Sprintf(`ATTACH '%s' AS a (READ_ONLY)`, db)); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pq := filepath.Join(filepath.Dir(db), "parquet", "api_calls", "*", "*.parquet")
+	// The files store columns by name; select them in the table's order.
+	var cols string
+	if err := conn.QueryRow(`SELECT string_agg('"' || column_name || '"', ', ' ORDER BY ordinal_position)
+		FROM information_schema.columns WHERE table_catalog = 'a' AND table_name = 'api_calls'`).Scan(&cols); err != nil {
+		t.Fatal(err)
+	}
+	for name, from := range map[string]string{
+		"table":   `a.api_calls`,
+		"dataset": fmt.Sprintf(`read_parquet('%s', hive_partitioning=false)`, pq),
+	} {
+		if _, err := conn.Exec(fmt.Sprintf(`COPY (SELECT %s FROM %s ORDER BY request_id) TO '%s/%s.csv'`, cols, from, dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	table, _ := os.ReadFile(filepath.Join(dir, "table.csv"))
+	dataset, _ := os.ReadFile(filepath.Join(dir, "dataset.csv"))
+	if string(table) != string(dataset) {
+		t.Errorf("the Parquet dataset differs from api_calls:\n%s", firstDiff(string(table), string(dataset)))
 	}
 }
