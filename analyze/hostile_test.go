@@ -107,7 +107,14 @@ func recordedExchange(t *testing.T, rec recorded, coding string, start time.Time
 	if strings.HasPrefix(rec.path, "/v1/messages") {
 		ex.Route.Provider, ex.Route.Dialect = "anthropic", "anthropic"
 	}
-	ex.Request.SetBody([]byte(rec.request), int64(len(rec.request)))
+	// Clients compress request bodies too (the Codex CLI sends zstd): the
+	// request goes in the same coding as the answer.
+	reqBody := []byte(rec.request)
+	if coding != "identity" {
+		reqBody = bytes.Join(encodeEvents(t, coding, reqBody), nil)
+		ex.Request.Headers["Content-Encoding"] = []string{coding}
+	}
+	ex.Request.SetBody(reqBody, int64(len(reqBody)))
 	ct := "application/json"
 	if rec.sse {
 		ct = "text/event-stream; charset=utf-8"
@@ -131,8 +138,9 @@ func recordedExchange(t *testing.T, rec recorded, coding string, start time.Time
 
 // TestCompressedResponsesAnalyseAsPlain: real recorded answers, sent the
 // way providers send them — gzip, br, zstd, deflate; JSON and event streams
-// flushed event by event — give every analysed column the uncompressed
-// answer gives, bytes on the wire apart.
+// flushed event by event — with requests compressed the same way, give
+// every analysed column the uncompressed exchange gives, bytes on the wire
+// apart.
 func TestCompressedResponsesAnalyseAsPlain(t *testing.T) {
 	dir := t.TempDir()
 	w, err := format.NewWriter(format.WriterOptions{Dir: dir, Node: "n", FlushInterval: time.Hour})
@@ -156,7 +164,7 @@ func TestCompressedResponsesAnalyseAsPlain(t *testing.T) {
 	}
 	db, _ := OpenReadOnly(sum.DB)
 	defer db.Close()
-	cols := `coalesce(response_json, 'NULL'), coalesce(actual_prompt_tokens, -1), coalesce(actual_completion_tokens, -1),
+	cols := `coalesce(request_json::VARCHAR, 'NULL'), coalesce(model, 'NULL'), stream, coalesce(response_json::VARCHAR, 'NULL'), coalesce(actual_prompt_tokens, -1), coalesce(actual_completion_tokens, -1),
 		coalesce(actual_cached_tokens, -1), coalesce(estimated_cost_usd, -1), coalesce(finish_reason, 'NULL'),
 		coalesce(estimated_ttft_ms, -1), coalesce(problems, ''), coalesce(response_model, 'NULL'), chunks`
 	for i, rec := range recs {

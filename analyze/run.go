@@ -174,60 +174,23 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if !sf.Sealed {
-			// Sealed meanwhile (and listed under its sealed name too): the
-			// sealed file replaces whatever this one gave.
-			if sealedNames[segmentName(sf)] {
-				a.segmentDone(sf.Size)
-				continue
-			}
-			id := provisionalID(sf)
-			if !opts.Full && done[id] != "" { // nothing appended since the last run
-				sum.AlreadyDone++
-				a.segmentDone(sf.Size)
-				continue
-			}
-			sl, err := a.segment(ctx, sf)
-			if err != nil {
-				return nil, err
-			}
-			if sl.gone { // sealed or repaired between listing and opening: next run
-				a.segmentDone(sf.Size)
-				continue
-			}
-			sl.sha256 = id
-			sum.Provisional++
-			if err := loaded(); err != nil {
-				sl.removeTemp()
-				return nil, err
-			}
-			inFlight = startLoad(ctx, db, sl)
-			continue
-		}
-		id, intact, err := identity(sf.Path)
-		if err != nil {
-			sum.Problems = append(sum.Problems, fmt.Sprintf("%s: %v (skipped)", sf.Path, err))
+		id, ok := a.identify(sf, sum, done, byName, sealedNames, seen)
+		if !ok {
 			a.segmentDone(sf.Size)
 			continue
 		}
-		if seen[id] || (!opts.Full && done[id] != "") {
-			sum.AlreadyDone++
-			a.segmentDone(sf.Size)
-			continue
-		}
-		// A damaged copy (a transfer cut short) of a segment already
-		// analysed from an intact copy must not replace its rows.
-		if prev, ok := byName[filepath.Base(sf.Path)]; ok && prev != id && !intact {
-			sum.Problems = append(sum.Problems, fmt.Sprintf("%s: a damaged copy of a segment already analysed; its earlier analysis is kept", sf.Path))
-			a.segmentDone(sf.Size)
-			continue
-		}
-		seen[id] = true
 		sl, err := a.segment(ctx, sf)
 		if err != nil {
 			return nil, err
 		}
+		if sl.gone { // an .open file sealed or repaired between listing and opening: next run
+			a.segmentDone(sf.Size)
+			continue
+		}
 		sl.sha256 = id
+		if !sf.Sealed {
+			sum.Provisional++
+		}
 		if err := loaded(); err != nil {
 			sl.removeTemp()
 			return nil, err
@@ -264,6 +227,42 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	sum.Elapsed = time.Since(start)
 	stopTicker()
 	return sum, nil
+}
+
+// identify returns the ledger key of a segment to analyse in this run, or
+// false when it is to be skipped (already analysed, a damaged copy of an
+// analysed one, unreadable — the last two reported in sum).
+func (a *analyzer) identify(sf format.SegmentFile, sum *Summary, done, byName map[string]string, sealedNames, seen map[string]bool) (string, bool) {
+	if !sf.Sealed {
+		// Sealed meanwhile (and listed under its sealed name too): the
+		// sealed file replaces whatever this one gave.
+		if sealedNames[segmentName(sf)] {
+			return "", false
+		}
+		id := provisionalID(sf)
+		if !a.opts.Full && done[id] != "" { // nothing appended since the last run
+			sum.AlreadyDone++
+			return "", false
+		}
+		return id, true
+	}
+	id, intact, err := identity(sf.Path)
+	if err != nil {
+		sum.Problems = append(sum.Problems, fmt.Sprintf("%s: %v (skipped)", sf.Path, err))
+		return "", false
+	}
+	if seen[id] || (!a.opts.Full && done[id] != "") {
+		sum.AlreadyDone++
+		return "", false
+	}
+	// A damaged copy (a transfer cut short) of a segment already analysed
+	// from an intact copy must not replace its rows.
+	if prev, ok := byName[filepath.Base(sf.Path)]; ok && prev != id && !intact {
+		sum.Problems = append(sum.Problems, fmt.Sprintf("%s: a damaged copy of a segment already analysed; its earlier analysis is kept", sf.Path))
+		return "", false
+	}
+	seen[id] = true
+	return id, true
 }
 
 // segmentName is the name a segment's rows and ledger entry carry: the
