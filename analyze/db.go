@@ -28,7 +28,7 @@ import (
 //	sensitive_findings   secrets and personal data found in prompts and responses (masked; findings.go)
 //	cache_cost           view: cost paid, without cache, and with every predicted hit
 //
-// DESIGN.md §5.
+// ARCHITECTURE.md §5.
 
 const ledgerDDL = `
 CREATE TABLE IF NOT EXISTS lessllm_meta (key VARCHAR PRIMARY KEY, value VARCHAR);

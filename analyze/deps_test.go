@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestReadsSegmentsOnly enforces DESIGN.md §2: analyze reads segments
+// TestReadsSegmentsOnly enforces ARCHITECTURE.md §2: analyze reads segments
 // (format/) and never links the capture side.
 func TestReadsSegmentsOnly(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "./...").Output()

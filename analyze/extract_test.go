@@ -42,7 +42,7 @@ func fixture(t *testing.T, name string) string {
 }
 
 // anthropicRevised is an Anthropic stream whose final message_delta reports
-// other counts than message_start (DESIGN.md §8), with a 1-hour cache write.
+// other counts than message_start (ARCHITECTURE.md §8), with a 1-hour cache write.
 const anthropicRevised = `event: message_start
 data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[],"stop_reason":null,"usage":{"input_tokens":10,"cache_read_input_tokens":0,"cache_creation_input_tokens":0,"output_tokens":1}}}
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestHotPathDependencies enforces DESIGN.md §2: a capture process never
+// TestHotPathDependencies enforces ARCHITECTURE.md §2: a capture process never
 // links analyze, DuckDB or Parquet (no cgo-heavy code on the hot path).
 func TestHotPathDependencies(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "./...").Output()

@@ -25,7 +25,7 @@ const streamBody = `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"us
 
 // TestKeepAliveCurl1000: curl given the URL 1,000 times sends 1,000
 // streamed POSTs over one reused connection; every response must be
-// complete. A bare httputil.ReverseProxy cut ~1% of these here (DESIGN.md
+// complete. A bare httputil.ReverseProxy cut ~1% of these here (ARCHITECTURE.md
 // §8); see the Server doc comment for why this proxy does not.
 func TestKeepAliveCurl1000(t *testing.T) {
 	if testing.Short() {

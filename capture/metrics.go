@@ -6,7 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metrics are the proxy's Prometheus metrics (DESIGN.md §4). Each Server
+// Metrics are the proxy's Prometheus metrics (ARCHITECTURE.md §4). Each Server
 // registers its own on the registry it is given, so several servers (tests,
 // embedding programs) never collide.
 type Metrics struct {

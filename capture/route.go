@@ -11,7 +11,7 @@ import (
 	"github.com/lessllm/lessllm/capture/config"
 )
 
-// Dialects: the API a client speaks, decided by the path (DESIGN.md §4).
+// Dialects: the API a client speaks, decided by the path (ARCHITECTURE.md §4).
 const (
 	dialectOpenAI    = config.OpenAI
 	dialectAnthropic = config.Anthropic

@@ -2,7 +2,7 @@
 // requests to the configured upstreams, relays responses chunk by chunk
 // with a flush per read, and hands every completed exchange — request,
 // routing, connection timings, each chunk with its nanosecond offset — to a
-// RecordSink. It never tokenizes, prices or queries anything (DESIGN.md §4);
+// RecordSink. It never tokenizes, prices or queries anything (ARCHITECTURE.md §4);
 // it never imports analyze, DuckDB or Parquet.
 package capture
 

@@ -53,7 +53,7 @@ func compressedSize(t testing.TB, exs []*format.Exchange, perFrame int) int64 {
 	return w.Stats().BytesWritten
 }
 
-// TestCompressionRatio checks DESIGN.md's 15× target with frames ended at
+// TestCompressionRatio checks the 15× compression target of the segment format (BENCHMARKS.md) with frames ended at
 // every flush. One record per frame is the worst case: a quiet proxy whose
 // every 200 ms flush holds a single exchange. BENCHMARKS.md quotes the log.
 func TestCompressionRatio(t *testing.T) {

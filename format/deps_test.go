@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestDependencies enforces DESIGN.md §2: the segment format depends on the
+// TestDependencies enforces ARCHITECTURE.md §2: the segment format depends on the
 // standard library and two pure-Go compression modules only —
 // klauspost/compress (segment frames; gzip, deflate and zstd content
 // codings) and andybalholm/brotli (the br content coding, format/wire) — so

@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// SecretHeaders are always redacted (DESIGN.md §3). Callers add their own
+// SecretHeaders are always redacted (ARCHITECTURE.md §3). Callers add their own
 // configured names to RedactHeader's extra list.
 var SecretHeaders = []string{
 	"Authorization",

@@ -27,7 +27,7 @@ type WriterOptions struct {
 	MaxSegmentAge time.Duration
 	// FlushInterval bounds how long an appended record waits before it is
 	// handed to the kernel as part of a complete, checksummed zstd frame
-	// (DESIGN.md §3). Default 200ms.
+	// (ARCHITECTURE.md §3). Default 200ms.
 	FlushInterval time.Duration
 	// MaxFrameBytes ends a frame early once this much uncompressed NDJSON is
 	// pending, bounding memory and the loss from one damaged frame.

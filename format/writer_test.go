@@ -95,7 +95,7 @@ func TestWriterCreatesPrivateDirectory(t *testing.T) {
 	}
 }
 
-// TestSegmentReadableWithoutLessllm: the contract of DESIGN.md §3 — zstdcat
+// TestSegmentReadableWithoutLessllm: the contract of ARCHITECTURE.md §3 — zstdcat
 // and jq read a sealed segment with no lessllm code.
 func TestSegmentReadableWithoutLessllm(t *testing.T) {
 	for _, tool := range []string{"zstd", "jq"} {

@@ -47,7 +47,7 @@ func TestCost(t *testing.T) {
 }
 
 // TestPublicTableErrorsCorrected: the source lists a 1-hour cache write
-// below the 5-minute one for these models (DESIGN.md §8); Anthropic
+// below the 5-minute one for these models (ARCHITECTURE.md §8); Anthropic
 // documents 2× the input price.
 func TestPublicTableErrorsCorrected(t *testing.T) {
 	table := Default()

@@ -63,7 +63,7 @@ type File struct {
 	Path string `yaml:"-"`
 }
 
-// Capture configures how exchanges are recorded (DESIGN.md §3).
+// Capture configures how exchanges are recorded (ARCHITECTURE.md §3).
 type Capture struct {
 	Dir             string        `yaml:"dir"`
 	Node            string        `yaml:"node"` // "" = host name

@@ -1,7 +1,7 @@
 // Package egress dials upstream APIs through the routes a corporate network
 // allows: directly, or through HTTP/HTTPS (CONNECT), SOCKS4/4a or SOCKS5/5h
 // proxies with credentials, trying an ordered list of routes and skipping
-// those that just failed (DESIGN.md §4).
+// those that just failed (ARCHITECTURE.md §4).
 package egress
 
 import (

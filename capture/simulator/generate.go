@@ -223,7 +223,7 @@ func (s *Simulator) messages(w http.ResponseWriter, r *http.Request) {
 	}
 	sse(w, "content_block_stop", []byte(`{"type":"content_block_stop","index":0}`))
 	// The final message_delta repeats the full usage with the final output
-	// count, as the real API does (DESIGN.md §8).
+	// count, as the real API does (ARCHITECTURE.md §8).
 	sse(w, "message_delta", mustJSON(map[string]any{"type": "message_delta",
 		"delta": map[string]any{"stop_reason": stop, "stop_sequence": nil}, "usage": usage(c.tokens)}))
 	sse(w, "message_stop", []byte(`{"type":"message_stop"}`))

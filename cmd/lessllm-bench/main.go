@@ -1,6 +1,5 @@
 // Command lessllm-bench measures what the capture proxy costs, side by side
-// with the alternatives, in one run on one machine (DESIGN.md §7; issue
-// "Performance"):
+// with the alternatives, in one run on one machine (ARCHITECTURE.md §7):
 //
 //   - direct: the client talks to the upstream (the simulator) itself;
 //   - bare: a minimal Go proxy — read the body, forward it, copy the answer

@@ -109,7 +109,7 @@ func TestSegmentsLsSealedPaths(t *testing.T) {
 	}
 }
 
-// TestDuckDBReadsSegments: DESIGN.md §3 — DuckDB reads sealed segments
+// TestDuckDBReadsSegments: ARCHITECTURE.md §3 — DuckDB reads sealed segments
 // with read_json and no lessllm code, chunks and embedded bodies included.
 func TestDuckDBReadsSegments(t *testing.T) {
 	dir, ids := writeSegments(t, 12)

@@ -1,5 +1,5 @@
 // Package wire holds the LLM APIs' wire formats that capture and analyze
-// share (DESIGN.md §2): server-sent-event framing, the streamed events of
+// share (ARCHITECTURE.md §2): server-sent-event framing, the streamed events of
 // OpenAI Chat Completions, OpenAI Responses and Anthropic Messages, their
 // usage blocks, and the reassembly of a stream into the response the
 // non-streamed API would have returned, and the HTTP content codings

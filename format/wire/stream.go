@@ -57,7 +57,7 @@ type Stream struct {
 	HasUsage     bool
 	// Content events carry generated output (text, tool-call arguments,
 	// reasoning) — not role-only chunks, pings or message_start. TTFT ends
-	// at the first, TPOT spans first to last (DESIGN.md §5).
+	// at the first, TPOT spans first to last (ARCHITECTURE.md §5).
 	ContentEvents  int
 	FirstContentNS int64
 	LastContentNS  int64
@@ -542,7 +542,7 @@ func (a *anthropicStream) Event(ev Event) {
 			}
 		}
 		if e.Usage != nil {
-			a.usage.merge(e.Usage) // the final counts win (DESIGN.md §8)
+			a.usage.merge(e.Usage) // the final counts win (ARCHITECTURE.md §8)
 			a.s.HasUsage = true
 		}
 	case "message_stop":

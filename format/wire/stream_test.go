@@ -165,7 +165,7 @@ func TestAnthropicUsageConventions(t *testing.T) {
 		t.Fatalf("got %+v", u)
 	}
 	// OpenAI: prompt_tokens already includes cached tokens, which need not
-	// be a multiple of 128 (DESIGN.md §8).
+	// be a multiple of 128 (ARCHITECTURE.md §8).
 	u, ok = UsageOf(KindOpenAIChat, []byte(`{"usage":{"prompt_tokens":5000,"completion_tokens":10,"total_tokens":5010,"prompt_tokens_details":{"cached_tokens":4012}}}`))
 	if !ok || u.Prompt != 5000 || u.CachedRead != 4012 || u.Uncached() != 988 {
 		t.Fatalf("got %+v", u)

@@ -93,7 +93,7 @@ type anthropicUsage struct {
 	} `json:"cache_creation"`
 }
 
-// merge applies the counts present in later over a (DESIGN.md §8: the
+// merge applies the counts present in later over a (ARCHITECTURE.md §8: the
 // final message_delta can carry different, final counts).
 func (a *anthropicUsage) merge(later *anthropicUsage) {
 	if later.InputTokens != nil {

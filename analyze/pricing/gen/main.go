@@ -1,11 +1,11 @@
 // Command gen turns the public model price table (BerriAI/litellm's
-// model_prices_and_context_window.json, see ../../../../shared/data) into
+// model_prices_and_context_window.json; provenance in ../source/SOURCES.md) into
 // the table lessllm embeds: per-token prices of the text models, checked
 // against each provider's published cache multipliers.
 //
 //	go generate ./analyze/pricing
 //
-// The public table has known errors (DESIGN.md §8): Anthropic documents a
+// The public table has known errors (ARCHITECTURE.md §8): Anthropic documents a
 // 1-hour cache write at 2× the input price and a 5-minute write at 1.25×
 // (docs.anthropic.com/en/docs/build-with-claude/prompt-caching#pricing), yet
 // some entries list a 1-hour price below the 5-minute one. The generator
