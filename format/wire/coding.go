@@ -39,19 +39,6 @@ func Codings(contentEncoding string) []string {
 	return out
 }
 
-// Supported reports whether every coding in a Content-Encoding value can be
-// decoded here.
-func Supported(contentEncoding string) bool {
-	for _, c := range Codings(contentEncoding) {
-		switch c {
-		case "gzip", "x-gzip", "deflate", "br", "zstd":
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // byteSource is what the decoders read: with an io.ByteReader the
 // deflate-based ones read no byte past the ones they need, which keeps
 // DecodeChunks' timing exact.

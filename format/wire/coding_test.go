@@ -157,9 +157,6 @@ func TestDecodeBody(t *testing.T) {
 			}
 		})
 	}
-	if !Supported("gzip, br") || !Supported("") || Supported("compress") {
-		t.Error("Supported disagrees with the decoders")
-	}
 }
 
 // A zip bomb costs no more memory than the limit: 128 MiB of zeros,
