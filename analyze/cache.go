@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -371,6 +372,39 @@ func loadCacheResults(ctx context.Context, db *sql.DB, scratch string, preds []p
 		}
 	}
 	return tx.Commit()
+}
+
+// clearCacheResults empties what the cache model wrote, for a run with
+// the model off.
+func clearCacheResults(ctx context.Context, db *sql.DB, scratch string) error {
+	if err := loadCacheResults(ctx, db, scratch, nil, nil); err != nil {
+		return err
+	}
+	_, err := db.ExecContext(ctx, `UPDATE api_calls SET estimated_cached_tokens = NULL, estimated_cache_hit_rate = NULL
+		WHERE estimated_cached_tokens IS NOT NULL OR estimated_cache_hit_rate IS NOT NULL`)
+	return err
+}
+
+// switchCacheModel records whether the cache model is on for this
+// database and reports whether that changed since the last run (then the
+// whole-database passes run even with no new segment, so turning the
+// model off or on takes effect at once). A new database counts as on.
+func switchCacheModel(ctx context.Context, db *sql.DB, on bool) (bool, error) {
+	want := "on"
+	if !on {
+		want = "off"
+	}
+	var was string
+	err := db.QueryRowContext(ctx, `SELECT value FROM lessllm_meta WHERE key = 'cache_model'`).Scan(&was)
+	if errors.Is(err, sql.ErrNoRows) {
+		was = "on"
+	} else if err != nil {
+		return false, err
+	}
+	if _, err := db.ExecContext(ctx, `INSERT OR REPLACE INTO lessllm_meta VALUES ('cache_model', ?)`, want); err != nil {
+		return false, err
+	}
+	return was != want, nil
 }
 
 // requestsByID reads and canonicalises the request bodies of a few calls.

@@ -15,10 +15,12 @@ import (
 	"unicode/utf8"
 )
 
-// Result is the answer to a query: column names and rows of Go values
-// (nil for NULL).
+// Result is the answer to a query: column names, their DuckDB types
+// ("BIGINT", "TIMESTAMP WITH TIME ZONE", "DECIMAL(18,3)"; "" where a
+// result was built by hand) and rows of Go values (nil for NULL).
 type Result struct {
 	Columns []string
+	Types   []string
 	Rows    [][]any
 }
 
@@ -34,7 +36,12 @@ func Query(ctx context.Context, db *sql.DB, query string, args ...any) (*Result,
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Columns: cols}
+	res := &Result{Columns: cols, Types: make([]string, len(cols))}
+	if types, err := rows.ColumnTypes(); err == nil {
+		for i, t := range types {
+			res.Types[i] = t.DatabaseTypeName()
+		}
+	}
 	for rows.Next() {
 		vals := make([]any, len(cols))
 		ptrs := make([]any, len(cols))
@@ -55,10 +62,18 @@ const (
 	FormatCSV      = "csv"
 	FormatJSON     = "json"
 	FormatMarkdown = "markdown"
+	// FormatJSONTyped is for programs (the Python package reads it): one
+	// object with the columns in order, their DuckDB types and the rows
+	// as arrays; see writeJSONTyped for how each type is written.
+	FormatJSONTyped = "json-typed"
 )
 
+// Formats are the names Result.Write takes, for flag enums and help text.
+var Formats = []string{FormatTable, FormatCSV, FormatJSON, FormatJSONTyped, FormatMarkdown}
+
 // Write renders the result: an aligned text table, CSV (RFC 4180, header
-// row), JSON (an array of objects), or a Markdown table.
+// row), JSON (an array of objects), typed JSON (FormatJSONTyped), or a
+// Markdown table.
 func (r *Result) Write(w io.Writer, format string) error {
 	switch format {
 	case FormatTable, "":
@@ -89,8 +104,10 @@ func (r *Result) Write(w io.Writer, format string) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
+	case FormatJSONTyped:
+		return r.writeJSONTyped(w)
 	}
-	return fmt.Errorf("unknown format %q (want table, csv, json or markdown)", format)
+	return fmt.Errorf("unknown format %q (want %s)", format, strings.Join(Formats, ", "))
 }
 
 func (r *Result) writeTable(w io.Writer, markdown bool) error {

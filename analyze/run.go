@@ -40,6 +40,11 @@ type Options struct {
 	Prices *pricing.Table
 	// CacheRules are the prompt-cache rules; nil means promptcache.Default().
 	CacheRules *promptcache.Table
+	// NoCacheModel turns the prompt-cache model off (config cache.enabled:
+	// false): the estimated cache columns stay NULL and cache_predictions
+	// and cache_opportunities empty. Fingerprints are still kept, so a
+	// later run with the model on fills everything in without --full.
+	NoCacheModel bool
 	// Sensitive finds secrets and personal data in prompts and responses;
 	// nil means the default rules.
 	Sensitive *sensitive.Scanner
@@ -200,7 +205,11 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err := loaded(); err != nil {
 		return nil, err
 	}
-	if sum.Segments > 0 {
+	cacheSwitched, err := switchCacheModel(ctx, db, !opts.NoCacheModel)
+	if err != nil {
+		return nil, err
+	}
+	if sum.Segments > 0 || cacheSwitched {
 		before, err := derivedDigests(ctx, db)
 		if err != nil {
 			return nil, err
@@ -208,7 +217,12 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		if err := calibrate(ctx, db, opts.Prices); err != nil {
 			return nil, err
 		}
-		if err := replayCache(ctx, db, opts.CacheRules, opts.Prices, filepath.Dir(opts.DB)); err != nil {
+		if opts.NoCacheModel {
+			err = clearCacheResults(ctx, db, filepath.Dir(opts.DB))
+		} else {
+			err = replayCache(ctx, db, opts.CacheRules, opts.Prices, filepath.Dir(opts.DB))
+		}
+		if err != nil {
 			return nil, fmt.Errorf("prompt-cache model: %w", err)
 		}
 		after, err := derivedDigests(ctx, db)

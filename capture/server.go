@@ -418,7 +418,50 @@ func (x *exchange) log(provider string, respBytes int64) {
 	if x.rec.Error != nil {
 		attrs = append(attrs, slog.String("error", x.rec.Error.Kind), slog.String("error_msg", x.rec.Error.Message))
 	}
+	if x.s.Logger.Enabled(context.Background(), slog.LevelDebug) {
+		attrs = x.debugAttrs(attrs)
+	}
 	x.s.Logger.LogAttrs(context.Background(), slog.LevelInfo, "exchange", attrs...)
+}
+
+// debugAttrs adds what a developer chasing one slow or failing call wants
+// (logging.level debug): where it went and the connection's milestones in
+// milliseconds. Still no keys and no bodies: the URL is the recorded one,
+// credentials in its query string already replaced.
+func (x *exchange) debugAttrs(attrs []slog.Attr) []slog.Attr {
+	if rt := x.rec.Route; rt != nil {
+		attrs = append(attrs, slog.String("url", rt.URL), slog.String("route", rt.Proxy))
+		if rt.UpstreamModel != "" {
+			attrs = append(attrs, slog.String("upstream_model", rt.UpstreamModel))
+		}
+		if rt.UpstreamDialect != "" {
+			attrs = append(attrs, slog.String("translated", rt.Dialect+"->"+rt.UpstreamDialect))
+		}
+		if len(rt.FailedRoutes) > 0 {
+			attrs = append(attrs, slog.Any("failed_routes", rt.FailedRoutes))
+		}
+	}
+	ms := func(ns int64) float64 { return float64(ns) / 1e6 }
+	t := x.rec.Timings
+	attrs = append(attrs, slog.Bool("conn_reused", t.ConnReused))
+	for _, m := range []struct {
+		name   string
+		at, to int64
+	}{{"dns_ms", t.DNSStart, t.DNSDone}, {"connect_ms", t.ConnectStart, t.ConnectDone}, {"tls_ms", t.TLSStart, t.TLSDone}} {
+		if m.to > 0 {
+			attrs = append(attrs, slog.Float64(m.name, ms(m.to-m.at)))
+		}
+	}
+	if t.FirstByte > 0 {
+		attrs = append(attrs, slog.Float64("first_byte_ms", ms(t.FirstByte)))
+	}
+	if x.rec.Response != nil {
+		attrs = append(attrs, slog.Int("chunks", len(x.rec.Response.Chunks)), slog.Bool("truncated", x.rec.Response.Truncated))
+	}
+	if len(x.rec.Warnings) > 0 {
+		attrs = append(attrs, slog.Any("warnings", x.rec.Warnings))
+	}
+	return attrs
 }
 
 // clientGoneGrace is how long the upstream request goes on after the client

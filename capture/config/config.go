@@ -185,11 +185,15 @@ type Pool struct {
 	IdleTimeout    time.Duration `yaml:"idle_timeout"`
 }
 
-// Logging is the requirements' section; db_path is analyze's default DB.
+// Logging: whether capture records exchanges, where analyze puts its
+// database, and how much capture logs on stderr.
 type Logging struct {
 	Enabled *bool  `yaml:"enabled"`
 	Storage string `yaml:"storage"`
 	DBPath  string `yaml:"db_path"`
+	// Level is the lowest level capture logs: debug, info (one line per
+	// exchange), warn (problems only) or error. A --log-level flag wins.
+	Level string `yaml:"level"`
 }
 
 // Price is a model's price in USD per million tokens, as providers
@@ -208,6 +212,11 @@ type Price struct {
 // published rules, any other (an OpenAI-compatible server) is modelled only
 // when listed here. Models match by a substring of the model name.
 type CacheRules struct {
+	// Enabled, when false, turns the prompt-cache model off: analyze
+	// leaves the estimated cache columns NULL and builds no cache advice
+	// (it still keeps the prompts' fingerprints, so turning it on again
+	// needs no --full). Nil means true.
+	Enabled   *bool                `yaml:"enabled"`
 	Providers map[string]CacheRule `yaml:"providers"`
 	Models    map[string]CacheRule `yaml:"models"`
 }
@@ -248,6 +257,10 @@ type CacheRule struct {
 	ExtendedTTL time.Duration `yaml:"extended_ttl"` // prompt_cache_retention 24h / cache_control ttl 1h
 }
 
+// CacheModel reports whether analyze runs the prompt-cache model
+// (cache.enabled, default true).
+func (f *File) CacheModel() bool { return f.Cache.Enabled == nil || *f.Cache.Enabled }
+
 // Provider types.
 const (
 	OpenAI    = "openai"
@@ -275,7 +288,7 @@ func Default() *File {
 			Timeouts: Timeouts{Connect: 10 * time.Second, TLSHandshake: 10 * time.Second, ResponseHeader: 60 * time.Second, IdleStream: 5 * time.Minute},
 			Pool:     Pool{MaxIdlePerHost: 64, IdleTimeout: 90 * time.Second},
 		},
-		Logging: Logging{Enabled: &enabled, Storage: "duckdb", DBPath: "./lessllm.duckdb"},
+		Logging: Logging{Enabled: &enabled, Storage: "duckdb", DBPath: "./lessllm.duckdb", Level: "info"},
 	}
 }
 
@@ -445,15 +458,12 @@ func expandStrings(v reflect.Value) {
 }
 
 var (
-	lineMsg      = regexp.MustCompile(`^line (\d+): (.*)$`)
-	notFoundMsg  = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
-	cannotMsg    = regexp.MustCompile(`^cannot unmarshal !!(\w+) ` + "`" + `?(.*?)` + "`" + `? into (\S+)$`)
-	typeSections = map[string]reflect.Type{
-		"config.File": reflect.TypeOf(File{}), "config.Capture": reflect.TypeOf(Capture{}),
-		"config.Provider": reflect.TypeOf(Provider{}), "config.ModelAlias": reflect.TypeOf(ModelAlias{}),
-		"config.Proxy": reflect.TypeOf(Proxy{}), "config.Timeouts": reflect.TypeOf(Timeouts{}),
-		"config.Pool": reflect.TypeOf(Pool{}), "config.Logging": reflect.TypeOf(Logging{}),
-	}
+	lineMsg     = regexp.MustCompile(`^line (\d+): (.*)$`)
+	notFoundMsg = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
+	cannotMsg   = regexp.MustCompile(`^cannot unmarshal !!(\w+) ` + "`" + `?(.*?)` + "`" + `? into (\S+)$`)
+	// typeSections maps the type names yaml.v3 puts in its errors
+	// ("config.Routes") to the types, for every struct reachable from File.
+	typeSections = sectionTypes(reflect.TypeOf(File{}), map[string]reflect.Type{})
 )
 
 // explain turns yaml.v3's decode errors into "file:line: what is wrong,
@@ -508,14 +518,37 @@ func describeType(goType string) string {
 	return goType
 }
 
+// sectionTypes adds t and every struct type reachable from it (through
+// fields, pointers, maps and slices) to into, under the name yaml.v3's
+// errors use for it.
+func sectionTypes(t reflect.Type, into map[string]reflect.Type) map[string]reflect.Type {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Map || t.Kind() == reflect.Slice {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || into[t.String()] != nil || t.PkgPath() != reflect.TypeOf(File{}).PkgPath() {
+		return into
+	}
+	into[t.String()] = t
+	for i := 0; i < t.NumField(); i++ {
+		sectionTypes(t.Field(i).Type, into)
+	}
+	return into
+}
+
+// yamlKeys lists the keys a section accepts, those of inline structs
+// (proxy's routes) included, in declaration order.
 func yamlKeys(t reflect.Type) []string {
 	if t == nil {
 		return nil
 	}
 	var keys []string
 	for i := 0; i < t.NumField(); i++ {
-		if k, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); k != "" && k != "-" {
-			keys = append(keys, k)
+		name, opts, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		switch {
+		case opts == "inline":
+			keys = append(keys, yamlKeys(t.Field(i).Type)...)
+		case name != "" && name != "-":
+			keys = append(keys, name)
 		}
 	}
 	return keys
@@ -662,6 +695,9 @@ func (f *File) validate(root *yaml.Node) error {
 			bad(fmt.Sprintf("allowed_endpoints[%d]: %v", i, err), "allowed_endpoints", fmt.Sprintf("[%d]", i))
 		}
 	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, f.Logging.Level) {
+		bad(fmt.Sprintf("logging.level %q: want debug, info, warn or error", f.Logging.Level), "logging", "level")
+	}
 	if f.Logging.Storage != "duckdb" {
 		bad(fmt.Sprintf("logging.storage %q: only duckdb is supported", f.Logging.Storage), "logging", "storage")
 	}
@@ -703,4 +739,19 @@ func lineOf(root *yaml.Node, keys ...string) int {
 		}
 	}
 	return line
+}
+
+// Document returns the YAML data as written — no defaults merged, no
+// ${ENV} reference expanded — as values encoding/json can write (string
+// keys, scalars as YAML typed them). `lessllm config json` prints it, so a
+// program can take a user's file as its starting point.
+func Document(path string, data []byte) (map[string]any, error) {
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if doc == nil {
+		doc = map[string]any{}
+	}
+	return doc, nil
 }

@@ -74,7 +74,7 @@ func analyzeOptions(cfg *config.File, inputs []string, db string) (analyze.Optio
 		return analyze.Options{}, err
 	}
 	return analyze.Options{Inputs: inputs, DB: dbPath(db, cfg), Prices: prices(cfg), CacheRules: rules,
-		Sensitive: scanner, KeepSensitive: cfg.Sensitive.Keep}, nil
+		NoCacheModel: !cfg.CacheModel(), Sensitive: scanner, KeepSensitive: cfg.Sensitive.Keep}, nil
 }
 
 // dbPath is the analysis database: the flag, else the config's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -25,6 +26,11 @@ type CaptureCmd struct {
 	Node       string   `help:"Node name in segment names and records (overrides capture.node; default: host name)." default:"" env:"LESSLLM_NODE"`
 	Log        logFlags `embed:""`
 	CPUProfile string   `name:"cpu-profile" help:"Write a Go CPU profile of the whole run to this file (performance work)." default:"" env:"LESSLLM_CPU_PROFILE" type:"path"`
+	// A process that starts capture for itself (the Python package) holds
+	// the write end of capture's stdin: when that process dies, however it
+	// dies, the kernel closes the pipe and capture stops as on SIGTERM
+	// instead of living on as an orphan.
+	StopOnStdinClose bool `name:"stop-on-stdin-close" help:"Stop (drain, seal, exit) when standard input closes: for a parent process that owns this capture." default:"false"`
 }
 
 func (c *CaptureCmd) Run(env *Env) error {
@@ -33,7 +39,7 @@ func (c *CaptureCmd) Run(env *Env) error {
 		return err
 	}
 	defer stopProfile()
-	return runCapture(env, c.Config, c.Listen, c.Dir, c.Node, c.Log)
+	return runCapture(env, c.Config, c.Listen, c.Dir, c.Node, c.Log, c.StopOnStdinClose)
 }
 
 // startCPUProfile profiles the process into path until the returned func
@@ -71,7 +77,7 @@ func (c *ServerCmd) Run(env *Env) error {
 		host, _, _ := net.SplitHostPort(cfg.Listen)
 		listen = net.JoinHostPort(host, strconv.Itoa(c.Port))
 	}
-	return runCapture(env, c.Config, listen, c.Dir, "", c.Log)
+	return runCapture(env, c.Config, listen, c.Dir, "", c.Log, false)
 }
 
 // loadConfig reads path, or ./lessllm.yaml when path is empty and the file
@@ -89,12 +95,17 @@ func loadConfig(path string) (*config.File, error) {
 // logFlags configure the structured log on stderr.
 type logFlags struct {
 	LogFormat string `help:"Log format on stderr." enum:"text,json" default:"text" env:"LESSLLM_LOG_FORMAT"`
-	LogLevel  string `help:"Lowest level logged; info includes one line per exchange, warn keeps only problems." enum:"debug,info,warn,error" default:"info" env:"LESSLLM_LOG_LEVEL"`
+	LogLevel  string `help:"Lowest level logged; info includes one line per exchange, warn keeps only problems. Empty: the config's logging.level (default info)." enum:",debug,info,warn,error" default:"" env:"LESSLLM_LOG_LEVEL"`
 }
 
-func (l logFlags) logger(env *Env) *slog.Logger {
+// logger logs at the flag's level, else at configured (logging.level).
+func (l logFlags) logger(env *Env, configured string) *slog.Logger {
+	name := l.LogLevel
+	if name == "" {
+		name = configured
+	}
 	var level slog.Level
-	_ = level.UnmarshalText([]byte(l.LogLevel)) // kong's enum checked it
+	_ = level.UnmarshalText([]byte(name)) // kong's enum and the config's validation checked it
 	opts := &slog.HandlerOptions{Level: level}
 	if l.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(env.Stderr, opts))
@@ -102,7 +113,7 @@ func (l logFlags) logger(env *Env) *slog.Logger {
 	return slog.New(slog.NewTextHandler(env.Stderr, opts))
 }
 
-func runCapture(env *Env, cfgPath, listen, dir, node string, logf logFlags) error {
+func runCapture(env *Env, cfgPath, listen, dir, node string, logf logFlags, stopOnStdinClose bool) error {
 	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return err
@@ -116,12 +127,22 @@ func runCapture(env *Env, cfgPath, listen, dir, node string, logf logFlags) erro
 	if node != "" {
 		cfg.Capture.Node = node
 	}
-	log := logf.logger(env)
+	log := logf.logger(env, cfg.Logging.Level)
 	if cfg.Path != "" {
 		log.Info("config loaded", "file", cfg.Path)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if stopOnStdinClose {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			io.Copy(io.Discard, env.Stdin) // returns at EOF: the owner is gone
+			log.Info("standard input closed (the owning process ended): shutting down")
+			cancel()
+		}()
+	}
 	inst, err := capture.Start(cfg, log)
 	if err != nil {
 		return err

@@ -21,6 +21,7 @@ type ExportCmd struct {
 	Format string   `help:"parquet or csv. Default: from the file's extension, else parquet." enum:",parquet,csv" default:"" env:"LESSLLM_EXPORT_FORMAT"`
 	DB     string   `name:"db" help:"DuckDB file. Default: the config's logging.db_path, else ./lessllm.duckdb." default:"" env:"LESSLLM_DB" type:"path"`
 	Config string   `help:"Config file (for logging.db_path). Empty: ./lessllm.yaml if it exists." default:"" env:"LESSLLM_CONFIG" type:"path"`
+	freshFlags
 }
 
 func (c *ExportCmd) Run(env *Env) error {
@@ -41,6 +42,9 @@ func (c *ExportCmd) Run(env *Env) error {
 	}
 	cfg, err := loadConfig(c.Config)
 	if err != nil {
+		return err
+	}
+	if err := c.bringUpToDate(cfg, dbPath(c.DB, cfg)); err != nil {
 		return err
 	}
 	// Read-only, not sandboxed: the export itself writes a file (COPY … TO).

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/lessllm/lessllm/capture/config"
@@ -14,7 +13,7 @@ import (
 type HashKeyCmd struct{}
 
 func (HashKeyCmd) Run(env *Env) error {
-	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	line, err := bufio.NewReader(env.Stdin).ReadString('\n')
 	key := strings.TrimRight(line, "\r\n")
 	if key == "" {
 		if err != nil {

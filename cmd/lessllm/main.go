@@ -27,12 +27,14 @@ type CLI struct {
 	Report   ReportCmd   `cmd:"" help:"Write a self-contained HTML report."`
 	Segments SegmentsCmd `cmd:"" help:"List, print and verify capture segments."`
 	Check    CheckCmd    `cmd:"" help:"Try every route (direct or through the configured proxies) to every provider and print what works."`
+	Config   ConfigCmd   `cmd:"" help:"Validate lessllm.yaml."`
 	HashKey  HashKeyCmd  `cmd:"" name:"hash-key" help:"Print the inbound_keys entry (sha256:...) for a key read from stdin."`
 	Version  VersionCmd  `cmd:"" help:"Print the version."`
 }
 
-// Env is what commands get from the process: where to write.
+// Env is what commands get from the process: what to read, where to write.
 type Env struct {
+	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
 }
@@ -55,7 +57,7 @@ func main() {
 		kong.UsageOnError(),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 	)
-	err := ctx.Run(&Env{Stdout: os.Stdout, Stderr: os.Stderr})
+	err := ctx.Run(&Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 	var ee *exitError
 	switch {
 	case err == nil:

@@ -13,14 +13,18 @@ import (
 type StatsCmd struct {
 	Days   int    `help:"Only the last N days; 0: everything." default:"7" env:"LESSLLM_DAYS"`
 	By     string `help:"One row per model, provider, user or day." enum:"model,provider,user,day" default:"model" env:"LESSLLM_BY"`
-	Format string `help:"Output format." enum:"table,csv,json,markdown" default:"table" env:"LESSLLM_FORMAT"`
+	Format string `help:"Output format (json-typed: columns, DuckDB types and rows, for programs)." enum:"table,csv,json,json-typed,markdown" default:"table" env:"LESSLLM_FORMAT"`
 	DB     string `name:"db" help:"DuckDB file. Default: the config's logging.db_path, else ./lessllm.duckdb." default:"" env:"LESSLLM_DB" type:"path"`
 	Config string `help:"Config file (for logging.db_path). Empty: ./lessllm.yaml if it exists." default:"" env:"LESSLLM_CONFIG" type:"path"`
+	freshFlags
 }
 
 func (c *StatsCmd) Run(env *Env) error {
 	cfg, err := loadConfig(c.Config)
 	if err != nil {
+		return err
+	}
+	if err := c.bringUpToDate(cfg, dbPath(c.DB, cfg)); err != nil {
 		return err
 	}
 	db, err := analyze.OpenReadOnly(dbPath(c.DB, cfg))
