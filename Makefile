@@ -1,10 +1,19 @@
 # lessllm — see README.md. `make test` is exactly what CI runs.
+SHELL   := /bin/bash
 GO      ?= go
 BIN     := bin/lessllm
 FUZZTIME ?= 30s
 FUZZTIME_CI ?= 30000x
 DURATION ?= 10m
 PKGS_NOCGO := ./format/... ./capture/...
+# The version lessllm reports (lessllm version) and the wheel carries:
+# PEP 440, a dev release numbered by commit count unless set
+# (make wheel VERSION=0.2.0).
+VERSION ?= 0.1.0.dev$(shell git rev-list --count HEAD 2>/dev/null || echo 0)
+LDFLAGS := -X main.version=$(VERSION)
+# The Python tests use Debian's python3 where there is one: Debian's
+# python3-* packages (pandas for Result.df()) are installed for it.
+PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 
 # Fuzz targets as package:Target, or package:Target:Nx for a fuzz-ci count
 # of its own (the segment readers and the config parser run several times
@@ -20,10 +29,10 @@ FUZZ_ALL := $(FUZZ_CI) ./format:FuzzDecodeFast ./format/wire:FuzzDecodeChatChunk
 	./format/internal/jsonscan:FuzzValues ./format/internal/jsonscan:FuzzNextSpecial ./format/internal/jsonscan:FuzzShared \
 	./analyze/promptcache:FuzzFingerprint ./analyze/sensitive:FuzzScan ./analyze/sensitive:FuzzAnyShape
 
-.PHONY: build test lint bench fuzz fuzz-ci faults soak demo clean
+.PHONY: build test lint bench fuzz fuzz-ci faults soak demo clean python-test wheel wheel-test
 
 build:
-	$(GO) build -o $(BIN) ./cmd/lessllm
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/lessllm
 
 # The full suite: vet + gofmt, every test, and the race detector over the
 # cgo-free hot-path packages and over analyze (its workers, and loads that
@@ -35,7 +44,26 @@ build:
 test: lint
 	$(GO) test -p 1 -count=1 ./...
 	$(GO) test -count=1 -race $(PKGS_NOCGO) ./analyze/
+	@$(MAKE) --no-print-directory python-test wheel-test
 	@$(MAKE) --no-print-directory fuzz-ci
+
+# The Python package (python/) against this tree's binary: capture in
+# front of the simulator, calls, then every public function.
+python-test: build
+	cd python/tests && LESSLLM_BIN=$(abspath $(BIN)) PYTHONPATH=$(abspath python) $(PYTHON) -W error::ResourceWarning -m unittest discover -v -t . -s . 2>&1 | tail -40; exit $${PIPESTATUS[0]}
+
+# dist/lessllm-<version>-py3-none-<platform>.whl: the package with the binary inside.
+wheel: build
+	$(PYTHON) python/build_wheel.py --binary $(BIN) --out dist
+
+# The wheel installed offline into a new venv, and the same tests run from
+# there: package and binary from the wheel, nothing from the source tree.
+wheel-test: wheel
+	@venv=$$(mktemp -d)/venv; set -e; \
+	$(PYTHON) -m venv $$venv; \
+	$$venv/bin/pip install --quiet --no-index --disable-pip-version-check dist/lessllm-$(VERSION)-py3-none-*.whl; \
+	cd python/tests && env -u LESSLLM_BIN LESSLLM_EXPECT_WHEEL=1 $$venv/bin/python -W error::ResourceWarning -m unittest discover -t . -s . 2>&1 | tail -5; \
+	status=$${PIPESTATUS[0]}; rm -rf $$(dirname $$venv); exit $$status
 
 # The segment format is read wherever shipped segments go: it must build on
 # every OS, not only where capture runs.
@@ -99,4 +127,4 @@ demo: build
 	$(GO) run ./cmd/lessllm-demo -lessllm $(BIN) -dir demo
 
 clean:
-	rm -rf bin demo
+	rm -rf bin demo dist

@@ -133,6 +133,12 @@ func runCapture(env *Env, cfgPath, listen, dir, node string, logf logFlags, stop
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// A proxy must not die because whoever read its log went away (a
+	// `| tee` that ended, the owner of --stop-on-stdin-close killed): with
+	// SIGPIPE ignored, a write to a closed stdout or stderr fails and the
+	// log line is lost, while the exchanges in flight finish and the
+	// segments are sealed.
+	signal.Ignore(syscall.SIGPIPE)
 	if stopOnStdinClose {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
