@@ -73,6 +73,21 @@ func TestParseErrorsNameLineAndExpectation(t *testing.T) {
 		{"bad_allowed_endpoint", "allowed_endpoints:\n  - POST /v1/chat/completions\n  - /v1/files\n", []string{"lessllm.yaml:3:", "allowed_endpoints[1]", "METHOD /path"}},
 		{"allowed_endpoint_bad_method", "allowed_endpoints: ['FETCH /v1/files']\n", []string{"lessllm.yaml:1:", "unknown method"}},
 		{"zero_read_body_timeout", "capture:\n  read_body_timeout: 0s\n", []string{"lessllm.yaml:2:", "read_body_timeout must be greater than zero"}},
+		{"bad_log_level", "logging: {level: chatty}\n", []string{"lessllm.yaml:1:", "debug, info, warn or error"}},
+		// An unknown key in any section lists exactly that section's keys.
+		{"typo_proxy_inline_route", "proxy:\n  htps_proxy: http://p:1\n", []string{"lessllm.yaml:2:", "expected one of: http_proxy, https_proxy, socks_proxy, auth, no_proxy, fallback, ca_file, timeouts, pool)"}},
+		{"typo_proxy_auth", "proxy:\n  auth: {user: x}\n", []string{"lessllm.yaml:2:", "expected one of: username, password)"}},
+		{"typo_provider_proxy", "providers:\n  a: {type: openai, base_url: 'http://x', proxy: {htp_proxy: x}}\n", []string{"lessllm.yaml:2:", "expected one of: http_proxy, https_proxy, socks_proxy, auth, no_proxy, fallback, ca_file)"}},
+		{"typo_budgets", "budgets:\n  - {perod: daily}\n", []string{"lessllm.yaml:2:", "expected one of: model, provider, user, key, period, usd)"}},
+		{"typo_pricing", "pricing:\n  m: {inptu: 1}\n", []string{"lessllm.yaml:2:", "expected one of: input, output, cache_read, cache_write, cache_write_1h)"}},
+		{"typo_cache", "cache:\n  enable: false\n", []string{"lessllm.yaml:2:", "expected one of: enabled, providers, models)"}},
+		{"typo_cache_rule", "cache:\n  providers: {openai: {modee: x}}\n", []string{"lessllm.yaml:2:", "expected one of: mode, min_tokens, step, ttl, extended_ttl)"}},
+		{"typo_sensitive", "sensitive: {rule: []}\n", []string{"lessllm.yaml:1:", "expected one of: disable, rules, keep_in_outputs)"}},
+		{"typo_sensitive_rule", "sensitive: {rules: [{kind: a, patern: x}]}\n", []string{"lessllm.yaml:1:", "expected one of: kind, pattern)"}},
+		{"typo_logging", "logging: {db: x}\n", []string{"lessllm.yaml:1:", "expected one of: enabled, storage, db_path, level)"}},
+		{"typo_timeouts", "proxy: {timeouts: {conect: 1s}}\n", []string{"lessllm.yaml:1:", "expected one of: connect, tls_handshake, response_header, idle_stream)"}},
+		{"typo_pool", "proxy: {pool: {max_idle: 1}}\n", []string{"lessllm.yaml:1:", "expected one of: max_idle_per_host, idle_timeout)"}},
+		{"typo_model_alias", "models: {fast: {provder: x}}\n", []string{"lessllm.yaml:1:", "expected one of: provider, model)"}},
 		{"provider_proxy_bad", "providers:\n  openai:\n    type: openai\n    base_url: https://api.openai.com/v1\n    proxy: { https_proxy: 'socks9://x:1' }\n", []string{"lessllm.yaml:5:", "providers.openai.proxy.https_proxy"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
