@@ -32,11 +32,11 @@ func (f freshFlags) bringUpToDate(cfg *config.File, db string) error {
 		if _, err := os.Stat(cfg.Capture.Dir); err == nil {
 			inputs = []string{cfg.Capture.Dir}
 		}
-		// A running capture hands an exchange to the file within
-		// capture.flush_interval (plus one frame's compression): wait that
-		// long, so every call that ended before this command started is read.
-		time.Sleep(cfg.Capture.FlushInterval + 50*time.Millisecond)
 	}
+	// A running capture hands an exchange to the file within
+	// capture.flush_interval (plus one frame's compression): wait that
+	// long, so every call that ended before this command started is read.
+	time.Sleep(cfg.Capture.FlushInterval + 50*time.Millisecond)
 	opts, err := analyzeOptions(cfg, inputs, db)
 	if err != nil {
 		return err
