@@ -1,3 +1,7 @@
+//go:build cgo
+
+// The analysis commands need DuckDB, hence cgo: see build.go.
+
 package main
 
 import (
@@ -170,11 +174,4 @@ func printSummary(env *Env, s *analyze.Summary) {
 		}
 		fmt.Fprintf(env.Stderr, "warning: no price for %s: their cost is NULL; add them under pricing: in lessllm.yaml\n", strings.Join(parts, ", "))
 	}
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }

@@ -1,3 +1,7 @@
+//go:build cgo
+
+// The analysis commands need DuckDB, hence cgo: see build.go.
+
 package main
 
 import (

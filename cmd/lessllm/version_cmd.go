@@ -8,9 +8,6 @@ import (
 	"github.com/lessllm/lessllm/format"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 // VersionCmd prints the build's version and the formats it writes.
 type VersionCmd struct{}
 
@@ -19,7 +16,7 @@ func (VersionCmd) Run(env *Env) error {
 	if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		v = bi.Main.Version
 	}
-	fmt.Fprintf(env.Stdout, "lessllm %s (%s, segment format %d, record version %d)\n",
-		v, runtime.Version(), format.SegmentVersion, format.RecordVersion)
+	fmt.Fprintf(env.Stdout, "lessllm %s (%s, %s, %s/%s, segment format %d, record version %d)\n",
+		v, buildInfo(), runtime.Version(), runtime.GOOS, runtime.GOARCH, format.SegmentVersion, format.RecordVersion)
 	return nil
 }
