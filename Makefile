@@ -10,7 +10,20 @@ PKGS_NOCGO := ./format/... ./capture/...
 # PEP 440, a dev release numbered by commit count unless set
 # (make wheel VERSION=0.2.0).
 VERSION ?= 0.1.0.dev$(shell git rev-list --count HEAD 2>/dev/null || echo 0)
-LDFLAGS := -X main.version=$(VERSION)
+COMMIT  := $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+# The commit's time, not the clock's: the same commit builds the same bytes.
+DATE    := $(shell git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null | TZ=UTC cat)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
+# The full build links libstdc++ (DuckDB is C++) and libgcc statically, so
+# it needs only glibc: the bindings ask for -lstdc++, and a directory that
+# holds just the compiler's libstdc++.a, searched first, makes that the
+# static archive. $(1): GOARCH, $(2): C compiler, $(3): C++ compiler,
+# $(4): output, $(5): extra -ldflags.
+define full_build
+	@mkdir -p bin/.static-$(1) && ln -sf "$$($(3) -print-file-name=libstdc++.a)" bin/.static-$(1)/libstdc++.a
+	CGO_ENABLED=1 GOARCH=$(1) CC=$(2) CXX=$(3) CGO_LDFLAGS="-L$(CURDIR)/bin/.static-$(1)" \
+		$(GO) build -trimpath -ldflags "$(LDFLAGS) $(5) -extldflags '-static-libgcc'" -o $(4) ./cmd/lessllm
+endef
 # The Python tests use Debian's python3 where there is one: Debian's
 # python3-* packages (pandas for Result.df()) are installed for it.
 PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
@@ -29,10 +42,59 @@ FUZZ_ALL := $(FUZZ_CI) ./format:FuzzDecodeFast ./format/wire:FuzzDecodeChatChunk
 	./format/internal/jsonscan:FuzzValues ./format/internal/jsonscan:FuzzNextSpecial ./format/internal/jsonscan:FuzzShared \
 	./analyze/promptcache:FuzzFingerprint ./analyze/sensitive:FuzzScan ./analyze/sensitive:FuzzAnyShape
 
-.PHONY: build test lint bench fuzz fuzz-ci faults soak demo clean python-test wheel wheel-test
+.PHONY: build build-node install dist dist-test deb deb-test test lint bench fuzz fuzz-ci faults soak demo clean python-test wheel wheel-test
 
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/lessllm
+	$(call full_build,$(shell $(GO) env GOARCH),gcc,g++,$(BIN),)
+
+# The capture-node build: no cgo, no DuckDB (cmd/lessllm/build.go).
+build-node:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS) -s -w" -o bin/lessllm-node ./cmd/lessllm
+
+# make install PREFIX=/usr/local (DESTDIR for staging): the binary, and in
+# share/doc/lessllm the README, licence, an example config and the help of
+# every command (commands.txt).
+PREFIX ?= /usr/local
+install: build
+	install -d -m 0755 $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/lessllm
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/lessllm
+	install -m 0644 README.md LICENSE NOTICE docs/lessllm.yaml.example $(DESTDIR)$(PREFIX)/share/doc/lessllm/
+	$(BIN) help-all > $(DESTDIR)$(PREFIX)/share/doc/lessllm/commands.txt
+	chmod 0644 $(DESTDIR)$(PREFIX)/share/doc/lessllm/commands.txt
+
+# Release archives (dist/): the full build for linux amd64 and arm64 (cross-
+# compiled with Debian's gcc/g++-aarch64-linux-gnu), the capture-node build
+# for linux, macOS and Windows, SHA256SUMS. make dist VERSION=0.2.0.
+DIST_NODE := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
+dist:
+	rm -rf dist/stage && mkdir -p dist/stage
+	$(call full_build,amd64,gcc,g++,dist/stage/full_linux_amd64/lessllm,-s -w)
+	$(call full_build,arm64,aarch64-linux-gnu-gcc,aarch64-linux-gnu-g++,dist/stage/full_linux_arm64/lessllm,-s -w)
+	@for t in $(DIST_NODE); do os=$${t%/*}; arch=$${t#*/}; exe=lessllm; [ $$os = windows ] && exe=lessllm.exe; \
+		echo "capture-node build $$os/$$arch"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS) -s -w" -o dist/stage/node_$${os}_$${arch}/$$exe ./cmd/lessllm || exit 1; \
+	done
+	@cd dist/stage && for d in full_* node_*; do \
+		kind=$${d%%_*}; plat=$${d#*_}; name=lessllm_$(VERSION)_$$plat; [ $$kind = node ] && name=lessllm-capture_$(VERSION)_$$plat; \
+		mkdir -p $$name && mv $$d/* $$name/ && cp ../../README.md ../../LICENSE ../../NOTICE ../../docs/lessllm.yaml.example $$name/; \
+		tar --owner=0 --group=0 --numeric-owner --mtime="$(DATE)" -czf ../$$name.tar.gz $$name; \
+	done
+	rm -rf dist/stage
+	cd dist && sha256sum lessllm_$(VERSION)_*.tar.gz lessllm-capture_$(VERSION)_*.tar.gz > SHA256SUMS && cat SHA256SUMS
+
+# The archives checked as a user would use them (cmd/lessllm-pkg/dist_test.go).
+dist-test: dist
+	LESSLLM_DIST=$(CURDIR)/dist LESSLLM_VERSION=$(VERSION) $(GO) test -count=1 -run '^TestDist' -v ./cmd/lessllm-pkg
+
+# dist/lessllm_<version>_<arch>.deb (nfpm, cmd/lessllm-pkg): the binary,
+# /etc/lessllm, a lessllm system user, /var/lib/lessllm/captures, systemd units.
+deb:
+	$(call full_build,$(shell $(GO) env GOARCH),gcc,g++,bin/deb/lessllm,-s -w)
+	$(GO) run ./cmd/lessllm-pkg -binary bin/deb/lessllm -version $(VERSION) -out dist
+
+# Installs the package on this machine (root, Debian), checks it and removes it.
+deb-test: deb
+	LESSLLM_DEB=$$(ls -t $(CURDIR)/dist/lessllm_$(VERSION)_*.deb | head -1) $(GO) test -count=1 -run '^TestDeb' -v ./cmd/lessllm-pkg
 
 # The full suite: vet + gofmt, every test, and the race detector over the
 # cgo-free hot-path packages and over analyze (its workers, and loads that
@@ -44,7 +106,7 @@ build:
 test: lint
 	$(GO) test -p 1 -count=1 ./...
 	$(GO) test -count=1 -race $(PKGS_NOCGO) ./analyze/
-	@$(MAKE) --no-print-directory python-test wheel-test
+	@$(MAKE) --no-print-directory python-test wheel-test dist-test deb-test
 	@$(MAKE) --no-print-directory fuzz-ci
 
 # The Python package (python/) against this tree's binary: capture in
@@ -71,6 +133,7 @@ lint:
 	$(GO) vet ./...
 	GOOS=windows $(GO) build ./format/...
 	GOOS=darwin $(GO) build ./format/...
+	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/lessllm
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 

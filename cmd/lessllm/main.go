@@ -30,6 +30,7 @@ type CLI struct {
 	Config   ConfigCmd   `cmd:"" help:"Validate lessllm.yaml."`
 	HashKey  HashKeyCmd  `cmd:"" name:"hash-key" help:"Print the inbound_keys entry (sha256:...) for a key read from stdin."`
 	Version  VersionCmd  `cmd:"" help:"Print the version."`
+	HelpAll  HelpAllCmd  `cmd:"" name:"help-all" hidden:"" help:"Print the help of every command (the installed reference)."`
 }
 
 // Env is what commands get from the process: what to read, where to write.
