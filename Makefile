@@ -12,7 +12,7 @@ PKGS_NOCGO := ./format/... ./capture/...
 VERSION ?= 0.1.0.dev$(shell git rev-list --count HEAD 2>/dev/null || echo 0)
 COMMIT  := $(shell git rev-parse --short=12 HEAD 2>/dev/null)
 # The commit's time, not the clock's: the same commit builds the same bytes.
-DATE    := $(shell git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null | TZ=UTC cat)
+DATE    := $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 # The full build links libstdc++ (DuckDB is C++) and libgcc statically, so
 # it needs only glibc: the bindings ask for -lstdc++, and a directory that
@@ -42,7 +42,7 @@ FUZZ_ALL := $(FUZZ_CI) ./format:FuzzDecodeFast ./format/wire:FuzzDecodeChatChunk
 	./format/internal/jsonscan:FuzzValues ./format/internal/jsonscan:FuzzNextSpecial ./format/internal/jsonscan:FuzzShared \
 	./analyze/promptcache:FuzzFingerprint ./analyze/sensitive:FuzzScan ./analyze/sensitive:FuzzAnyShape
 
-.PHONY: build build-node install dist dist-test deb deb-test test lint bench fuzz fuzz-ci faults soak demo clean python-test wheel wheel-test
+.PHONY: build build-node install install-test dist dist-test deb deb-test test lint bench fuzz fuzz-ci faults soak demo clean python-test wheel wheel-test
 
 build:
 	$(call full_build,$(shell $(GO) env GOARCH),gcc,g++,$(BIN),)
@@ -61,6 +61,16 @@ install: build
 	install -m 0644 README.md LICENSE NOTICE docs/lessllm.yaml.example $(DESTDIR)$(PREFIX)/share/doc/lessllm/
 	$(BIN) help-all > $(DESTDIR)$(PREFIX)/share/doc/lessllm/commands.txt
 	chmod 0644 $(DESTDIR)$(PREFIX)/share/doc/lessllm/commands.txt
+
+# make install into a scratch DESTDIR, and the installed binary run.
+install-test:
+	@d=$$(mktemp -d); set -e; $(MAKE) --no-print-directory install DESTDIR=$$d PREFIX=/usr/local >/dev/null; \
+	for f in bin/lessllm share/doc/lessllm/README.md share/doc/lessllm/LICENSE share/doc/lessllm/NOTICE \
+		share/doc/lessllm/lessllm.yaml.example share/doc/lessllm/commands.txt; do \
+		test -s $$d/usr/local/$$f || { echo "make install did not install $$f"; exit 1; }; done; \
+	grep -q '^==== lessllm capture' $$d/usr/local/share/doc/lessllm/commands.txt; \
+	$$d/usr/local/bin/lessllm version; $$d/usr/local/bin/lessllm config validate $$d/usr/local/share/doc/lessllm/lessllm.yaml.example; \
+	rm -rf $$d; echo "make install: ok"
 
 # Release archives (dist/): the full build for linux amd64 and arm64 (cross-
 # compiled with Debian's gcc/g++-aarch64-linux-gnu), the capture-node build
@@ -94,7 +104,9 @@ deb:
 
 # Installs the package on this machine (root, Debian), checks it and removes it.
 deb-test: deb
-	LESSLLM_DEB=$$(ls -t $(CURDIR)/dist/lessllm_$(VERSION)_*.deb | head -1) $(GO) test -count=1 -run '^TestDeb' -v ./cmd/lessllm-pkg
+	@deb=$$(ls -t $(CURDIR)/dist/lessllm_*.deb | head -1); test -n "$$deb" || { echo "no .deb in dist/"; exit 1; }; \
+	echo "LESSLLM_DEB=$$deb go test -run '^TestDeb' ./cmd/lessllm-pkg"; \
+	LESSLLM_DEB=$$deb $(GO) test -count=1 -run '^TestDeb' -v ./cmd/lessllm-pkg
 
 # The full suite: vet + gofmt, every test, and the race detector over the
 # cgo-free hot-path packages and over analyze (its workers, and loads that
@@ -106,7 +118,7 @@ deb-test: deb
 test: lint
 	$(GO) test -p 1 -count=1 ./...
 	$(GO) test -count=1 -race $(PKGS_NOCGO) ./analyze/
-	@$(MAKE) --no-print-directory python-test wheel-test dist-test deb-test
+	@$(MAKE) --no-print-directory python-test wheel-test install-test dist-test deb-test
 	@$(MAKE) --no-print-directory fuzz-ci
 
 # The Python package (python/) against this tree's binary: capture in

@@ -33,9 +33,10 @@ func calibrate(ctx context.Context, db *sql.DB, prices *pricing.Table) error {
 // slope that is not negative) and evaluated inside the prompt lengths it
 // was fit on; otherwise the median TTFT of those streamed calls, since
 // prefill time then depends on something other than prompt length (load,
-// queueing). Capped at the call's own total latency. TPOT: the rest of the
-// call's latency spread over its output tokens after the first. README
-// "Metric definitions".
+// queueing). Capped at the call's own total latency after rounding (capped
+// before, the rounding could put TTFT above the latency and TPOT at -0).
+// TPOT: the rest of the call's latency spread over its output tokens
+// after the first. README "Metric definitions".
 const modelTTFT = `
 WITH fit AS (
 	SELECT coalesce(upstream_model, model) AS m, count(*) AS n,
@@ -48,9 +49,9 @@ WITH fit AS (
 	GROUP BY 1
 ), modeled AS (
 	SELECT c.request_id,
-		round(least(c.total_latency_ms, greatest(0,
+		least(c.total_latency_ms, round(greatest(0,
 			CASE WHEN f.n >= 10 AND f.b >= 0 AND f.r2 >= 0.5 AND c.actual_prompt_tokens IS NOT NULL
-				THEN f.a + f.b * least(greatest(c.actual_prompt_tokens, f.lo), f.hi) ELSE f.med END)), 3) AS ttft,
+				THEN f.a + f.b * least(greatest(c.actual_prompt_tokens, f.lo), f.hi) ELSE f.med END), 3)) AS ttft,
 		c.total_latency_ms, coalesce(c.actual_completion_tokens, c.estimated_completion_tokens) AS out
 	FROM api_calls c JOIN fit f ON coalesce(c.upstream_model, c.model) = f.m
 	WHERE c.ttft_source = 'modeled'

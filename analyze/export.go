@@ -61,7 +61,9 @@ func Export(ctx context.Context, db *sql.DB, out, format string, f Filter) (int6
 	var opts string
 	switch format {
 	case ExportParquet:
-		opts = "FORMAT parquet, COMPRESSION zstd"
+		// The same key/value metadata as the dataset's files (parquet.go),
+		// so a reader can tell which api_calls schema an export holds.
+		opts = fmt.Sprintf("FORMAT parquet, COMPRESSION zstd, KV_METADATA {'lessllm.schema_version': '%d', 'lessllm.table': 'api_calls'}", SchemaVersion)
 	case ExportCSV:
 		opts = "FORMAT csv, HEADER true"
 	default:

@@ -103,7 +103,12 @@ func checkRoute(ctx context.Context, cfg *config.File, name string, prov *config
 	res.Status = resp.StatusCode
 	res.OK = true // the route works; the status says whether the key does
 	res.Detail = fmt.Sprintf("GET %s: %s", url, resp.Status)
-	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+	switch {
+	case prov.APIKey == "" && prov.MissingKey() != "":
+		res.Detail += fmt.Sprintf(" (no API key configured: %s is not set)", prov.MissingKey())
+	case prov.APIKey == "":
+		res.Detail += " (no API key configured)"
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		res.Detail += " (route works; the API key was refused)"
 	}
 	return res

@@ -73,6 +73,7 @@ func newHarness(t *testing.T, simOpts simulator.Options, mutate func(*config.Fil
 	cfg.Capture.Node = "test"
 	cfg.Capture.FlushInterval = 20 * time.Millisecond
 	cfg.Capture.ShutdownGrace = 10 * time.Second
+	cfg.Logging.AccessLog = true // the secret scans read the access lines too
 	cfg.Providers[config.OpenAI] = &config.Provider{Type: config.OpenAI, BaseURL: h.up.URL + "/v1", APIKey: configOpenAIKey}
 	cfg.Providers[config.Anthropic] = &config.Provider{Type: config.Anthropic, BaseURL: h.up.URL, APIKey: configAnthropicKey}
 	if mutate != nil {

@@ -69,7 +69,13 @@ func Start(cfg *config.File, logger *slog.Logger) (*Instance, error) {
 		logs.close()
 		return nil, err
 	}
-	srv := &Server{Config: cfg, Transport: transports, Logger: logger, Metrics: NewMetrics(reg), Node: node}
+	for _, a := range cfg.AliasesWithoutKey() {
+		m := cfg.Models[a]
+		logger.Warn("model alias has no API key: calls to it that bring no key of their own get a 401",
+			"alias", a, "provider", m.Provider, "unset", cfg.Providers[m.Provider].MissingKey())
+	}
+	srv := &Server{Config: cfg, Transport: transports, Logger: logger, Metrics: NewMetrics(reg), Node: node,
+		AccessLog: cfg.Logging.AccessLog || logger.Enabled(context.Background(), slog.LevelDebug)}
 	if rec != nil {
 		srv.Sink = rec
 	}

@@ -51,9 +51,12 @@ type Server struct {
 	Transport http.RoundTripper
 	// Sink receives every exchange. Nil records nothing (a plain proxy).
 	Sink RecordSink
-	// Logger gets one line per exchange (no secrets, no bodies). Nil uses
-	// slog.Default().
+	// Logger gets problems and, with AccessLog, one line per exchange (no
+	// secrets, no bodies). Nil uses slog.Default().
 	Logger *slog.Logger
+	// AccessLog logs every exchange at info level (config logging.access_log;
+	// Start turns it on at debug level too). False logs none.
+	AccessLog bool
 	// Metrics, if non-nil, is updated for every exchange.
 	Metrics *Metrics
 	// Node names this proxy in records. Empty leaves it to the Sink.
@@ -251,6 +254,14 @@ func (x *exchange) proxy() {
 	x.rt = rt
 	x.rec.Route = &format.Route{Provider: rt.providerName, Dialect: dialect, Model: rt.model,
 		UpstreamModel: rt.upstreamModel, URL: format.RedactURL(rt.url), Proxy: "direct"}
+	if rt.alias && !(rt.clientAuth && clientKey(r.Header)) && rt.provider.MissingKey() != "" {
+		// Forwarded without a key, the call would fail upstream with an
+		// error about the provider's auth that says nothing of lessllm.
+		x.fail(dialect, http.StatusUnauthorized, format.ErrRejected, "no_api_key",
+			fmt.Sprintf("lessllm: model alias %q goes to provider %s, which has no API key: %s is not set where lessllm runs (set it, or api_key for providers.%s in lessllm.yaml)",
+				rt.model, rt.providerName, rt.provider.MissingKey(), rt.providerName))
+		return
+	}
 	if usesConfiguredKey(r.Header, rt) && !endpointAllowed(s.endpoints, r.Method, r.URL.Path) {
 		x.fail(dialect, http.StatusForbidden, format.ErrRejected, "endpoint_not_allowed",
 			fmt.Sprintf("lessllm: %s %s may not use the API key configured for provider %s (allowed_endpoints); send your own key for it, or add the endpoint to allowed_endpoints",
@@ -398,7 +409,7 @@ func (x *exchange) finish() {
 	if s.Metrics != nil {
 		s.Metrics.observe(provider, x.status, x.rec.Request.Bytes, respBytes, float64(x.rec.EndNS)/1e9, errKind)
 	}
-	if s.Logger.Enabled(context.Background(), slog.LevelInfo) {
+	if s.AccessLog && s.Logger.Enabled(context.Background(), slog.LevelInfo) {
 		x.log(provider, respBytes)
 	}
 	if s.Sink != nil {

@@ -225,6 +225,10 @@ func family(t *Table, calls []Call, preds []Prediction, idx []int, src Sources) 
 		save = max(save, 0)
 		perDay := save / float64(o.Days)
 		o.SavingUSD, o.SavingUSDPerDay = &save, &perDay
+		if o.LostTokens > 0 && price.CacheRead >= price.Input {
+			// A saving of 0 would read as "nothing to gain".
+			o.Advice += fmt.Sprintf(" No saving is shown: the price of %s has no cache-read discount (add cache_read under pricing: if the provider gives one).", o.Model)
+		}
 	}
 	return o
 }

@@ -100,6 +100,34 @@ type Provider struct {
 	// Proxy, when set, replaces the top-level proxy routes for this
 	// provider (timeouts and pool stay global).
 	Proxy *Routes `yaml:"proxy"`
+	// KeyEnv names the environment variables api_key was to come from
+	// (${NAME} in the file; OPENAI_API_KEY and ANTHROPIC_API_KEY for the
+	// defaults), so that an empty key can be told apart from none wanted
+	// (a local server) and the missing variable named. Not read from YAML.
+	KeyEnv []string `yaml:"-"`
+}
+
+// MissingKey names what is unset when the provider was configured to take
+// its key from the environment and got none ("" when it has a key, or was
+// never meant to have one).
+func (p *Provider) MissingKey() string {
+	if p.APIKey != "" || len(p.KeyEnv) == 0 {
+		return ""
+	}
+	return strings.Join(p.KeyEnv, ", ")
+}
+
+// AliasesWithoutKey lists, sorted, the aliases whose provider should have a
+// configured key and has none: calls to them that bring no key of their
+// own get a 401 (capture warns at start).
+func (f *File) AliasesWithoutKey() []string {
+	var out []string
+	for _, a := range slices.Sorted(maps.Keys(f.Models)) {
+		if p := f.Providers[f.Models[a].Provider]; p != nil && p.MissingKey() != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // ModelAlias maps a model name clients send to a provider and its model.
@@ -191,9 +219,13 @@ type Logging struct {
 	Enabled *bool  `yaml:"enabled"`
 	Storage string `yaml:"storage"`
 	DBPath  string `yaml:"db_path"`
-	// Level is the lowest level capture logs: debug, info (one line per
-	// exchange), warn (problems only) or error. A --log-level flag wins.
+	// Level is the lowest level capture logs: debug, info, warn (problems
+	// only) or error. A --log-level flag wins.
 	Level string `yaml:"level"`
+	// AccessLog logs one line per exchange at info level (always at
+	// debug). Off by default: at 400,000 calls a day it is ~80 MB of log,
+	// and the segments record every exchange anyway.
+	AccessLog bool `yaml:"access_log"`
 }
 
 // Price is a model's price in USD per million tokens, as providers
@@ -280,8 +312,8 @@ func Default() *File {
 			ReadBodyTimeout: time.Minute,
 		},
 		Providers: map[string]*Provider{
-			OpenAI:    {Type: OpenAI, BaseURL: "https://api.openai.com/v1", APIKey: os.Getenv("OPENAI_API_KEY")},
-			Anthropic: {Type: Anthropic, BaseURL: "https://api.anthropic.com", APIKey: os.Getenv("ANTHROPIC_API_KEY")},
+			OpenAI:    {Type: OpenAI, BaseURL: "https://api.openai.com/v1", APIKey: os.Getenv("OPENAI_API_KEY"), KeyEnv: []string{"OPENAI_API_KEY"}},
+			Anthropic: {Type: Anthropic, BaseURL: "https://api.anthropic.com", APIKey: os.Getenv("ANTHROPIC_API_KEY"), KeyEnv: []string{"ANTHROPIC_API_KEY"}},
 		},
 		Models: map[string]ModelAlias{},
 		Proxy: Proxy{
@@ -335,6 +367,14 @@ func parse(path string, data []byte) (*File, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(f); err != nil {
 		return nil, explain(path, err)
+	}
+	for _, p := range f.Providers {
+		if p == nil {
+			continue
+		}
+		for _, m := range envRef.FindAllStringSubmatch(p.APIKey, -1) { // before expansion: ${NAME} still there
+			p.KeyEnv = append(p.KeyEnv, m[1])
+		}
 	}
 	expandStrings(reflect.ValueOf(f).Elem())
 	if err := f.validate(&root); err != nil {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,7 +85,7 @@ func TestParseErrorsNameLineAndExpectation(t *testing.T) {
 		{"typo_cache_rule", "cache:\n  providers: {openai: {modee: x}}\n", []string{"lessllm.yaml:2:", "expected one of: mode, min_tokens, step, ttl, extended_ttl)"}},
 		{"typo_sensitive", "sensitive: {rule: []}\n", []string{"lessllm.yaml:1:", "expected one of: disable, rules, keep_in_outputs)"}},
 		{"typo_sensitive_rule", "sensitive: {rules: [{kind: a, patern: x}]}\n", []string{"lessllm.yaml:1:", "expected one of: kind, pattern)"}},
-		{"typo_logging", "logging: {db: x}\n", []string{"lessllm.yaml:1:", "expected one of: enabled, storage, db_path, level)"}},
+		{"typo_logging", "logging: {db: x}\n", []string{"lessllm.yaml:1:", "expected one of: enabled, storage, db_path, level, access_log)"}},
 		{"typo_timeouts", "proxy: {timeouts: {conect: 1s}}\n", []string{"lessllm.yaml:1:", "expected one of: connect, tls_handshake, response_header, idle_stream)"}},
 		{"typo_pool", "proxy: {pool: {max_idle: 1}}\n", []string{"lessllm.yaml:1:", "expected one of: max_idle_per_host, idle_timeout)"}},
 		{"typo_model_alias", "models: {fast: {provder: x}}\n", []string{"lessllm.yaml:1:", "expected one of: provider, model)"}},
@@ -175,6 +176,47 @@ func TestEndpointMatches(t *testing.T) {
 		}
 		if got := e.Matches(tc.method, tc.path); got != tc.want {
 			t.Errorf("%q matches %s %s = %v", tc.entry, tc.method, tc.path, got)
+		}
+	}
+}
+
+// TestMissingKeys: a key meant to come from an unset variable is told
+// apart from a provider that wants none (a local server), and named.
+func TestMissingKeys(t *testing.T) {
+	os.Unsetenv("LESSLLM_TEST_NO_SUCH_KEY")
+	f, err := Parse("lessllm.yaml", []byte(`providers:
+  anthropic: { type: anthropic, base_url: "https://api.anthropic.com", api_key: "${LESSLLM_TEST_NO_SUCH_KEY}" }
+  local:     { type: openai, base_url: "http://127.0.0.1:8001/v1" }
+  literal:   { type: openai, base_url: "https://x.example/v1", api_key: sk-literal }
+  defaulted: { type: openai, base_url: "https://y.example/v1", api_key: "${LESSLLM_TEST_NO_SUCH_KEY:-none}" }
+models:
+  claude: { provider: anthropic, model: claude-sonnet-4-5 }
+  small:  { provider: local, model: qwen }
+  lit:    { provider: literal, model: m }
+  def:    { provider: defaulted, model: m }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.AliasesWithoutKey(); !slices.Equal(got, []string{"claude"}) {
+		t.Errorf("aliases without key: %v, want [claude]", got)
+	}
+	if got := f.Providers["anthropic"].MissingKey(); got != "LESSLLM_TEST_NO_SUCH_KEY" {
+		t.Errorf("missing key of anthropic: %q", got)
+	}
+	for _, name := range []string{"local", "literal", "defaulted"} {
+		if got := f.Providers[name].MissingKey(); got != "" {
+			t.Errorf("%s: missing key %q, want none", name, got)
+		}
+	}
+}
+
+// TestShippedConfigsParse: the example config of the archives and the one
+// the Debian package installs are valid.
+func TestShippedConfigsParse(t *testing.T) {
+	for _, path := range []string{"../../docs/lessllm.yaml.example", "../../cmd/lessllm-pkg/debian/lessllm.yaml"} {
+		if _, err := Load(path); err != nil {
+			t.Errorf("%s: %v", path, err)
 		}
 	}
 }

@@ -19,9 +19,12 @@ import (
 // It changes the system, so it runs only when LESSLLM_DEB names the .deb
 // (make deb-test, as root on Debian; CI does).
 func TestDeb(t *testing.T) {
-	deb := os.Getenv("LESSLLM_DEB")
-	if deb == "" {
+	deb, set := os.LookupEnv("LESSLLM_DEB")
+	if !set {
 		t.Skip("LESSLLM_DEB is not set (make deb-test installs the package on this machine)")
+	}
+	if deb == "" {
+		t.Fatal("LESSLLM_DEB is set but empty: make deb found no package")
 	}
 	if os.Geteuid() != 0 {
 		t.Fatal("make deb-test needs root (dpkg -i)")
@@ -114,6 +117,24 @@ func TestDeb(t *testing.T) {
 		}
 		if segs, _ := filepath.Glob("/var/lib/lessllm/captures/*.ndjson.zst"); len(segs) != 1 {
 			t.Errorf("purge removed the captures without LESSLLM_PURGE_DATA=yes: %v", segs)
+		}
+	})
+
+	t.Run("purge_with_data_when_asked", func(t *testing.T) {
+		run(t, true, "dpkg", "-i", deb) // the kept captures and user are taken over again
+		if segs, _ := filepath.Glob("/var/lib/lessllm/captures/*.ndjson.zst"); len(segs) != 1 {
+			t.Errorf("reinstalling lost the kept captures: %v", segs)
+		}
+		cmd := exec.Command("dpkg", "--purge", "lessllm")
+		cmd.Env = append(os.Environ(), "LESSLLM_PURGE_DATA=yes")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("LESSLLM_PURGE_DATA=yes dpkg --purge: %v\n%s", err, out)
+		}
+		if _, err := os.Stat("/var/lib/lessllm"); err == nil {
+			t.Error("/var/lib/lessllm survived LESSLLM_PURGE_DATA=yes")
+		}
+		if _, err := user.Lookup("lessllm"); err == nil {
+			t.Error("the lessllm user survived LESSLLM_PURGE_DATA=yes")
 		}
 	})
 }

@@ -27,9 +27,13 @@ import (
 // analysed by the full build. Runs when LESSLLM_DIST names the directory
 // (make dist-test).
 func TestDist(t *testing.T) {
-	dist, version := os.Getenv("LESSLLM_DIST"), os.Getenv("LESSLLM_VERSION")
+	dist, set := os.LookupEnv("LESSLLM_DIST")
+	if !set {
+		t.Skip("LESSLLM_DIST is not set (make dist-test)")
+	}
+	version := os.Getenv("LESSLLM_VERSION")
 	if dist == "" || version == "" {
-		t.Skip("LESSLLM_DIST and LESSLLM_VERSION are not set (make dist-test)")
+		t.Fatal("make dist-test sets LESSLLM_DIST and LESSLLM_VERSION; one is empty")
 	}
 	type platform struct {
 		archive, exe string

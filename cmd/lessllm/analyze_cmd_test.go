@@ -242,6 +242,21 @@ func TestAnalyzeEndToEnd(t *testing.T) {
 		t.Errorf("summary: %s", out)
 	}
 
+	t.Run("query_help_names_every_table_and_format", func(t *testing.T) {
+		help, _, _ := runLessllm(t, "query", "--help")
+		help = strings.Join(strings.Fields(help), " ") // kong wraps the text
+		for _, r := range queryRows(t, one, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'`) {
+			if name := r["table_name"].(string); !strings.Contains(help, name) {
+				t.Errorf("query --help does not name %s", name)
+			}
+		}
+		for _, f := range []string{"table", "csv", "json", "json-typed", "markdown"} {
+			if !strings.Contains(help, f) {
+				t.Errorf("query --help does not name --format %s", f)
+			}
+		}
+	})
+
 	t.Run("timings", func(t *testing.T) {
 		// The configured timings must come back: the median over every
 		// streamed call, and at least 90% of calls one by one (a call the

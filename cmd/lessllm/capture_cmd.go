@@ -95,7 +95,8 @@ func loadConfig(path string) (*config.File, error) {
 // logFlags configure the structured log on stderr.
 type logFlags struct {
 	LogFormat string `help:"Log format on stderr." enum:"text,json" default:"text" env:"LESSLLM_LOG_FORMAT"`
-	LogLevel  string `help:"Lowest level logged; info includes one line per exchange, warn keeps only problems. Empty: the config's logging.level (default info)." enum:",debug,info,warn,error" default:"" env:"LESSLLM_LOG_LEVEL"`
+	LogLevel  string `help:"Lowest level logged; warn keeps only problems; debug adds the access log with route and connection timings. Empty: the config's logging.level (default info)." enum:",debug,info,warn,error" default:"" env:"LESSLLM_LOG_LEVEL"`
+	AccessLog bool   `name:"access-log" help:"Log one line per exchange at info level (logging.access_log; off by default: the segments record every exchange)." default:"false" env:"LESSLLM_ACCESS_LOG"`
 }
 
 // logger logs at the flag's level, else at configured (logging.level).
@@ -126,6 +127,9 @@ func runCapture(env *Env, cfgPath, listen, dir, node string, logf logFlags, stop
 	}
 	if node != "" {
 		cfg.Capture.Node = node
+	}
+	if logf.AccessLog {
+		cfg.Logging.AccessLog = true
 	}
 	log := logf.logger(env, cfg.Logging.Level)
 	if cfg.Path != "" {

@@ -22,7 +22,7 @@ import (
 
 // startCapture runs `lessllm capture` as a process with a config whose
 // providers point at upstream, and waits until it listens.
-func startCapture(t *testing.T, upstream, dir string) (*exec.Cmd, string, *bytes.Buffer) {
+func startCapture(t *testing.T, upstream, dir string, args ...string) (*exec.Cmd, string, *bytes.Buffer) {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "lessllm.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`listen: 127.0.0.1:0
@@ -33,7 +33,7 @@ providers:
 models:
   claude: { provider: anthropic, model: claude-sonnet-4-5 }   # OpenAI SDK calls translated
 `, dir, upstream, upstream)), 0o600)
-	cmd := exec.Command(lessllmBin, "capture", "--config", cfg)
+	cmd := exec.Command(lessllmBin, append([]string{"capture", "--config", cfg}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, _ := cmd.StdoutPipe()
@@ -48,6 +48,31 @@ models:
 	url := strings.Fields(line)[3] // "lessllm capture on http://127.0.0.1:PORT (...)"
 	go io.Copy(io.Discard, stdout)
 	return cmd, url, &stderr
+}
+
+// TestAccessLogIsOptIn: by default capture logs no line per exchange (80
+// MB a day at 400,000 calls); --access-log, logging.access_log or the
+// debug level turn it on.
+func TestAccessLogIsOptIn(t *testing.T) {
+	sim := httptest.NewServer(simulator.New(simulator.Options{OutputTokens: 5}))
+	defer sim.Close()
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{{nil, false}, {[]string{"--access-log"}, true}, {[]string{"--log-level", "debug"}, true}, {[]string{"--log-level", "warn", "--access-log"}, false}} {
+		cmd, url, stderr := startCapture(t, sim.URL, t.TempDir(), tc.args...)
+		resp, err := http.Post(url+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		if got := strings.Contains(stderr.String(), "msg=exchange"); got != tc.want {
+			t.Errorf("capture %v: access line logged %v, want %v\n%s", tc.args, got, tc.want, stderr)
+		}
+	}
 }
 
 // TestSIGTERMDrainsStreams: SIGTERM with 50 streams in flight lets all 50

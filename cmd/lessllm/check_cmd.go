@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -32,12 +33,19 @@ func (c *CheckCmd) Run(env *Env) error {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Provider, r.Route, result, ms(r.Connect), ms(r.TLS), ms(r.Total), r.Detail)
 	}
 	w.Flush()
+	var unreachable []string
 	for _, r := range results {
-		if !reachable[r.Provider] {
-			return &exitError{code: 1, msg: fmt.Sprintf("provider %s is not reachable over any route", r.Provider)}
+		if !reachable[r.Provider] && !slices.Contains(unreachable, r.Provider) {
+			unreachable = append(unreachable, r.Provider)
 		}
 	}
-	return nil
+	if len(unreachable) == 0 {
+		return nil
+	}
+	for _, p := range unreachable[:len(unreachable)-1] {
+		fmt.Fprintf(env.Stderr, "lessllm: provider %s is not reachable over any route\n", p)
+	}
+	return &exitError{code: 1, msg: fmt.Sprintf("provider %s is not reachable over any route", unreachable[len(unreachable)-1])}
 }
 
 func ms(d time.Duration) string {

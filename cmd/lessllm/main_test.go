@@ -59,3 +59,24 @@ func TestQueriesWithoutDatabaseSayWhy(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckNamesEveryUnreachableProvider: when every provider fails,
+// `lessllm check` ends with one line per provider, not only the first.
+func TestCheckNamesEveryUnreachableProvider(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "lessllm.yaml")
+	os.WriteFile(cfg, []byte(`proxy: { timeouts: { connect: 2s } }
+providers:
+  openai:    { type: openai, base_url: "http://127.0.0.1:1/v1", api_key: sk-test }
+  anthropic: { type: anthropic, base_url: "http://127.0.0.1:1", api_key: sk-ant-test }
+  local:     { type: openai, base_url: "http://127.0.0.1:1/v1" }
+`), 0o600)
+	_, stderr, code := runLessllm(t, "check", "--config", cfg)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	for _, p := range []string{"anthropic", "local", "openai"} {
+		if !bytes.Contains([]byte(stderr), []byte("provider "+p+" is not reachable over any route")) {
+			t.Errorf("stderr does not name %s:\n%s", p, stderr)
+		}
+	}
+}

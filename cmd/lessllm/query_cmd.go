@@ -14,9 +14,9 @@ import (
 
 // QueryCmd runs SQL against the analysis database, read-only.
 type QueryCmd struct {
-	SQL    string `arg:"" help:"SQL to run (tables: api_calls, analyzed_segments, analysis_problems); '-' reads it from stdin."`
+	SQL    string `arg:"" help:"SQL to run; '-' reads it from stdin. Tables: api_calls (one row per call; README \"api_calls\"), analyzed_segments, analysis_problems, cache_prompts, cache_predictions, cache_opportunities, sensitive_findings, lessllm_meta; views: cache_accuracy, cache_cost."`
 	DB     string `name:"db" help:"DuckDB file. Default: the config's logging.db_path, else ./lessllm.duckdb." default:"" env:"LESSLLM_DB" type:"path"`
-	Format string `help:"Output format (json-typed: columns, DuckDB types and rows, for programs)." enum:"table,csv,json,json-typed,markdown" default:"table" env:"LESSLLM_FORMAT"`
+	Format string `help:"Output format: table, csv, json (an array of objects), json-typed (columns, DuckDB types and rows, for programs) or markdown." enum:"table,csv,json,json-typed,markdown" default:"table" env:"LESSLLM_FORMAT"`
 	Config string `help:"Config file (for logging.db_path). Empty: ./lessllm.yaml if it exists." default:"" env:"LESSLLM_CONFIG" type:"path"`
 	freshFlags
 }

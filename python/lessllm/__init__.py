@@ -51,6 +51,17 @@ find_binary = _binary.find_binary
 _lock = threading.RLock()
 _workdir = _config.Workdir()
 _running: Optional[Capture] = None
+# Where relative paths of the configuration (./captures, ./lessllm.duckdb)
+# are resolved: the working directory of the last configure(), so capture
+# and the queries agree even if the program changes directory in between.
+_home: Optional[str] = None
+
+
+def _cwd() -> str:
+    global _home
+    if _home is None:
+        _home = os.getcwd()
+    return _home
 
 
 def configure(settings: Union[Mapping[str, Any], PathLike, None] = None) -> Config:
@@ -78,9 +89,11 @@ def configure(settings: Union[Mapping[str, Any], PathLike, None] = None) -> Conf
         _validate(rendered)
     finally:
         os.unlink(rendered.path)
+    global _home
     with _lock:
         shutdown()
         config._replace(data)
+        _home = os.getcwd()
     return config
 
 
@@ -124,7 +137,9 @@ def query(sql: str) -> Result:
     ``cache_opportunities``, … as in ``lessllm query --help``).
 
     Whatever capture wrote up to now is analysed first, so calls just made
-    are in the answer.
+    are in the answer. Relative paths of the configuration (``./captures``,
+    ``./lessllm.duckdb``) are taken from the working directory at the last
+    ``configure()``, for capture and queries alike.
 
     Raises:
         QueryError: the SQL failed or is not read-only.
@@ -239,7 +254,7 @@ def _run(args: List[str], stdin: Optional[str] = None):
     """Run a binary command with the current configuration."""
     rendered = _config.render(config.as_dict(), _workdir)
     try:
-        proc = _binary.run([args[0], "--config", rendered.path, *args[1:]], _child_env(rendered.env), stdin=stdin)
+        proc = _binary.run([args[0], "--config", rendered.path, *args[1:]], _child_env(rendered.env), stdin=stdin, cwd=_cwd())
     finally:
         os.unlink(rendered.path)
     proc.stderr = _binary.scrub(proc.stderr, rendered.secrets)
@@ -279,7 +294,7 @@ def _ensure_running() -> Capture:
         # The config file stays while capture runs: it is read once at
         # start, and removing it after would be fine too, but a user
         # debugging a refused start can read it (it holds no secret).
-        _running = Capture(rendered.path, _child_env(rendered.env), listen, rendered.secrets)
+        _running = Capture(rendered.path, _child_env(rendered.env), listen, rendered.secrets, cwd=_cwd())
         return _running
 
 

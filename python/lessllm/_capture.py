@@ -19,6 +19,7 @@ import subprocess
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Deque, Dict, List, Optional
 
@@ -30,11 +31,20 @@ log = logging.getLogger("lessllm.capture")
 _LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
 
 
+def _loopback(url: str) -> str:
+    """A listen address on every interface (``:8000``, ``0.0.0.0``, ``[::]``)
+    is reached from this process at 127.0.0.1."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.hostname in ("", "0.0.0.0", "::"):
+        return urllib.parse.urlunsplit(parts._replace(netloc=f"127.0.0.1:{parts.port}"))
+    return url
+
+
 class Capture:
     """One running ``lessllm capture`` process."""
 
     def __init__(self, config_path: str, env: Dict[str, str], listen: Optional[str], secrets: List[str],
-                 start_timeout: float = 15.0) -> None:
+                 cwd: Optional[str] = None, start_timeout: float = 15.0) -> None:
         self._secrets = secrets
         self._tail: Deque[str] = collections.deque(maxlen=40)
         args = [_binary.find_binary(), "capture", "--config", config_path, "--stop-on-stdin-close", "--log-format", "json"]
@@ -42,7 +52,7 @@ class Capture:
             args += ["--listen", "127.0.0.1:0"]  # a free port, picked by the kernel
         self.proc = subprocess.Popen(
             args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=env, start_new_session=True,  # the terminal's Ctrl-C reaches Python, which stops capture in order
+            env=env, cwd=cwd, start_new_session=True,  # the terminal's Ctrl-C reaches Python, which stops capture in order
         )
         self.pid = self.proc.pid
         first: "queue.Queue[Optional[str]]" = queue.Queue()
@@ -63,7 +73,7 @@ class Capture:
         if len(words) < 4 or words[:3] != ["lessllm", "capture", "on"]:
             self.stop()
             raise CaptureError(f"unexpected first line from lessllm capture: {line!r}")
-        self.url = words[3]
+        self.url = _loopback(words[3])
         self._wait_healthy(start_timeout)
 
     def _read_stdout(self, first: "queue.Queue[Optional[str]]") -> None:

@@ -18,6 +18,7 @@ import sys
 import textwrap
 import time
 import unittest
+import urllib.error
 
 import lessllm
 from helpers import (ANTHROPIC_KEY, OPENAI_KEY, PROXY_PASSWORD, REPO, InTempDir, chat, messages, parquet_footer,
@@ -122,9 +123,13 @@ class TestCallsThenQuery(InTempDir):
         self.assertEqual(os.stat("claude.csv").st_mode & 0o777, 0o600)
         n = lessllm.export_logs("all.parquet", start_date=dt.date(2024, 1, 1), end_date=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1))
         self.assertEqual(n, 6)
-        num_rows, columns, _ = parquet_footer("all.parquet")
+        num_rows, columns, kv = parquet_footer("all.parquet")
         self.assertEqual(num_rows, 6)
         self.assertIn("estimated_ttft_ms", columns)
+        # The export carries the dataset's schema-version metadata.
+        dataset = parquet_footer(sorted(glob.glob("parquet/api_calls/date=*/*.parquet"))[0])[2]
+        self.assertEqual(kv["lessllm.schema_version"], dataset["lessllm.schema_version"])
+        self.assertEqual(kv["lessllm.table"], "api_calls")
         self.assertEqual(lessllm.export_logs("alice.parquet", filters={"user": "alice"}), 2)
         self.assertEqual(parquet_footer("alice.parquet")[0], 2)
         self.assertEqual(lessllm.export_logs("none.parquet", start_date="2099-01-01"), 0)
@@ -151,6 +156,20 @@ class TestCallsThenQuery(InTempDir):
         self.assertEqual(len(frame), 1)
         self.assertEqual(frame["model"][0], "gpt-4o")
         self.assertEqual(str(frame["timestamp"].dt.tz), "UTC")
+
+    def test_listen_on_every_interface_and_a_chdir(self) -> None:
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        lessllm.configure(settings(listen=f":{port}"))
+        base = lessllm.get_proxy_url()
+        self.assertEqual(base, f"http://127.0.0.1:{port}/v1")
+        chat(base)
+        os.mkdir("elsewhere")
+        os.chdir("elsewhere")  # capture and queries still agree on ./captures
+        self.assertEqual(lessllm.query("SELECT count(*) AS n FROM api_calls")[0]["n"], 1)
+        os.chdir(self.dir)
 
     def test_query_before_any_call(self) -> None:
         self.assertEqual(len(lessllm.query("SELECT * FROM api_calls")), 0)
@@ -273,6 +292,47 @@ class TestConfigAttributes(InTempDir):
         self.assertIn("first_byte_ms=", text)
         for secret in (OPENAI_KEY, ANTHROPIC_KEY):
             self.assertNotIn(secret, text)
+
+
+class TestAliasWithoutKey(InTempDir):
+    """An OpenAI-SDK call to a Claude alias while the Anthropic key is unset:
+    a clear 401 in the client's format, nothing forwarded, a warning at start
+    and a line in lessllm check."""
+
+    def test_401_warning_and_check(self) -> None:
+        os.environ.pop("LESSLLM_TEST_UNSET_KEY", None)
+        cfg = settings()
+        cfg["providers"]["anthropic"]["api_key"] = "${LESSLLM_TEST_UNSET_KEY}"
+        lessllm.configure(cfg)
+        seen = io.StringIO()
+        handler = logging.StreamHandler(seen)
+        logger = logging.getLogger("lessllm.capture")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        try:
+            base = lessllm.get_proxy_url()
+            with self.assertRaises(urllib.error.HTTPError) as e:
+                chat(base, model="claude")  # sends its own OpenAI key, which is not the Anthropic one
+            self.assertEqual(e.exception.code, 401)
+            err = json.loads(e.exception.read())["error"]
+            e.exception.close()
+            self.assertEqual(err["code"], "no_api_key")
+            self.assertIn("LESSLLM_TEST_UNSET_KEY is not set", err["message"])
+            self.assertEqual(chat(base)[0], 200)  # the client's own key still works for its own provider
+            lessllm.shutdown()
+        finally:
+            logger.removeHandler(handler)
+        self.assertIn("model alias has no API key", seen.getvalue())
+        self.assertIn("unset=LESSLLM_TEST_UNSET_KEY", seen.getvalue())
+        rows = lessllm.query("SELECT model, status, error_type FROM api_calls ORDER BY timestamp")
+        # Refused by lessllm: no upstream status, the refusal recorded.
+        self.assertEqual([(r["model"], r["status"], r["error_type"]) for r in rows], [("claude", None, "rejected"), ("gpt-4o", 200, None)])
+        # lessllm check says so too.
+        rendered = lessllm._config.render(lessllm.config.as_dict(), lessllm._workdir)
+        out = subprocess.run([lessllm.find_binary(), "check", "--config", rendered.path], capture_output=True, text=True,
+                             env=lessllm._child_env(rendered.env))
+        os.unlink(rendered.path)
+        self.assertIn("no API key configured: LESSLLM_TEST_UNSET_KEY is not set", out.stdout)
 
 
 class TestSecrets(InTempDir):
