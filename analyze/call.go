@@ -12,7 +12,7 @@ import (
 // meaning). It is stored in every Parquet file's metadata and in the
 // database; a change to a column's meaning or type bumps it. Columns are
 // only ever added at the end.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Call is one row of api_calls: one captured exchange, analysed. The struct
 // is the single definition of the schema: Parquet files are written from it
@@ -93,6 +93,10 @@ type Call struct {
 	TokenizerPromptTokens     *int64  `parquet:"tokenizer_prompt_tokens,optional"`
 	TokenizerCompletionTokens *int64  `parquet:"tokenizer_completion_tokens,optional"`
 	Problems                  *string `parquet:"problems,optional"` // what analysis could not read, "; "-separated
+	// UpstreamFinishReason is the upstream's own finish reason, in its
+	// API's words; finish_reason is what the client saw (they differ on
+	// translated calls: length vs max_tokens). Schema version 2.
+	UpstreamFinishReason *string `parquet:"upstream_finish_reason,optional,dict"`
 }
 
 // jsonColumns hold a JSON document as text.

@@ -145,6 +145,15 @@ func (x *extractor) call(ex *format.Exchange, segment string) Call {
 			problems = append(problems, fmt.Sprintf("endpoint %s has no parser: timing only", up.Path))
 		}
 	}
+	// finish_reason is what the client saw: on a translated call, the
+	// upstream's reason in the client's API's words, as the translator
+	// sent it; upstream_finish_reason keeps the upstream's own.
+	if c.FinishReason != nil {
+		c.UpstreamFinishReason = c.FinishReason
+		if c.UpstreamDialect != c.Dialect {
+			c.FinishReason = str(wire.ClientFinishReason(c.Dialect, *c.FinishReason))
+		}
+	}
 	if output != nil {
 		c.ResponseJSON = str(string(output))
 	}
@@ -217,7 +226,14 @@ func (x *extractor) timings(c *Call, ex *format.Exchange) {
 	if t.GotConn > 0 {
 		c.ConnectionReused = ptr(t.ConnReused)
 	}
-	if c.Proxy != nil && *c.Proxy == "direct" {
+	// proxy_ms: what going through the proxy cost this call — its
+	// handshake on a new connection, nothing on a reused one or direct.
+	switch {
+	case c.Proxy != nil && *c.Proxy == "direct":
+		c.ProxyMs = ptr(0.0)
+	case t.ProxyHandshake > 0:
+		c.ProxyMs = ptr(ms(t.ProxyHandshake))
+	case t.GotConn > 0 && t.ConnReused:
 		c.ProxyMs = ptr(0.0)
 	}
 	// Network: getting a connection, plus the part of the wait for the

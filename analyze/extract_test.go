@@ -139,3 +139,31 @@ func TestPercentile(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyMs: proxy_ms is what the proxy cost the call — its handshake on
+// a new connection through it, 0 direct or on a reused connection, NULL
+// when the record does not say (older records, no connection).
+func TestProxyMs(t *testing.T) {
+	x := &extractor{prices: pricing.Default()}
+	for _, tc := range []struct {
+		name    string
+		proxy   string
+		timings format.Timings
+		want    *float64
+	}{
+		{"direct", "direct", format.Timings{GotConn: 1e6}, ptr(0.0)},
+		{"new_connection_through_a_proxy", "socks5h://u@127.0.0.1:1080", format.Timings{GotConn: 5e6, ProxyHandshake: 1_900_000}, ptr(1.9)},
+		{"reused_connection", "http://u@proxy:3128", format.Timings{GotConn: 1e6, ConnReused: true}, ptr(0.0)},
+		{"not_recorded", "http://u@proxy:3128", format.Timings{GotConn: 5e6}, nil},
+		{"no_connection", "none", format.Timings{}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ex := &format.Exchange{V: 1, ID: tc.name, StartNS: t0.UnixNano(), Request: format.Request{Method: "POST", Path: "/v1/chat/completions"},
+				Route: &format.Route{Provider: "openai", Dialect: "openai", Proxy: tc.proxy}, Timings: tc.timings, EndNS: 10e6}
+			got := x.call(ex, "seg").ProxyMs
+			if (got == nil) != (tc.want == nil) || (got != nil && *got != *tc.want) {
+				t.Errorf("proxy_ms %v, want %v", deref(got), deref(tc.want))
+			}
+		})
+	}
+}

@@ -168,6 +168,13 @@ func TestThroughRealProxies(t *testing.T) {
 			if ex.Route.Proxy != want || len(ex.Route.FailedRoutes) != 0 {
 				t.Errorf("record says route %q (failed %q), want %q", ex.Route.Proxy, ex.Route.FailedRoutes, want)
 			}
+			// The proxy handshake (CONNECT, SOCKS, TLS to the proxy) is
+			// timed: analysis reports it as proxy_ms.
+			if hs := ex.Timings.ProxyHandshake; hs <= 0 || hs > ex.Timings.FirstByte {
+				t.Errorf("proxy handshake %d ns (first byte at %d ns)", hs, ex.Timings.FirstByte)
+			} else {
+				t.Logf("proxy handshake %.3f ms", float64(hs)/1e6)
+			}
 			checkUnbuffered(t, ex)
 			proof(t)
 		})

@@ -187,6 +187,9 @@ func (tt *traceTimings) clientTrace() *httptrace.ClientTrace {
 					for _, f := range c.Failed {
 						tt.failed = append(tt.failed, f.Error())
 					}
+					if c.Handshake > 0 {
+						t.ProxyHandshake = max(c.Handshake.Nanoseconds(), 1)
+					}
 				}
 			}
 			tt.mu.Unlock()

@@ -230,6 +230,8 @@ func (d *recordDecoder) timings(t *Timings) error {
 			err = d.int(&seen, 9, &t.FirstByte)
 		case "conn_reused":
 			err = d.bool(&seen, 10, &t.ConnReused)
+		case "proxy_handshake_ns":
+			err = d.int(&seen, 11, &t.ProxyHandshake)
 		default:
 			err = errUnsure
 		}

@@ -125,6 +125,7 @@ func (e *encoder) exchange(x *Exchange) {
 	e.boolOmit("conn_reused", t.ConnReused)
 	e.intOmit("wrote_request_ns", t.WroteRequest)
 	e.intOmit("first_byte_ns", t.FirstByte)
+	e.intOmit("proxy_handshake_ns", t.ProxyHandshake)
 	e.close()
 	if r := x.Response; r != nil {
 		e.key("response")

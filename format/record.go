@@ -135,6 +135,11 @@ type Timings struct {
 	ConnReused   bool  `json:"conn_reused,omitempty"`
 	WroteRequest int64 `json:"wrote_request_ns,omitempty"`
 	FirstByte    int64 `json:"first_byte_ns,omitempty"` // first response byte from upstream
+	// ProxyHandshake is a duration, not an offset: how long the proxy
+	// handshake took after the TCP connect to the proxy (TLS to an https://
+	// proxy, CONNECT, SOCKS) on a new connection through one. Zero when
+	// direct or reused.
+	ProxyHandshake int64 `json:"proxy_handshake_ns,omitempty"`
 }
 
 // Response is the upstream response: status, headers and the body as the

@@ -22,9 +22,12 @@ import (
 // TCP; tlsConf is used for https:// proxies; handshake bounds the proxy
 // protocol exchange after TCP connected (a proxy that accepts and never
 // answers must not hang a request).
-func dialRoute(ctx context.Context, r Route, addr string, base *net.Dialer, tlsConf *tls.Config, handshake time.Duration) (net.Conn, error) {
+// dialRoute connects to addr over r and returns how long the proxy
+// handshake took after the TCP connect (0 when direct).
+func dialRoute(ctx context.Context, r Route, addr string, base *net.Dialer, tlsConf *tls.Config, handshake time.Duration) (net.Conn, time.Duration, error) {
 	if r.Proxy == nil {
-		return base.DialContext(ctx, "tcp", addr)
+		c, err := base.DialContext(ctx, "tcp", addr)
+		return c, 0, err
 	}
 	switch r.Proxy.Scheme {
 	case "socks5", "socks5h":
@@ -32,15 +35,16 @@ func dialRoute(ctx context.Context, r Route, addr string, base *net.Dialer, tlsC
 	}
 	conn, err := base.DialContext(ctx, "tcp", r.Proxy.Host)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	connected := time.Now()
 	if r.Proxy.Scheme == "https" {
 		conf := tlsConf.Clone()
 		conf.ServerName = r.Proxy.Hostname()
 		tc := tls.Client(conn, conf)
 		if err := handshakeWithin(ctx, conn, handshake, tc.HandshakeContext); err != nil {
 			conn.Close()
-			return nil, fmt.Errorf("TLS to the proxy: %w", err)
+			return nil, 0, fmt.Errorf("TLS to the proxy: %w", err)
 		}
 		conn = tc
 	}
@@ -58,10 +62,10 @@ func dialRoute(ctx context.Context, r Route, addr string, base *net.Dialer, tlsC
 	}
 	if err != nil {
 		conn.Close()
-		return nil, timeoutSays(err, handshake)
+		return nil, 0, timeoutSays(err, handshake)
 	}
 	conn.SetDeadline(time.Time{})
-	return tunnel, nil
+	return tunnel, time.Since(connected), nil
 }
 
 func handshakeWithin(ctx context.Context, conn net.Conn, d time.Duration, hs func(context.Context) error) error {
@@ -168,7 +172,7 @@ func socks4(ctx context.Context, conn net.Conn, r Route, addr string) error {
 // dialSOCKS5 uses golang.org/x/net/proxy (RFC 1928, RFC 1929 for
 // username/password). socks5h leaves name resolution to the proxy; socks5
 // resolves here and sends the address.
-func dialSOCKS5(ctx context.Context, r Route, addr string, base *net.Dialer, handshake time.Duration) (net.Conn, error) {
+func dialSOCKS5(ctx context.Context, r Route, addr string, base *net.Dialer, handshake time.Duration) (net.Conn, time.Duration, error) {
 	var auth *proxy.Auth
 	if r.Username != "" {
 		auth = &proxy.Auth{User: r.Username, Password: r.Password}
@@ -176,28 +180,29 @@ func dialSOCKS5(ctx context.Context, r Route, addr string, base *net.Dialer, han
 	if r.Proxy.Scheme == "socks5" {
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if net.ParseIP(host) == nil {
 			ips, err := net.DefaultResolver.LookupIP(ctx, "ip", host)
 			if err != nil || len(ips) == 0 {
-				return nil, fmt.Errorf("resolving %s for SOCKS5: %v", host, err)
+				return nil, 0, fmt.Errorf("resolving %s for SOCKS5: %v", host, err)
 			}
 			addr = net.JoinHostPort(ips[0].String(), port)
 		}
 	}
-	d, err := proxy.SOCKS5("tcp", r.Proxy.Host, auth, &deadlineDialer{base: base, handshake: handshake})
+	dd := &deadlineDialer{base: base, handshake: handshake}
+	d, err := proxy.SOCKS5("tcp", r.Proxy.Host, auth, dd)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	hctx, cancel := context.WithTimeout(ctx, base.Timeout+handshake)
 	defer cancel()
 	conn, err := d.(proxy.ContextDialer).DialContext(hctx, "tcp", addr)
 	if err != nil {
-		return nil, socks5Says(err, r, handshake)
+		return nil, 0, socks5Says(err, r, handshake)
 	}
 	conn.SetDeadline(time.Time{})
-	return conn, nil
+	return conn, time.Since(dd.connected), nil
 }
 
 // deadlineDialer dials the SOCKS5 proxy and bounds the handshake that
@@ -205,6 +210,7 @@ func dialSOCKS5(ctx context.Context, r Route, addr string, base *net.Dialer, han
 type deadlineDialer struct {
 	base      *net.Dialer
 	handshake time.Duration
+	connected time.Time // when the TCP connect to the proxy returned
 }
 
 func (d *deadlineDialer) Dial(network, addr string) (net.Conn, error) {
@@ -214,7 +220,8 @@ func (d *deadlineDialer) Dial(network, addr string) (net.Conn, error) {
 func (d *deadlineDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	c, err := d.base.DialContext(ctx, network, addr)
 	if err == nil {
-		c.SetDeadline(time.Now().Add(d.handshake))
+		d.connected = time.Now()
+		c.SetDeadline(d.connected.Add(d.handshake))
 	}
 	return c, err
 }

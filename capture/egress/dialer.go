@@ -43,6 +43,10 @@ type Conn struct {
 	net.Conn
 	Route  string
 	Failed []*RouteError
+	// Handshake is how long the proxy handshake took after the TCP
+	// connect to the proxy (TLS to an https proxy, CONNECT, SOCKS); 0 when
+	// direct.
+	Handshake time.Duration
 }
 
 // ConnOf finds the *Conn under a connection handed out by an
@@ -75,10 +79,10 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 	}
 	var failed []*RouteError
 	for _, r := range d.order(routes) {
-		c, err := dialRoute(ctx, r, addr, base, tlsConf, handshake)
+		c, hs, err := dialRoute(ctx, r, addr, base, tlsConf, handshake)
 		if err == nil {
 			d.markUp(r)
-			return &Conn{Conn: c, Route: r.String(), Failed: failed}, nil
+			return &Conn{Conn: c, Route: r.String(), Failed: failed, Handshake: hs}, nil
 		}
 		failed = append(failed, &RouteError{Route: r.String(), Err: err})
 		if ctx.Err() != nil { // the client went away: trying on helps no one

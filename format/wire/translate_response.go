@@ -14,6 +14,17 @@ var finishReasons = map[string]string{
 	"tool_use": "tool_calls", "refusal": "content_filter",
 }
 
+// ClientFinishReason is the finish reason a client speaking clientDialect
+// ("openai" or "anthropic") got for a translated call whose upstream
+// answered with upstream (the other API's word): what the translators in
+// this package send.
+func ClientFinishReason(clientDialect, upstream string) string {
+	if clientDialect == "anthropic" {
+		return stopReason(upstream)
+	}
+	return finishReason(upstream)
+}
+
 func finishReason(stop string) string {
 	if r, ok := finishReasons[stop]; ok {
 		return r

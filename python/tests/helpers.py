@@ -3,14 +3,17 @@ made the way the SDKs make them, and a Parquet footer reader."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import os
 import struct
 import subprocess
 import tempfile
 import unittest
 import urllib.request
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import lessllm
 
@@ -105,6 +108,23 @@ def messages(root_url: str, stream: bool = False) -> Tuple[int, bytes]:
                                  headers={"Content-Type": "application/json", "anthropic-version": "2023-06-01"})
     with urllib.request.urlopen(req, timeout=30) as r:
         return r.status, r.read()
+
+
+@contextlib.contextmanager
+def logged(name: str = "lessllm") -> Iterator[io.StringIO]:
+    """What the named logger and those below it log inside the block, at
+    every level."""
+    seen = io.StringIO()
+    handler = logging.StreamHandler(seen)
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield seen
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 class InTempDir(unittest.TestCase):

@@ -8,9 +8,7 @@ import csv
 import datetime as dt
 import decimal
 import glob
-import io
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -21,8 +19,8 @@ import unittest
 import urllib.error
 
 import lessllm
-from helpers import (ANTHROPIC_KEY, OPENAI_KEY, PROXY_PASSWORD, REPO, InTempDir, chat, messages, parquet_footer,
-                     settings, simulator, stop_simulator)
+from helpers import (ANTHROPIC_KEY, OPENAI_KEY, PROXY_PASSWORD, REPO, InTempDir, chat, logged, messages,
+                     parquet_footer, settings, simulator, stop_simulator)
 
 
 def tearDownModule() -> None:
@@ -275,23 +273,73 @@ class TestConfigAttributes(InTempDir):
 
     def test_debug_mode_logs_route_never_keys(self) -> None:
         lessllm.config.debug_mode = True
-        seen = io.StringIO()
-        handler = logging.StreamHandler(seen)
-        logger = logging.getLogger("lessllm.capture")
-        logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG)
-        try:
+        with logged("lessllm.capture") as seen:
             base = lessllm.get_proxy_url()
             chat(base, stream=True)
             lessllm.shutdown()  # drains the log
-        finally:
-            logger.removeHandler(handler)
         text = seen.getvalue()
         self.assertIn("exchange", text)
         self.assertIn("route=direct", text)
         self.assertIn("first_byte_ms=", text)
         for secret in (OPENAI_KEY, ANTHROPIC_KEY):
             self.assertNotIn(secret, text)
+
+
+def post(url: str, body: dict, headers: dict) -> bytes:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json", **headers})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return r.read()
+
+
+def client_finish_reason(body: bytes, stream: bool, anthropic: bool) -> str:
+    """The finish reason the client got, from a JSON answer or an SSE stream."""
+    docs = [json.loads(body)] if not stream else [
+        json.loads(line[6:]) for line in body.decode().splitlines() if line.startswith("data: ") and line != "data: [DONE]"]
+    for d in reversed(docs):
+        if anthropic:
+            reason = d.get("stop_reason") or (d.get("delta") or {}).get("stop_reason")
+        else:
+            reason = next((c.get("finish_reason") for c in d.get("choices", []) if c.get("finish_reason")), None)
+        if reason:
+            return reason
+    raise AssertionError(f"no finish reason in {body[:200]!r}")
+
+
+class TestFinishReasons(InTempDir):
+    """finish_reason is what the client saw, upstream_finish_reason the
+    upstream's own, both directions of translation, streamed and not."""
+
+    def test_both_directions(self) -> None:
+        cfg = settings()
+        cfg["models"]["gpt"] = {"provider": "openai", "model": "gpt-4o-mini"}
+        lessllm.configure(cfg)
+        base = lessllm.get_proxy_url()
+        root = base[: -len("/v1")]
+        seen = {}
+        for stream in (False, True):
+            for limit in (3, None):
+                tag = f"{'s' if stream else 'n'}{limit or ''}"
+                openai_body = {"model": "claude", "stream": stream, "user": "oa" + tag, "messages": [{"role": "user", "content": "hi"}]}
+                anthropic_body = {"model": "gpt", "stream": stream, "max_tokens": limit or 100, "metadata": {"user_id": "an" + tag},
+                                  "messages": [{"role": "user", "content": "hi"}]}
+                if limit:
+                    openai_body["max_tokens"] = limit
+                got = post(base + "/chat/completions", openai_body, {"Authorization": "Bearer " + OPENAI_KEY})
+                seen["oa" + tag] = client_finish_reason(got, stream, anthropic=False)
+                got = post(root + "/v1/messages", anthropic_body, {"anthropic-version": "2023-06-01"})
+                seen["an" + tag] = client_finish_reason(got, stream, anthropic=True)
+        self.assertEqual({k: v for k, v in seen.items() if k.startswith("oa")}, {"oan3": "length", "oan": "stop", "oas3": "length", "oas": "stop"})
+        self.assertEqual({k: v for k, v in seen.items() if k.startswith("an")}, {"ann3": "max_tokens", "ann": "end_turn", "ans3": "max_tokens", "ans": "end_turn"})
+        rows = {r["user_id"]: r for r in lessllm.query("SELECT user_id, finish_reason, upstream_finish_reason, model, upstream_model FROM api_calls")}
+        upstream = {"length": "max_tokens", "stop": "end_turn", "max_tokens": "length", "end_turn": "stop"}
+        for user, client_saw in seen.items():
+            with self.subTest(call=user):
+                self.assertEqual(rows[user]["finish_reason"], client_saw)
+                self.assertEqual(rows[user]["upstream_finish_reason"], upstream[client_saw])
+        self.assertEqual((rows["oan"]["model"], rows["oan"]["upstream_model"]), ("claude", "claude-3-5-haiku-20241022"))
+        chat(base, user="plain")  # not translated: one vocabulary, both columns alike
+        plain = lessllm.query("SELECT finish_reason, upstream_finish_reason FROM api_calls WHERE user_id = 'plain'")[0]
+        self.assertEqual((plain["finish_reason"], plain["upstream_finish_reason"]), ("stop", "stop"))
 
 
 class TestAliasWithoutKey(InTempDir):
@@ -304,12 +352,7 @@ class TestAliasWithoutKey(InTempDir):
         cfg = settings()
         cfg["providers"]["anthropic"]["api_key"] = "${LESSLLM_TEST_UNSET_KEY}"
         lessllm.configure(cfg)
-        seen = io.StringIO()
-        handler = logging.StreamHandler(seen)
-        logger = logging.getLogger("lessllm.capture")
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        try:
+        with logged("lessllm.capture") as seen:
             base = lessllm.get_proxy_url()
             with self.assertRaises(urllib.error.HTTPError) as e:
                 chat(base, model="claude")  # sends its own OpenAI key, which is not the Anthropic one
@@ -320,8 +363,6 @@ class TestAliasWithoutKey(InTempDir):
             self.assertIn("LESSLLM_TEST_UNSET_KEY is not set", err["message"])
             self.assertEqual(chat(base)[0], 200)  # the client's own key still works for its own provider
             lessllm.shutdown()
-        finally:
-            logger.removeHandler(handler)
         self.assertIn("model alias has no API key", seen.getvalue())
         self.assertIn("unset=LESSLLM_TEST_UNSET_KEY", seen.getvalue())
         rows = lessllm.query("SELECT model, status, error_type FROM api_calls ORDER BY timestamp")
@@ -340,14 +381,9 @@ class TestSecrets(InTempDir):
         cfg = settings(proxy={"auth": {"username": "corp", "password": PROXY_PASSWORD}, "no_proxy": ["127.0.0.1"],
                               "http_proxy": f"http://corp:{PROXY_PASSWORD}@127.0.0.1:9"})
         lessllm.configure(cfg)
-        seen = io.StringIO()
-        handler = logging.StreamHandler(seen)
-        logger = logging.getLogger("lessllm")
-        logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG)
         lessllm.config.debug_mode = True
         errors = []
-        try:
+        with logged() as seen:
             base = lessllm.get_proxy_url()
             chat(base)
             chat(base, model="claude", stream=True)
@@ -370,8 +406,6 @@ class TestSecrets(InTempDir):
             except lessllm.QueryError as e:
                 errors.append(str(e))
             lessllm.shutdown()
-        finally:
-            logger.removeHandler(handler)
         self.assertEqual(len(errors), 3, errors)
         everything = seen.getvalue() + "\n".join(errors) + repr(lessllm.config)
         for secret in (OPENAI_KEY, ANTHROPIC_KEY, PROXY_PASSWORD):
