@@ -4,8 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/lessllm/lessllm/analyze/pricing"
+	"github.com/lessllm/lessllm/format/wire"
 )
 
 // calibrate fills the columns that depend on the whole dataset rather than
@@ -15,8 +18,12 @@ import (
 // show). The Parquet files of the segments whose rows change are written
 // again afterwards (dataset.go).
 func calibrate(ctx context.Context, db *sql.DB, prices *pricing.Table) error {
+	modelable, err := modelableEndpoints(ctx, db)
+	if err != nil {
+		return err
+	}
 	for _, step := range []struct{ name, sql string }{
-		{"modeled TTFT/TPOT", modelTTFT},
+		{"modeled TTFT/TPOT", strings.Replace(modelTTFT, "$modelable", modelable, 1)},
 		{"Claude token calibration", calibrateClaude},
 		{"network estimate", estimateNetwork},
 	} {
@@ -28,7 +35,11 @@ func calibrate(ctx context.Context, db *sql.DB, prices *pricing.Table) error {
 }
 
 // modelTTFT gives non-streamed calls a TTFT and TPOT from the streamed calls
-// of the same upstream model. TTFT: a least-squares line on prompt tokens,
+// of the same upstream model, and ttft_source 'modeled' to those it could
+// give one: a call of a model with no streamed call yet has NULL for all
+// three, and gets them on the run that brings the model's first streamed
+// call (the candidates are found again by their endpoint, since their
+// ttft_source is NULL by then). TTFT: a least-squares line on prompt tokens,
 // used when it explains the data (at least 10 streamed calls, R² ≥ 0.5, a
 // slope that is not negative) and evaluated inside the prompt lengths it
 // was fit on; otherwise the median TTFT of those streamed calls, since
@@ -49,17 +60,44 @@ WITH fit AS (
 	GROUP BY 1
 ), modeled AS (
 	SELECT c.request_id,
-		least(c.total_latency_ms, round(greatest(0,
+		CASE WHEN f.m IS NOT NULL THEN least(c.total_latency_ms, round(greatest(0,
 			CASE WHEN f.n >= 10 AND f.b >= 0 AND f.r2 >= 0.5 AND c.actual_prompt_tokens IS NOT NULL
-				THEN f.a + f.b * least(greatest(c.actual_prompt_tokens, f.lo), f.hi) ELSE f.med END), 3)) AS ttft,
+				THEN f.a + f.b * least(greatest(c.actual_prompt_tokens, f.lo), f.hi) ELSE f.med END), 3)) END AS ttft,
 		c.total_latency_ms, coalesce(c.actual_completion_tokens, c.estimated_completion_tokens) AS out
-	FROM api_calls c JOIN fit f ON coalesce(c.upstream_model, c.model) = f.m
-	WHERE c.ttft_source = 'modeled'
+	FROM api_calls c LEFT JOIN fit f ON coalesce(c.upstream_model, c.model) = f.m
+	WHERE c.ttft_source = 'modeled' OR (c.ttft_source IS NULL AND NOT c.stream AND c.status < 400 AND c.endpoint IN ($modelable))
 )
 UPDATE api_calls SET
 	estimated_ttft_ms = modeled.ttft,
-	estimated_tpot_ms = CASE WHEN modeled.out > 1 THEN round((modeled.total_latency_ms - modeled.ttft) / (modeled.out - 1), 3) END
+	ttft_source = CASE WHEN modeled.ttft IS NOT NULL THEN 'modeled' END,
+	estimated_tpot_ms = CASE WHEN modeled.ttft IS NOT NULL AND modeled.out > 1 THEN round((modeled.total_latency_ms - modeled.ttft) / (modeled.out - 1), 3) END
 FROM modeled WHERE api_calls.request_id = modeled.request_id`
+
+// modelableEndpoints lists, as SQL literals, the endpoints of non-streamed
+// calls that generate output (what extract.go gives ttft_source 'modeled'):
+// wire.KindOf stays the one definition of what an endpoint is.
+func modelableEndpoints(ctx context.Context, db *sql.DB) (string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT DISTINCT endpoint FROM api_calls WHERE NOT stream`)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var lits []string
+	for rows.Next() {
+		var ep string
+		if err := rows.Scan(&ep); err != nil {
+			return "", err
+		}
+		if generates(wire.KindOf(ep)) {
+			lits = append(lits, quote(ep))
+		}
+	}
+	if len(lits) == 0 {
+		return "NULL", rows.Err() // IN (NULL) selects nothing
+	}
+	sort.Strings(lits)
+	return strings.Join(lits, ", "), rows.Err()
+}
 
 // calibrateClaude scales the cl100k counts of Claude calls without usage by
 // the ratio of actual to cl100k prompt tokens over the sampled Claude calls

@@ -22,7 +22,7 @@ import (
 var derivedColumns = []string{
 	"estimated_ttft_ms", "estimated_tpot_ms", "estimated_prompt_tokens", "estimated_completion_tokens",
 	"estimated_network_ms", "estimated_compute_ms", "estimated_cost_usd", "estimated_cost_without_cache_usd",
-	"price_version", "estimated_cached_tokens", "estimated_cache_hit_rate",
+	"price_version", "estimated_cached_tokens", "estimated_cache_hit_rate", "ttft_source",
 }
 
 // derivedDigests returns, per segment, a digest of its rows' derived

@@ -94,11 +94,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 }
 
 func (d *Dialer) routesFor(addr string) []Route {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		host = addr
-	}
-	if len(d.Routes) == 0 || matchNoProxy(d.NoProxy, host) {
+	if len(d.Routes) == 0 || matchNoProxy(d.NoProxy, addr) {
 		return []Route{Direct}
 	}
 	return d.Routes
@@ -141,12 +137,25 @@ func (d *Dialer) markUp(r Route) {
 	d.mu.Unlock()
 }
 
-// matchNoProxy reports whether host is excluded from proxying.
-func matchNoProxy(list []string, host string) bool {
-	host = strings.ToLower(strings.TrimSuffix(host, "."))
+// matchNoProxy reports whether addr (host:port, or a bare host) is
+// excluded from proxying. An entry with a port ("internal.example:8443",
+// "[::1]:80") covers that port only, as in golang.org/x/net/http/httpproxy.
+func matchNoProxy(list []string, addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		host, port = addr, ""
+	}
+	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
 	ip := net.ParseIP(host)
 	for _, e := range list {
 		e = strings.ToLower(strings.TrimSpace(e))
+		if h, p, err := net.SplitHostPort(e); err == nil && !strings.Contains(e, "/") {
+			if p != port {
+				continue
+			}
+			e = h
+		}
+		e = strings.Trim(e, "[]")
 		switch {
 		case e == "":
 		case e == "*":

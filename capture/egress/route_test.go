@@ -61,6 +61,18 @@ func TestNoProxy(t *testing.T) {
 	if !matchNoProxy([]string{"*"}, "anything") {
 		t.Error(`"*" does not match everything`)
 	}
+	// Entries with a port cover that port only (httpproxy semantics);
+	// addresses come as the dialer sees them, host:port.
+	ported := []string{"internal.example:8443", "10.0.0.1:80", "[::1]:9000", "plain.example", "::2"}
+	for addr, want := range map[string]bool{
+		"internal.example:8443": true, "internal.example:443": false, "a.internal.example:8443": true,
+		"10.0.0.1:80": true, "10.0.0.1:443": false, "[::1]:9000": true, "[::1]:9001": false,
+		"plain.example:443": true, "plain.example:8443": true, "[::2]:443": true,
+	} {
+		if got := matchNoProxy(ported, addr); got != want {
+			t.Errorf("matchNoProxy(%v, %q) = %v, want %v", ported, addr, got, want)
+		}
+	}
 }
 
 // TestDirectNeverImplicit: with proxies configured, the only way around

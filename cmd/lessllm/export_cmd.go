@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -88,15 +87,4 @@ func nonEmpty(v []string) []string {
 		}
 	}
 	return out
-}
-
-// openForQuery opens the analysis database read-only and sandboxed
-// (analyze.OpenSandboxed): the commands that run SQL a user wrote, or read
-// only what the database holds.
-func openForQuery(flag, configPath string) (*sql.DB, error) {
-	cfg, err := loadConfig(configPath)
-	if err != nil {
-		return nil, err
-	}
-	return analyze.OpenSandboxed(dbPath(flag, cfg))
 }

@@ -15,6 +15,9 @@ import (
 // CLI is the command tree. Commands are kong structs whose Run method
 // receives the process environment (*Env) and calls into the packages.
 type CLI struct {
+	// --version prints what `lessllm version` prints.
+	VersionFlag versionFlag `name:"version" help:"Print the version and exit."`
+
 	Capture  CaptureCmd  `cmd:"" help:"Run the capturing proxy."`
 	Server   ServerCmd   `cmd:"" help:"Run the capturing proxy (the requirements' spelling of capture)."`
 	Simulate SimulateCmd `cmd:"" help:"Run a simulated OpenAI + Anthropic upstream for demos, tests and benchmarks."`
@@ -52,13 +55,24 @@ func (e *exitError) Error() string { return e.msg }
 func main() {
 	ownerOnly()
 	var cli CLI
-	ctx := kong.Parse(&cli,
+	// A mistyped command gets kong's one-line answer ("unexpected
+	// argument captur, did you mean "capture"?") and a pointer to --help,
+	// not forty lines of help above it.
+	parser, err := kong.New(&cli,
 		kong.Name("lessllm"),
 		kong.Description("A lightweight LLM API proxy that captures every exchange, and an offline analyzer."),
-		kong.UsageOnError(),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Bind(&Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}),
 	)
-	err := ctx.Run(&Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+	if err != nil {
+		panic(err) // the command tree itself is wrong: a build defect
+	}
+	ctx, err := parser.Parse(os.Args[1:])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "lessllm: %v (lessllm --help lists the commands)\n", err)
+		os.Exit(2)
+	}
+	err = ctx.Run()
 	var ee *exitError
 	switch {
 	case err == nil:

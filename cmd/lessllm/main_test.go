@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -78,5 +79,25 @@ providers:
 		if !bytes.Contains([]byte(stderr), []byte("provider "+p+" is not reachable over any route")) {
 			t.Errorf("stderr does not name %s:\n%s", p, stderr)
 		}
+	}
+}
+
+// TestCLIAnswersBriefly: --version works like the version command, a
+// mistyped command gets one line with a suggestion (not the whole help),
+// and LESSLLM_FORMAT set for the query commands does not break segments ls.
+func TestCLIAnswersBriefly(t *testing.T) {
+	flag, _, code := runLessllm(t, "--version")
+	cmd, _, _ := runLessllm(t, "version")
+	if code != 0 || flag != cmd || !strings.HasPrefix(flag, "lessllm ") {
+		t.Errorf("--version: exit %d, %q; version: %q", code, flag, cmd)
+	}
+	out, stderr, code := runLessllm(t, "captur")
+	if code != 2 || out != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, `did you mean "capture"?`) {
+		t.Errorf("mistyped command: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	cmdLs := exec.Command(lessllmBin, "segments", "ls", t.TempDir())
+	cmdLs.Env = append(os.Environ(), "LESSLLM_FORMAT=csv")
+	if b, err := cmdLs.CombinedOutput(); err != nil {
+		t.Errorf("LESSLLM_FORMAT=csv lessllm segments ls: %v\n%s", err, b)
 	}
 }

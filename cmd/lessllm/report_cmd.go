@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/lessllm/lessllm/analyze"
 	"github.com/lessllm/lessllm/analyze/report"
 )
 
@@ -34,7 +35,7 @@ func (c *ReportCmd) Run(env *Env) error {
 	if opts.Until, err = parseTime("--until", c.Until); err != nil {
 		return err
 	}
-	db, err := openForQuery(c.DB, c.Config)
+	db, err := analyze.OpenSandboxed(dbPath(c.DB, cfg)) // the config is loaded once, above
 	if err != nil {
 		return err
 	}

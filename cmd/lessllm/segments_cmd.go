@@ -35,7 +35,7 @@ type segmentInfo struct {
 type SegmentsLsCmd struct {
 	Paths  []string `arg:"" name:"path" help:"Segment files or directories (walked recursively)." default:"./captures" type:"path"`
 	Sealed bool     `help:"Only sealed segments: exactly the files safe to ship." default:"false" env:"LESSLLM_SEALED"`
-	Format string   `help:"Output: table, paths (one per line, for rsync --files-from) or json (one object per line)." enum:"table,paths,json" default:"table" env:"LESSLLM_FORMAT"`
+	Format string   `help:"Output: table, paths (one per line, for rsync --files-from) or json (one object per line)." enum:"table,paths,json" default:"table" env:"LESSLLM_SEGMENTS_FORMAT"`
 }
 
 func (c *SegmentsLsCmd) Run(env *Env) error {

@@ -21,6 +21,7 @@ import contextlib
 import datetime as _dt
 import os
 import re
+import subprocess
 import threading
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Union
 
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 try:
-    from importlib.metadata import PackageNotFoundError, version as _version
+    from importlib.metadata import version as _version
 
     __version__: str = _version("lessllm")
 except Exception:  # not installed (run from the source tree)
@@ -250,8 +251,9 @@ def _validate(rendered: _config.Rendered) -> None:
     raise CommandError(text, proc.returncode)
 
 
-def _run(args: List[str], stdin: Optional[str] = None):
-    """Run a binary command with the current configuration."""
+def _run(args: List[str], stdin: Optional[str] = None) -> "subprocess.CompletedProcess[str]":
+    """Run a binary command with the current configuration; secrets are
+    scrubbed from its output, and a refused configuration raises."""
     rendered = _config.render(config.as_dict(), _workdir)
     try:
         proc = _binary.run([args[0], "--config", rendered.path, *args[1:]], _child_env(rendered.env), stdin=stdin, cwd=_cwd())

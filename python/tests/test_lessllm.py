@@ -169,6 +169,16 @@ class TestCallsThenQuery(InTempDir):
         self.assertEqual(lessllm.query("SELECT count(*) AS n FROM api_calls")[0]["n"], 1)
         os.chdir(self.dir)
 
+    def test_no_modeled_ttft_no_source(self) -> None:
+        base = lessllm.get_proxy_url()
+        chat(base, model="gpt-4o-mini", user="lone")  # the model's only call is not streamed
+        q = "SELECT ttft_source, estimated_ttft_ms, estimated_tpot_ms FROM api_calls WHERE user_id = 'lone'"
+        self.assertEqual(lessllm.query(q)[0], {"ttft_source": None, "estimated_ttft_ms": None, "estimated_tpot_ms": None})
+        chat(base, model="gpt-4o-mini", stream=True)  # a streamed call of it: the lone one is modeled from it
+        row = lessllm.query(q)[0]
+        self.assertEqual(row["ttft_source"], "modeled")
+        self.assertGreater(row["estimated_ttft_ms"], 0)
+
     def test_query_before_any_call(self) -> None:
         self.assertEqual(len(lessllm.query("SELECT * FROM api_calls")), 0)
         stats = lessllm.get_usage_stats()
