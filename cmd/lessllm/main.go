@@ -30,7 +30,7 @@ type CLI struct {
 	Report   ReportCmd   `cmd:"" help:"Write a self-contained HTML report."`
 	Segments SegmentsCmd `cmd:"" help:"List, print and verify capture segments."`
 	Check    CheckCmd    `cmd:"" help:"Try every route (direct or through the configured proxies) to every provider and print what works."`
-	Config   ConfigCmd   `cmd:"" help:"Validate lessllm.yaml."`
+	Config   ConfigCmd   `cmd:"" help:"Validate lessllm.yaml, or print it as JSON."`
 	HashKey  HashKeyCmd  `cmd:"" name:"hash-key" help:"Print the inbound_keys entry (sha256:...) for a key read from stdin."`
 	Version  VersionCmd  `cmd:"" help:"Print the version."`
 	HelpAll  HelpAllCmd  `cmd:"" name:"help-all" hidden:"" help:"Print the help of every command (the installed reference)."`
@@ -69,7 +69,12 @@ func main() {
 	}
 	ctx, err := parser.Parse(os.Args[1:])
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "lessllm: %v (lessllm --help lists the commands)\n", err)
+		help := "lessllm --help lists the commands"
+		var pe *kong.ParseError
+		if errors.As(err, &pe) && pe.Context != nil && pe.Context.Selected() != nil {
+			help = "lessllm " + pe.Context.Selected().Path() + " --help lists its flags"
+		}
+		fmt.Fprintf(os.Stderr, "lessllm: %v (%s)\n", err, help)
 		os.Exit(2)
 	}
 	err = ctx.Run()

@@ -140,7 +140,11 @@ def _removeprefix(s: str, p: str) -> str:
 
 
 class Workdir:
-    """The package's private temporary directory (0700), removed at exit."""
+    """The package's private temporary directory (0700), removed at exit.
+
+    Its name carries the process id, so that the directory of an
+    interpreter that was killed (no atexit ran) is removed by the next one
+    that makes its own."""
 
     def __init__(self) -> None:
         self._dir: Optional[str] = None
@@ -150,15 +154,35 @@ class Workdir:
     def file(self, stem: str) -> str:
         with self._lock:
             if self._dir is None:
-                self._dir = tempfile.mkdtemp(prefix="lessllm-py-")  # mode 0700
+                self._dir = tempfile.mkdtemp(prefix=f"lessllm-py-{os.getpid()}-")  # mode 0700
+                _remove_stale(os.path.dirname(self._dir))
             self._count += 1
             return os.path.join(self._dir, f"{stem}-{self._count}.json")
+
+    @property
+    def path(self) -> Optional[str]:
+        """The directory, once a file was asked for."""
+        return self._dir
 
     def remove(self) -> None:
         with self._lock:
             if self._dir is not None:
                 shutil.rmtree(self._dir, ignore_errors=True)
                 self._dir = None
+
+
+def _remove_stale(tmp: str) -> None:
+    """Remove the work directories of package processes that are gone."""
+    for name in os.listdir(tmp):
+        m = re.match(r"lessllm-py-(\d+)-", name)
+        if not m or int(m.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+        except OSError:
+            pass  # alive (another user's, or no permission to ask): keep it
 
 
 def render(data: Mapping[str, Any], workdir: Workdir) -> Rendered:

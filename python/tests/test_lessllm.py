@@ -436,7 +436,7 @@ sys.path.insert(0, {tests!r})
 from helpers import chat, settings
 lessllm.configure(settings())
 chat(lessllm.get_proxy_url())
-print(lessllm._running.pid, flush=True)
+print(lessllm._running.pid, lessllm._workdir.path, flush=True)
 if sys.argv[1] == "exit":
     sys.exit(0)
 time.sleep(600)
@@ -451,9 +451,9 @@ class TestNoOrphan(InTempDir):
         p = subprocess.Popen([sys.executable, "-c", CHILD.format(tests=tests), mode], stdout=subprocess.PIPE, env=env)
         assert p.stdout is not None
         self.addCleanup(p.stdout.close)
-        line = p.stdout.readline()
-        self.assertTrue(line.strip().isdigit(), line)
-        return p, int(line)
+        pid, self.workdir = p.stdout.readline().split()
+        self.assertTrue(pid.isdigit(), pid)
+        return p, int(pid)
 
     def test_interpreter_exit(self) -> None:
         p, pid = self.child("exit")
@@ -470,6 +470,12 @@ class TestNoOrphan(InTempDir):
         self.assertEqual(glob.glob("captures/*.open"), [])  # it shut down in order: sealed
         self.assertEqual(len(glob.glob("captures/*.ndjson.zst")), 1)
         self.assertEqual(lessllm.query("SELECT count(*) AS n FROM api_calls")[0]["n"], 1)
+        # The killed interpreter's work directory (no atexit ran) is
+        # removed by the next process that makes one.
+        self.assertTrue(os.path.isdir(self.workdir))
+        subprocess.run([sys.executable, "-c", "import lessllm; lessllm.configure({})"], check=True,
+                       env=dict(os.environ, PYTHONPATH=os.environ.get("PYTHONPATH", "")))
+        self.assertFalse(os.path.exists(self.workdir), "a dead interpreter's work directory was left behind")
 
 
 if __name__ == "__main__":
