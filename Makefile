@@ -17,10 +17,12 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DA
 # The full build links libstdc++ (DuckDB is C++) and libgcc statically, so
 # it needs only glibc: the bindings ask for -lstdc++, and a directory that
 # holds just the compiler's libstdc++.a, searched first, makes that the
-# static archive. $(1): GOARCH, $(2): C compiler, $(3): C++ compiler,
-# $(4): output, $(5): extra -ldflags.
+# static archive (where the compiler has none, the link stays dynamic).
+# $(1): GOARCH, $(2): C compiler, $(3): C++ compiler, $(4): output,
+# $(5): extra -ldflags.
 define full_build
-	@mkdir -p bin/.static-$(1) && ln -sf "$$($(3) -print-file-name=libstdc++.a)" bin/.static-$(1)/libstdc++.a
+	@mkdir -p bin/.static-$(1) && { a=$$($(3) -print-file-name=libstdc++.a 2>/dev/null); \
+		if [ -f "$$a" ]; then ln -sf "$$a" bin/.static-$(1)/libstdc++.a; else rm -f bin/.static-$(1)/libstdc++.a; fi; }
 	CGO_ENABLED=1 GOARCH=$(1) CC=$(2) CXX=$(3) CGO_LDFLAGS="-L$(CURDIR)/bin/.static-$(1)" \
 		$(GO) build -trimpath -ldflags "$(LDFLAGS) $(5) -extldflags '-static-libgcc'" -o $(4) ./cmd/lessllm
 endef
