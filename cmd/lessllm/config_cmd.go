@@ -54,8 +54,11 @@ func (c *ConfigValidateCmd) Run(env *Env) error {
 		fmt.Fprintln(env.Stdout, "no config file (./lessllm.yaml does not exist): the built-in defaults apply")
 		return nil
 	}
-	fmt.Fprintf(env.Stdout, "%s: valid (%d provider%s, %d model alias%s)\n", cfg.Path,
-		len(cfg.Providers), plural(len(cfg.Providers)), len(cfg.Models), map[bool]string{true: "", false: "es"}[len(cfg.Models) == 1])
+	aliases := "model aliases"
+	if len(cfg.Models) == 1 {
+		aliases = "model alias"
+	}
+	fmt.Fprintf(env.Stdout, "%s: valid (%d provider%s, %d %s)\n", cfg.Path, len(cfg.Providers), plural(len(cfg.Providers)), len(cfg.Models), aliases)
 	return nil
 }
 
