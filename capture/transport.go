@@ -187,9 +187,7 @@ func (tt *traceTimings) clientTrace() *httptrace.ClientTrace {
 					for _, f := range c.Failed {
 						tt.failed = append(tt.failed, f.Error())
 					}
-					if c.Handshake > 0 {
-						t.ProxyHandshake = max(c.Handshake.Nanoseconds(), 1)
-					}
+					t.ProxyHandshake = c.Handshake.Nanoseconds() // 0 when direct
 				}
 			}
 			tt.mu.Unlock()

@@ -43,15 +43,12 @@ func (c *ExportCmd) Run(env *Env) error {
 			format = analyze.ExportCSV
 		}
 	}
-	cfg, err := loadConfig(c.Config)
+	_, path, err := c.load(c.Config, c.DB)
 	if err != nil {
 		return err
 	}
-	if err := c.bringUpToDate(cfg, dbPath(c.DB, cfg)); err != nil {
-		return err
-	}
 	// Read-only, not sandboxed: the export itself writes a file (COPY … TO).
-	db, err := analyze.OpenReadOnly(dbPath(c.DB, cfg))
+	db, err := analyze.OpenReadOnly(path)
 	if err != nil {
 		return err
 	}

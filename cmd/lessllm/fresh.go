@@ -23,6 +23,18 @@ type freshFlags struct {
 	From  []string `name:"from" help:"With --fresh: segment files or directories to analyse. Default: the config's capture.dir." type:"path"`
 }
 
+// load reads the config and, with --fresh, brings the database up to date;
+// it returns the config and the database path (the --db flag, else the
+// config's logging.db_path).
+func (f freshFlags) load(configPath, dbFlag string) (*config.File, string, error) {
+	cfg, err := loadConfig(configPath)
+	if err != nil {
+		return nil, "", err
+	}
+	db := dbPath(dbFlag, cfg)
+	return cfg, db, f.bringUpToDate(cfg, db)
+}
+
 // bringUpToDate analyses what is new when --fresh is set, quietly. A
 // capture directory that does not exist yet (no call made so far) is not
 // an error: the database is created empty, so the command answers with no

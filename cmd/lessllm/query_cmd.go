@@ -33,14 +33,11 @@ func (c *QueryCmd) Run(env *Env) error {
 	if strings.TrimSpace(q) == "" {
 		return &exitError{code: 2, msg: "query: empty SQL"}
 	}
-	cfg, err := loadConfig(c.Config)
+	_, path, err := c.load(c.Config, c.DB)
 	if err != nil {
 		return err
 	}
-	if err := c.bringUpToDate(cfg, dbPath(c.DB, cfg)); err != nil {
-		return err
-	}
-	db, err := analyze.OpenSandboxed(dbPath(c.DB, cfg))
+	db, err := analyze.OpenSandboxed(path)
 	if err != nil {
 		return err
 	}

@@ -24,14 +24,11 @@ type StatsCmd struct {
 }
 
 func (c *StatsCmd) Run(env *Env) error {
-	cfg, err := loadConfig(c.Config)
+	cfg, path, err := c.load(c.Config, c.DB)
 	if err != nil {
 		return err
 	}
-	if err := c.bringUpToDate(cfg, dbPath(c.DB, cfg)); err != nil {
-		return err
-	}
-	db, err := analyze.OpenReadOnly(dbPath(c.DB, cfg))
+	db, err := analyze.OpenReadOnly(path)
 	if err != nil {
 		return err
 	}

@@ -205,43 +205,37 @@ def render(data: Mapping[str, Any], workdir: Workdir) -> Rendered:
             value = secret_ref(value)
         return json.dumps(value, ensure_ascii=False)
 
+    def line(text: str, path: str) -> None:
+        lines.append(text)
+        paths[len(lines)] = path
+
     def emit(value: Any, indent: int, path: str, key: str, lead: str) -> None:
         pad = "  " * indent
-        if isinstance(value, Mapping):
-            if not value:
-                lines.append(f"{pad}{lead}{{}}")
-                paths[len(lines)] = path
-                return
-            lines.append(f"{pad}{lead}{{")
-            paths[len(lines)] = path
-            items = list(value.items())
-            for i, (k, v) in enumerate(items):
-                if not isinstance(k, str):
-                    raise ConfigError(f"{path or '(top level)'}: key {k!r} is not a string")
-                emit(v, indent + 1, f"{path}.{k}" if path else k, k, json.dumps(k) + ": ")
-                if i < len(items) - 1:
-                    lines[-1] += ","
-            lines.append(pad + "}")
-            paths[len(lines)] = path
-        elif isinstance(value, (list, tuple)):
-            if not value:
-                lines.append(f"{pad}{lead}[]")
-                paths[len(lines)] = path
-                return
-            lines.append(f"{pad}{lead}[")
-            paths[len(lines)] = path
-            for i, v in enumerate(value):
+        if isinstance(value, (Mapping, list, tuple)):
+            # children: (value, path, the key secrets are judged by, lead)
+            if isinstance(value, Mapping):
+                brackets = "{}"
+                for k in value:
+                    if not isinstance(k, str):
+                        raise ConfigError(f"{path or '(top level)'}: key {k!r} is not a string")
+                children = [(v, f"{path}.{k}" if path else k, k, json.dumps(k) + ": ") for k, v in value.items()]
+            else:
                 # A list under a secret-named key (inbound_keys) holds secrets.
-                emit(v, indent + 1, f"{path}[{i}]", key, "")
-                if i < len(value) - 1:
+                brackets = "[]"
+                children = [(v, f"{path}[{i}]", key, "") for i, v in enumerate(value)]
+            if not children:
+                line(pad + lead + brackets, path)
+                return
+            line(pad + lead + brackets[0], path)
+            for i, (v, child_path, child_key, child_lead) in enumerate(children):
+                emit(v, indent + 1, child_path, child_key, child_lead)
+                if i < len(children) - 1:
                     lines[-1] += ","
-            lines.append(pad + "]")
-            paths[len(lines)] = path
+            line(pad + brackets[1], path)
         else:
             if value is not None and not isinstance(value, (str, int, float, bool, os.PathLike)):
                 raise ConfigError(f"{path}: {type(value).__name__} is not a configuration value (want str, int, float, bool, list or dict)")
-            lines.append(pad + lead + scalar(value, key))
-            paths[len(lines)] = path
+            line(pad + lead + scalar(value, key), path)
 
     emit(data, 0, "", "", "")
     path = workdir.file("config")
