@@ -528,11 +528,22 @@ func explain(path string, err error) error {
 		if nf := notFoundMsg.FindStringSubmatch(msg); nf != nil {
 			msg = fmt.Sprintf("unknown key %q (expected one of: %s)", nf[1], strings.Join(yamlKeys(typeSections[nf[2]]), ", "))
 		} else if cu := cannotMsg.FindStringSubmatch(msg); cu != nil {
-			msg = fmt.Sprintf("%q is not a valid %s", cu[2], describeType(cu[3]))
+			msg = fmt.Sprintf("%q is not a valid %s", maskAfterColon(cu[2]), describeType(cu[3]))
 		}
 		out = append(out, fmt.Sprintf("%s:%s: %s", path, line, msg))
 	}
 	return errors.New(strings.Join(out, "\n"))
+}
+
+// maskAfterColon hides what follows the first colon of a value yaml quoted
+// in an error. yaml cuts values longer than 10 bytes to 7 and "...", which
+// can split user:password@ before its @ — past the credentials pattern —
+// and leave the password's first letters in the message ("user:se...").
+func maskAfterColon(v string) string {
+	if i := strings.IndexByte(v, ':'); i >= 0 {
+		return v[:i+1] + "…"
+	}
+	return v
 }
 
 func describeType(goType string) string {

@@ -144,12 +144,16 @@ func TestErrorsHidePasswords(t *testing.T) {
 		"capture:\n  flush_interval: alice:hunter2@proxy\n",
 		"!tag-alice:hunter2@ x\n",
 		"proxy:\n  http_proxy: alice:hunter2@\n",
+		"proxy: alice:hunter2@proxy\n", // yaml quotes it cut short, "alice:h...", past the @ the redaction looks for
+		"capture: u:hunter2\n",
 	} {
 		_, err := Parse("p.yaml", []byte(doc))
 		if err == nil {
 			t.Fatalf("%q parsed", doc)
 		}
-		if strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "p.yaml") {
+		// Not even its first letters ("alice:h..." is how yaml quotes a
+		// value it cuts short).
+		if strings.Contains(err.Error(), ":h") || !strings.Contains(err.Error(), "p.yaml") {
 			t.Errorf("%q: %v", doc, err)
 		}
 	}
