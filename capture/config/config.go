@@ -341,10 +341,18 @@ func Parse(path string, data []byte) (*File, error) {
 	if err != nil {
 		// Errors quote the file (a value of the wrong type, a YAML tag): a
 		// proxy password typed in the wrong place must not reach a log.
-		return nil, errors.New(credentials.ReplaceAllString(err.Error(), "$1:xxxxx@"))
+		msg := credentials.ReplaceAllString(err.Error(), "$1:xxxxx@")
+		return nil, errors.New(yamlQuote.ReplaceAllString(msg, "`$1:…`"))
 	}
 	return f, nil
 }
+
+// yamlQuote matches a value yaml's own messages quote in backticks. yaml
+// cuts values longer than 10 bytes to 7 and "...", which can split
+// user:password@ before its @ — past the credentials pattern — and leave
+// the password's first letters ("user:se..."): what follows the colon is
+// masked. (explain rewrites the messages it understands the same way.)
+var yamlQuote = regexp.MustCompile("`([^`:]*):[^`]*`")
 
 // credentials matches the user:password@ of a URL's userinfo, with or
 // without a scheme before it.
