@@ -306,7 +306,7 @@ func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, pric
 		if fp := calls[i].FP; fp != nil {
 			r.Family = ptr(promptcache.FamilyID(calls[i].Scope, fp.Family))
 		}
-		if price, _, ok := prices.Lookup(calls[i].Model); ok {
+		if price, ok := prices.Lookup(calls[i].Model); ok {
 			cost, _ := price.Cost(pricing.Tokens{Prompt: p.Prompt, Completion: completions[i], CachedRead: p.Cached,
 				CacheWrite5m: p.Written5m, CacheWrite1h: p.Written1h})
 			r.EstimatedCostPredictedCacheUSD = &cost
@@ -322,8 +322,8 @@ func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, pric
 		Requests: func(ids []string) map[string]*promptcache.Request { return requestsByID(ctx, db, ids, kindOf) },
 		Tokens:   func(model, s string) int { return int(countText(encoding(encodingFor(model)), s)) },
 		Price: func(model string) (pricing.Price, bool) {
-			p, _, ok := prices.Lookup(model)
-			return p, ok
+			m, ok := prices.Lookup(model)
+			return m.Price, ok
 		},
 		KeyOf: func(c *promptcache.Call) string { return keyOf[c.ID] },
 	})

@@ -150,7 +150,7 @@ func priceEstimated(ctx context.Context, db *sql.DB, prices *pricing.Table) erro
 	}
 	rows.Close()
 	for _, m := range models {
-		p, _, ok := prices.Lookup(m)
+		p, ok := prices.Lookup(m)
 		if !ok {
 			continue
 		}
@@ -159,7 +159,7 @@ func priceEstimated(ctx context.Context, db *sql.DB, prices *pricing.Table) erro
 			estimated_cost_without_cache_usd = estimated_prompt_tokens * ? + coalesce(estimated_completion_tokens, 0) * ?,
 			price_version = ?
 			WHERE usage_source = 'estimated' AND coalesce(upstream_model, response_model) = ?`,
-			p.Input, p.Output, p.Input, p.Output, prices.Version, m)
+			p.Input, p.Output, p.Input, p.Output, p.Version, m)
 		if err != nil {
 			return err
 		}

@@ -364,16 +364,16 @@ func (x *extractor) cost(c *Call, model string) {
 	default:
 		return
 	}
-	p, _, ok := x.prices.Lookup(model)
+	p, ok := x.prices.Lookup(model)
 	if !ok && c.ResponseModel != nil {
-		p, _, ok = x.prices.Lookup(*c.ResponseModel)
+		p, ok = x.prices.Lookup(*c.ResponseModel)
 	}
 	if !ok {
 		return
 	}
 	with, without := p.Cost(t)
 	c.EstimatedCostUSD, c.EstimatedCostWithoutCacheUSD = ptr(with), ptr(without)
-	c.PriceVersion = str(x.prices.Version)
+	c.PriceVersion = str(p.Version)
 }
 
 // requestFields are the parts of a request body analysis reads.

@@ -44,6 +44,24 @@ ORDER BY GROUPING(k), cost_usd DESC NULLS LAST, calls DESC, k`, by, key, cond)
 	return Query(ctx, db, q, args...)
 }
 
+// UnpricedCalls lists, per model name looked up in the price table (the
+// upstream's, else the response's), the calls f selects that have token
+// counts but no cost: the names to add under pricing: in lessllm.yaml.
+// Calls the API refused are not billed and not listed.
+func UnpricedCalls(ctx context.Context, db *sql.DB, f Filter) (*Result, error) {
+	cond, args := f.where()
+	return Query(ctx, db, `
+SELECT coalesce(upstream_model, response_model, '(none)') AS looked_up,
+	string_agg(DISTINCT model, ', ' ORDER BY model) FILTER (WHERE model IS DISTINCT FROM coalesce(upstream_model, response_model)) AS alias,
+	count(*) AS calls,
+	sum(coalesce(actual_prompt_tokens, estimated_prompt_tokens)) AS prompt_tokens,
+	sum(coalesce(actual_completion_tokens, estimated_completion_tokens)) AS completion_tokens,
+	min(timestamp) AS first_call,
+	max(timestamp) AS last_call
+FROM api_calls WHERE estimated_cost_usd IS NULL AND usage_source <> 'none' AND `+cond+`
+GROUP BY 1 ORDER BY calls DESC, looked_up`, args...)
+}
+
 // LastDays is the filter of the last n days up to now (n ≤ 0: no limit).
 func LastDays(n int, now time.Time) Filter {
 	if n <= 0 {

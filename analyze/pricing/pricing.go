@@ -1,6 +1,7 @@
 // Package pricing prices LLM API calls from an embedded, dated table of
-// per-token prices (generated from the public litellm table by ./gen) with
-// optional overrides from the config.
+// per-token prices (generated from the public litellm table by ./gen), an
+// archive of the prices of models that have since left that table (built
+// by ./retire), and optional overrides from the config.
 package pricing
 
 import (
@@ -10,7 +11,7 @@ import (
 	"strings"
 )
 
-//go:generate go run ./gen -in source/model_prices_and_context_window.json -out prices.json
+//go:generate go run ./gen -in source/model_prices_and_context_window.json -retired source/retired.json -out prices.json
 
 //go:embed prices.json
 var embedded []byte
@@ -27,44 +28,69 @@ type Price struct {
 // Table maps model names to prices. The zero value prices nothing.
 type Table struct {
 	// Version names the source and its date (e.g. "litellm-2026-07-24"),
-	// with "+config" when overrides were applied; it is stored with every
-	// priced call (price_version).
+	// with "+config" when overrides were applied.
 	Version     string
 	Corrections []string // what the generator corrected or flagged in the source
+	overrides   map[string]Price
 	models      map[string]Price
+	retired     map[string]Match
 }
 
-// Default returns the embedded table.
+// Match is the price Lookup found and where it came from.
+type Match struct {
+	Price
+	Key string // the name that matched
+	// Version is stored with the priced call (price_version): the
+	// embedded table's ("litellm-2026-07-24"), for a retired model the
+	// date of the last table that listed it ("litellm-2026-03-12"), or
+	// "config" for a lessllm.yaml pricing: entry.
+	Version string
+}
+
+// Default returns the embedded table and archive.
 func Default() *Table {
 	var f struct {
-		Version     string                `json:"version"`
-		Models      map[string][5]float64 `json:"models"`
-		Corrections []string              `json:"corrections"`
+		Version string                `json:"version"`
+		Models  map[string][5]float64 `json:"models"`
+		Retired map[string]struct {
+			Prices  [5]float64 `json:"prices"`
+			Version string     `json:"version"`
+		} `json:"retired"`
+		Corrections []string `json:"corrections"`
 	}
 	if err := json.Unmarshal(embedded, &f); err != nil {
 		panic("pricing: embedded prices.json: " + err.Error()) // a build defect, caught by the tests
 	}
-	t := &Table{Version: f.Version, Corrections: f.Corrections, models: make(map[string]Price, len(f.Models))}
+	t := &Table{Version: f.Version, Corrections: f.Corrections,
+		models: make(map[string]Price, len(f.Models)), retired: make(map[string]Match, len(f.Retired))}
 	for name, p := range f.Models {
-		t.models[name] = Price{p[0], p[1], p[2], p[3], p[4]}
+		t.models[name] = price(p)
+	}
+	for name, r := range f.Retired {
+		t.retired[name] = Match{Price: price(r.Prices), Key: name, Version: r.Version}
 	}
 	return t
 }
 
+func price(p [5]float64) Price { return Price{p[0], p[1], p[2], p[3], p[4]} }
+
 // WithOverrides returns a copy of t in which the given models (names as
-// Lookup normalises them) cost what overrides say.
+// Lookup normalises them) cost what overrides say, before anything the
+// table or the archive lists.
 func (t *Table) WithOverrides(overrides map[string]Price) *Table {
 	if len(overrides) == 0 {
 		return t
 	}
-	c := &Table{Version: t.Version + "+config", Corrections: t.Corrections, models: make(map[string]Price, len(t.models)+len(overrides))}
-	for k, v := range t.models {
-		c.models[k] = v
+	c := *t
+	c.Version += "+config"
+	c.overrides = make(map[string]Price, len(t.overrides)+len(overrides))
+	for k, v := range t.overrides {
+		c.overrides[k] = v
 	}
 	for k, v := range overrides {
-		c.models[strings.ToLower(k)] = v
+		c.overrides[strings.ToLower(k)] = v
 	}
-	return c
+	return &c
 }
 
 // dateSuffix matches the dated-snapshot suffixes providers append to a
@@ -72,20 +98,36 @@ func (t *Table) WithOverrides(overrides map[string]Price) *Table {
 // (Vertex), and -latest.
 var dateSuffix = regexp.MustCompile(`([-@]\d{4}-?\d{2}-?\d{2}|-latest)(-v\d+(:\d+)?)?$`)
 
-// Lookup finds the price of model, trying in order: the name as given,
-// lower-cased, without a provider prefix ("openai/gpt-4o",
-// "anthropic.claude-…"), and without a dated-snapshot suffix. It returns the
-// table key that matched.
-func (t *Table) Lookup(model string) (Price, string, bool) {
+// Lookup finds the price of model under the names candidates lists — the
+// name as given, lower-cased, without a provider prefix ("openai/gpt-4o",
+// "anthropic.claude-…"), and without a dated-snapshot suffix — first among
+// the overrides, then, name by name, in the table and in the archive (so a
+// retired snapshot keeps its own price rather than its family's current one).
+func (t *Table) Lookup(model string) (Match, bool) {
 	if t == nil || model == "" {
-		return Price{}, "", false
+		return Match{}, false
 	}
-	for _, name := range candidates(model) {
-		if p, ok := t.models[name]; ok {
-			return p, name, true
+	names := candidates(model)
+	for _, name := range names {
+		if p, ok := t.overrides[name]; ok {
+			return Match{Price: p, Key: name, Version: "config"}, true
 		}
 	}
-	return Price{}, "", false
+	for _, name := range names {
+		if p, ok := t.models[name]; ok {
+			return Match{Price: p, Key: name, Version: t.tableVersion()}, true
+		}
+		if m, ok := t.retired[name]; ok {
+			return m, true
+		}
+	}
+	return Match{}, false
+}
+
+// tableVersion is the embedded table's version without "+config".
+func (t *Table) tableVersion() string {
+	v, _ := strings.CutSuffix(t.Version, "+config")
+	return v
 }
 
 func candidates(model string) []string {

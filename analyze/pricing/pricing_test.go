@@ -22,15 +22,43 @@ func TestLookupNormalises(t *testing.T) {
 		{"anthropic.claude-haiku-4-5", "claude-haiku-4-5"},
 		{"gpt-4.1-latest", "gpt-4.1"},
 	} {
-		_, key, ok := table.Lookup(c.model)
-		if !ok || key != c.key {
-			t.Errorf("Lookup(%q) = %q, %v; want %q", c.model, key, ok, c.key)
+		m, ok := table.Lookup(c.model)
+		if !ok || m.Key != c.key || m.Version != table.Version {
+			t.Errorf("Lookup(%q) = %q (%s), %v; want %q (%s)", c.model, m.Key, m.Version, ok, c.key, table.Version)
 		}
 	}
-	for _, unknown := range []string{"", "my-finetune", "claude-3-5-haiku-latest"} {
-		if _, key, ok := table.Lookup(unknown); ok {
-			t.Errorf("Lookup(%q) found %q; want unknown (NULL cost, never 0)", unknown, key)
+	for _, unknown := range []string{"", "my-finetune", "claude-9-haiku-latest"} {
+		if m, ok := table.Lookup(unknown); ok {
+			t.Errorf("Lookup(%q) found %q; want unknown (NULL cost, never 0)", unknown, m.Key)
 		}
+	}
+}
+
+// TestRetiredModels: a model that has left the public table keeps the
+// price the last table that listed it published, dated by that table, and
+// the generator's corrections apply to it too.
+func TestRetiredModels(t *testing.T) {
+	table := Default()
+	for _, c := range []struct{ model, key, version string }{
+		{"claude-3-5-haiku-20241022", "claude-3-5-haiku-20241022", "litellm-2026-03-12"},
+		{"anthropic/claude-3-5-haiku-20241022", "claude-3-5-haiku-20241022", "litellm-2026-03-12"},
+		{"claude-3-5-sonnet-20240620", "claude-3-5-sonnet-20240620", ""},
+	} {
+		m, ok := table.Lookup(c.model)
+		if !ok || m.Key != c.key || m.Version == table.Version || (c.version != "" && m.Version != c.version) {
+			t.Errorf("Lookup(%q) = %+v, %v; want the archive's %s (%s)", c.model, m, ok, c.key, c.version)
+		}
+	}
+	// Published at $0.80/$4 per MTok; the table listed a 1-hour write of
+	// $6, corrected to Anthropic's 2× input.
+	m, _ := table.Lookup("claude-3-5-haiku-20241022")
+	if m.Input != 0.8e-6 || m.Output != 4e-6 || m.CacheRead != 0.08e-6 || m.CacheWrite1h != 1.6e-6 {
+		t.Errorf("claude-3-5-haiku-20241022: %+v", m.Price)
+	}
+	// A model the table still lists is priced from the table, not the
+	// archive, even when an older snapshot of its family retired.
+	if m, _ := table.Lookup("claude-sonnet-4-5"); m.Version != table.Version {
+		t.Errorf("claude-sonnet-4-5 priced from %s", m.Version)
 	}
 }
 
@@ -52,7 +80,7 @@ func TestCost(t *testing.T) {
 func TestPublicTableErrorsCorrected(t *testing.T) {
 	table := Default()
 	for _, m := range []string{"claude-3-opus-20240229", "claude-3-haiku-20240307"} {
-		p, _, ok := table.Lookup(m)
+		p, ok := table.Lookup(m)
 		if !ok {
 			t.Fatalf("%s missing", m)
 		}
@@ -74,16 +102,23 @@ func TestPublicTableErrorsCorrected(t *testing.T) {
 
 func TestOverrides(t *testing.T) {
 	table := Default().WithOverrides(map[string]Price{"My-Finetune": {Input: 1e-6, Output: 2e-6}, "gpt-4o": {Input: 1, Output: 1}})
-	if p, _, ok := table.Lookup("my-finetune"); !ok || p.Output != 2e-6 {
+	if p, ok := table.Lookup("my-finetune"); !ok || p.Output != 2e-6 || p.Version != "config" {
 		t.Errorf("override not found: %+v %v", p, ok)
 	}
-	if p, _, _ := table.Lookup("gpt-4o"); p.Input != 1 {
+	if p, _ := table.Lookup("gpt-4o"); p.Input != 1 {
 		t.Errorf("override does not replace the table's price: %+v", p)
+	}
+	// An override of a family wins over the archive's dated snapshot too.
+	if p, _ := table.WithOverrides(map[string]Price{"claude-3-5-haiku": {Input: 7}}).Lookup("claude-3-5-haiku-20241022"); p.Input != 7 {
+		t.Errorf("a family's override does not replace an archived snapshot: %+v", p)
 	}
 	if !strings.HasSuffix(table.Version, "+config") {
 		t.Errorf("version %q does not say overrides were applied", table.Version)
 	}
-	if p, _, _ := Default().Lookup("gpt-4o"); p.Input == 1 {
+	if p, ok := table.Lookup("claude-sonnet-4-5"); !ok || p.Version != Default().Version {
+		t.Errorf("a table price under overrides: %+v %v; want version %s", p, ok, Default().Version)
+	}
+	if p, _ := Default().Lookup("gpt-4o"); p.Input == 1 {
 		t.Error("WithOverrides changed the default table")
 	}
 }
@@ -92,7 +127,7 @@ func TestOverrides(t *testing.T) {
 // the source table in source/ (go generate ./analyze/pricing).
 func TestGeneratedTableIsCurrent(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "prices.json")
-	cmd := exec.Command("go", "run", "./gen", "-in", "source/model_prices_and_context_window.json", "-out", out)
+	cmd := exec.Command("go", "run", "./gen", "-in", "source/model_prices_and_context_window.json", "-retired", "source/retired.json", "-out", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("generator: %v\n%s", err, b)
 	}

@@ -342,6 +342,7 @@ func Parse(path string, data []byte) (*File, error) {
 		// Errors quote the file (a value of the wrong type, a YAML tag): a
 		// proxy password typed in the wrong place must not reach a log.
 		msg := credentials.ReplaceAllString(err.Error(), "$1:xxxxx@")
+		msg = yamlTag.ReplaceAllString(msg, "$1$2:…")
 		return nil, errors.New(yamlQuote.ReplaceAllString(msg, "`$1:…`"))
 	}
 	return f, nil
@@ -353,6 +354,11 @@ func Parse(path string, data []byte) (*File, error) {
 // the password's first letters ("user:se..."): what follows the colon is
 // masked. (explain rewrites the messages it understands the same way.)
 var yamlQuote = regexp.MustCompile("`([^`:]*):[^`]*`")
+
+// yamlTag matches a YAML tag (!name) with a colon in yaml's messages
+// ("cannot unmarshal !user:pass ..."): a tag is the user's own text and is
+// never cut short, so what follows its colon is masked like a quote's.
+var yamlTag = regexp.MustCompile("(^|\\s)(![^\\s:`]*):\\S*")
 
 // credentials matches the user:password@ of a URL's userinfo, with or
 // without a scheme before it.
@@ -534,7 +540,7 @@ func explain(path string, err error) error {
 		}
 		line, msg := m[1], m[2]
 		if nf := notFoundMsg.FindStringSubmatch(msg); nf != nil {
-			msg = fmt.Sprintf("unknown key %q (expected one of: %s)", nf[1], strings.Join(yamlKeys(typeSections[nf[2]]), ", "))
+			msg = fmt.Sprintf("unknown key %q (expected one of: %s)", maskAfterColon(nf[1]), strings.Join(yamlKeys(typeSections[nf[2]]), ", "))
 		} else if cu := cannotMsg.FindStringSubmatch(msg); cu != nil {
 			msg = fmt.Sprintf("%q is not a valid %s", maskAfterColon(cu[2]), describeType(cu[3]))
 		}

@@ -146,7 +146,9 @@ func TestErrorsHidePasswords(t *testing.T) {
 		"proxy:\n  http_proxy: alice:hunter2@\n",
 		"proxy: alice:hunter2@proxy\n", // yaml quotes it cut short, "alice:h...", past the @ the redaction looks for
 		"capture: u:hunter2\n",
-		"!000 alice:hunter2@\n", // an unknown tag: yaml's own message, the value in backticks
+		"!000 alice:hunter2@\n",  // an unknown tag: yaml's own message, the value in backticks
+		"!alice:hunter2 x\n",     // the tag itself is quoted whole
+		"\"alice:hunter2\": 1\n", // an unknown key
 	} {
 		_, err := Parse("p.yaml", []byte(doc))
 		if err == nil {

@@ -335,7 +335,7 @@ func TestAnalyzeEndToEnd(t *testing.T) {
 			if r["actual_prompt_tokens"].(float64) != float64(p) || r["actual_completion_tokens"].(float64) != float64(o) {
 				t.Errorf("%s: tokens %v/%v, the client was told %d/%d", id, r["actual_prompt_tokens"], r["actual_completion_tokens"], p, o)
 			}
-			price, _, ok := table.Lookup(r["upstream_model"].(string))
+			price, ok := table.Lookup(r["upstream_model"].(string))
 			if !ok {
 				t.Fatalf("no price for %v", r["upstream_model"])
 			}

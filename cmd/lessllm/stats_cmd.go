@@ -56,6 +56,16 @@ func (c *StatsCmd) Run(env *Env) error {
 			return err
 		}
 	}
+	unpriced, err := analyze.UnpricedCalls(ctx, db, analyze.LastDays(c.Days, time.Now()))
+	if err != nil {
+		return err
+	}
+	if len(unpriced.Rows) > 0 {
+		fmt.Fprintln(env.Stdout, "\nUnpriced calls (no price for the model looked up: add it under pricing: in lessllm.yaml):")
+		if err := unpriced.Write(env.Stdout, "table"); err != nil {
+			return err
+		}
+	}
 	found, err := analyze.SensitiveCounts(ctx, db, analyze.LastDays(c.Days, time.Now()))
 	if err != nil || len(found.Rows) == 0 {
 		return err

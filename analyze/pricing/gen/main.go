@@ -48,11 +48,20 @@ type Output struct {
 	SourceDate  string                `json:"source_date"`
 	Version     string                `json:"version"`
 	Models      map[string][5]float64 `json:"models"` // input, output, cache read, cache write 5m, cache write 1h (USD per token)
+	Retired     map[string]Retired    `json:"retired"`
 	Corrections []string              `json:"corrections"`
+}
+
+// Retired is the price of a model that has left the table, as the last
+// table that listed it published it.
+type Retired struct {
+	Prices  [5]float64 `json:"prices"`
+	Version string     `json:"version"` // litellm-<date of that table>, stored as the call's price_version
 }
 
 func main() {
 	in := flag.String("in", "", "litellm model_prices_and_context_window.json")
+	retired := flag.String("retired", "", "the archive of entries that left the table (written by ../retire)")
 	out := flag.String("out", "prices.json", "output file")
 	flag.Parse()
 	raw, err := os.ReadFile(*in)
@@ -63,7 +72,8 @@ func main() {
 	if err := json.Unmarshal(raw, &top); err != nil {
 		log.Fatalf("%s: %v", *in, err)
 	}
-	o := Output{Source: "BerriAI/litellm model_prices_and_context_window.json", Models: map[string][5]float64{}, Corrections: []string{}}
+	o := Output{Source: "BerriAI/litellm model_prices_and_context_window.json", Models: map[string][5]float64{},
+		Retired: map[string]Retired{}, Corrections: []string{}}
 	if lu, ok := top["last_updated"]; ok {
 		var s string
 		_ = json.Unmarshal(lu, &s)
@@ -76,26 +86,14 @@ func main() {
 	}
 	o.Version = "litellm-" + o.SourceDate
 	for name, msg := range top {
-		var e entry
-		if json.Unmarshal(msg, &e) != nil || e.Input == nil || !textModes[e.Mode] {
-			continue
+		if p, ok := convert(name, msg, &o.Corrections); ok {
+			o.Models[name] = p
 		}
-		p := [5]float64{*e.Input, val(e.Output), val(e.CacheRead), val(e.CacheWrite), val(e.CacheWrite1h)}
-		if e.CacheRead == nil {
-			p[2] = p[0] // no cache discount known: a cached token costs what an input token does
+	}
+	if *retired != "" {
+		if err := addRetired(&o, *retired); err != nil {
+			log.Fatal(err)
 		}
-		if e.CacheWrite == nil {
-			p[3] = p[0]
-		}
-		if e.CacheWrite1h == nil {
-			p[4] = p[3]
-		}
-		if anthropicProviders[e.Provider] {
-			p = checkAnthropic(name, p, &o.Corrections)
-		} else if p[2] > p[0] {
-			o.Corrections = append(o.Corrections, fmt.Sprintf("%s: flagged, cache read %g above input %g (kept)", name, p[2], p[0]))
-		}
-		o.Models[name] = p
 	}
 	sort.Strings(o.Corrections)
 	for _, c := range o.Corrections {
@@ -108,7 +106,65 @@ func main() {
 	if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Fprintf(os.Stderr, "gen: %d models, %d corrections → %s (%s)\n", len(o.Models), len(o.Corrections), *out, o.Version)
+	fmt.Fprintf(os.Stderr, "gen: %d models, %d retired, %d corrections → %s (%s)\n", len(o.Models), len(o.Retired), len(o.Corrections), *out, o.Version)
+}
+
+// convert turns one table entry into lessllm's five prices; ok is false for
+// entries that are not text models or have no input price.
+func convert(name string, msg json.RawMessage, notes *[]string) (p [5]float64, ok bool) {
+	var e entry
+	if json.Unmarshal(msg, &e) != nil || e.Input == nil || !textModes[e.Mode] {
+		return p, false
+	}
+	p = [5]float64{*e.Input, val(e.Output), val(e.CacheRead), val(e.CacheWrite), val(e.CacheWrite1h)}
+	if e.CacheRead == nil {
+		p[2] = p[0] // no cache discount known: a cached token costs what an input token does
+	}
+	if e.CacheWrite == nil {
+		p[3] = p[0]
+	}
+	if e.CacheWrite1h == nil {
+		p[4] = p[3]
+	}
+	if anthropicProviders[e.Provider] {
+		p = checkAnthropic(name, p, notes)
+	} else if p[2] > p[0] {
+		*notes = append(*notes, fmt.Sprintf("%s: flagged, cache read %g above input %g (kept)", name, p[2], p[0]))
+	}
+	return p, true
+}
+
+// addRetired adds the archived entries of models the current table no
+// longer lists. The archive must end at the current table: one built from
+// another day would call models retired that the table still has, or miss
+// the ones it dropped.
+func addRetired(o *Output, path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var a struct {
+		To     string `json:"to"`
+		Models map[string]struct {
+			LastSeen string          `json:"last_seen"`
+			Entry    json.RawMessage `json:"entry"`
+		} `json:"models"`
+	}
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	if a.To != o.SourceDate {
+		return fmt.Errorf("%s ends at the table of %s, the current one is of %s: rebuild it (go run ./retire)", path, a.To, o.SourceDate)
+	}
+	for name, r := range a.Models {
+		if _, ok := o.Models[name]; ok {
+			continue
+		}
+		if p, ok := convert(name+" (retired)", r.Entry, &o.Corrections); ok {
+			o.Retired[name] = Retired{Prices: p, Version: "litellm-" + r.LastSeen}
+		}
+	}
+	return nil
 }
 
 // checkAnthropic holds an Anthropic entry to the documented price
