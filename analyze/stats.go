@@ -7,16 +7,26 @@ import (
 	"time"
 )
 
+// ModelName is the one rule by which stats and the report name a call's
+// model: as the client asked (an alias stays the alias it configured),
+// else as sent upstream, else as the API answered.
+const ModelName = "coalesce(model, upstream_model, response_model)"
+
+// HasModel selects the calls that name a model. The others — GET
+// /v1/models, files, batches — cost nothing and have no tokens or latency
+// worth comparing: stats and the report list them apart (OtherEndpoints).
+const HasModel = ModelName + " IS NOT NULL"
+
 // Stats groupings.
 var statsKeys = map[string]string{
-	"model":    "coalesce(model, upstream_model, '(none)')",
+	"model":    ModelName,
 	"provider": "provider",
 	"user":     "coalesce(user_id, '(none)')",
 	"day":      "CAST(timezone('UTC', timestamp) AS DATE)",
 }
 
-// Stats summarises the calls f selects, one row per value of by (model,
-// provider, user or day) and a total row: calls, errors, tokens, cost,
+// Stats summarises the calls f selects that name a model (HasModel), one
+// row per value of by (model, provider, user or day) and a total row: calls, errors, tokens, cost,
 // p50/p95 TTFT and TPOT (over calls that have one, measured or modeled),
 // and cache hit rates (token-weighted: cached ÷ prompt tokens).
 func Stats(ctx context.Context, db *sql.DB, by string, f Filter) (*Result, error) {
@@ -38,10 +48,22 @@ SELECT CASE WHEN GROUPING(k) = 1 THEN 'TOTAL' ELSE CAST(k AS VARCHAR) END AS %s,
 	round(quantile_cont(estimated_tpot_ms, 0.95), 2) AS tpot_p95_ms,
 	round(sum(actual_cached_tokens)::DOUBLE / nullif(sum(actual_prompt_tokens) FILTER (WHERE actual_cached_tokens IS NOT NULL), 0), 4) AS actual_cache_hit_rate,
 	round(sum(estimated_cached_tokens)::DOUBLE / nullif(sum(coalesce(actual_prompt_tokens, estimated_prompt_tokens)) FILTER (WHERE estimated_cached_tokens IS NOT NULL), 0), 4) AS estimated_cache_hit_rate
-FROM (SELECT %s AS k, * FROM api_calls WHERE %s)
+FROM (SELECT %s AS k, * FROM api_calls WHERE %s AND `+HasModel+`)
 GROUP BY ROLLUP (k)
 ORDER BY GROUPING(k), cost_usd DESC NULLS LAST, calls DESC, k`, by, key, cond)
 	return Query(ctx, db, q, args...)
+}
+
+// OtherEndpoints counts, per endpoint, the calls f selects that name no
+// model (HasModel).
+func OtherEndpoints(ctx context.Context, db *sql.DB, f Filter) (*Result, error) {
+	cond, args := f.where()
+	return Query(ctx, db, `
+SELECT endpoint, provider, count(*) AS calls,
+	count(*) FILTER (WHERE error_type IS NOT NULL) AS errors,
+	round(quantile_cont(total_latency_ms, 0.5), 1) AS latency_p50_ms
+FROM api_calls WHERE NOT (`+HasModel+`) AND `+cond+`
+GROUP BY ALL ORDER BY calls DESC, endpoint, provider`, args...)
 }
 
 // UnpricedCalls lists, per model name looked up in the price table (the

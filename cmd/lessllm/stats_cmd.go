@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -34,15 +35,16 @@ func (c *StatsCmd) Run(env *Env) error {
 	}
 	defer db.Close()
 	ctx := context.Background()
-	res, err := analyze.Stats(ctx, db, c.By, analyze.LastDays(c.Days, time.Now()))
+	since := analyze.LastDays(c.Days, time.Now())
+	res, err := analyze.Stats(ctx, db, c.By, since)
 	if err != nil {
 		return err
 	}
 	if err := res.Write(env.Stdout, c.Format); err != nil {
 		return err
 	}
-	// Budgets and sensitive findings follow in table form only: the
-	// machine formats carry one result.
+	// Budgets, other endpoints, unpriced calls and sensitive findings
+	// follow in table form only: the machine formats carry one result.
 	if c.Format != "table" {
 		return nil
 	}
@@ -56,20 +58,25 @@ func (c *StatsCmd) Run(env *Env) error {
 			return err
 		}
 	}
-	unpriced, err := analyze.UnpricedCalls(ctx, db, analyze.LastDays(c.Days, time.Now()))
-	if err != nil {
-		return err
-	}
-	if len(unpriced.Rows) > 0 {
-		fmt.Fprintln(env.Stdout, "\nUnpriced calls (no price for the model looked up: add it under pricing: in lessllm.yaml):")
-		if err := unpriced.Write(env.Stdout, "table"); err != nil {
+	for _, sec := range []struct {
+		title string
+		query func(context.Context, *sql.DB, analyze.Filter) (*analyze.Result, error)
+	}{
+		{"Other endpoints (calls that name no model: not in the table above)", analyze.OtherEndpoints},
+		{"Unpriced calls (no price for the model looked up: add it under pricing: in lessllm.yaml)", analyze.UnpricedCalls},
+		{"Sensitive data found (masked in sensitive_findings)", analyze.SensitiveCounts},
+	} {
+		res, err := sec.query(ctx, db, since)
+		if err != nil {
+			return err
+		}
+		if len(res.Rows) == 0 {
+			continue
+		}
+		fmt.Fprintf(env.Stdout, "\n%s:\n", sec.title)
+		if err := res.Write(env.Stdout, "table"); err != nil {
 			return err
 		}
 	}
-	found, err := analyze.SensitiveCounts(ctx, db, analyze.LastDays(c.Days, time.Now()))
-	if err != nil || len(found.Rows) == 0 {
-		return err
-	}
-	fmt.Fprintln(env.Stdout, "\nSensitive data found (masked in sensitive_findings):")
-	return found.Write(env.Stdout, "table")
+	return nil
 }

@@ -19,7 +19,8 @@ import (
 // price table (claude-3-5-haiku-20241022, through an alias) is priced from
 // the archive and dated by the last table that listed it; a call to a model
 // no table knows is listed by `lessllm stats` under the name looked up,
-// with its alias and count; a pricing: entry prices it.
+// with its alias and count; a pricing: entry prices it. A call that names
+// no model (GET /v1/models) is listed apart, not as a "(none)" model.
 func TestRetiredAndUnpricedModels(t *testing.T) {
 	sim := httptest.NewServer(simulator.New(simulator.Options{TTFT: time.Millisecond, OutputTokens: 6}))
 	defer sim.Close()
@@ -45,13 +46,17 @@ models:
 			t.Fatalf("%s: %s", model, resp.Status)
 		}
 	}
+	if resp, err := http.Get(url + "/v1/models"); err == nil { // names no model: listed apart
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
 	db := filepath.Join(t.TempDir(), "a.duckdb")
 	analyzeOK(t, dir, "--db", db)
 
 	got := queryOK(t, db, "csv", `SELECT upstream_model, count(*) AS n, count(estimated_cost_usd) AS priced, any_value(price_version) AS v
-		FROM api_calls GROUP BY 1 ORDER BY 1`)
+		FROM api_calls WHERE upstream_model IS NOT NULL GROUP BY 1 ORDER BY 1`)
 	want := "upstream_model,n,priced,v\nacme-finetune-7b,3,0,\nclaude-3-5-haiku-20241022,2,2,litellm-2026-03-12\ngpt-4o,1,1,litellm-2026-07-24\n"
 	if got != want {
 		t.Errorf("prices:\n%s\nwant\n%s", got, want)
@@ -59,6 +64,10 @@ models:
 	stats, stderr, code := runLessllm(t, "stats", "--db", db, "--days", "0")
 	if code != 0 {
 		t.Fatalf("stats: %s", stderr)
+	}
+	main, rest, _ := strings.Cut(stats, "Other endpoints")
+	if strings.Contains(main, "(none)") || !strings.Contains(rest, "/v1/models") {
+		t.Errorf("the call that names no model is not listed apart:\n%s", stats)
 	}
 	_, unpriced, ok := strings.Cut(stats, "Unpriced calls")
 	if !ok {
