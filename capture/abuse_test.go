@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lessllm/lessllm/capture/simulator"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 // TestNotAnOpenProxy: requests that try to use capture as a way into the
@@ -23,7 +23,7 @@ func TestNotAnOpenProxy(t *testing.T) {
 	decoy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { decoyHits.Add(1) }))
 	defer decoy.Close()
 	decoyHost := strings.TrimPrefix(decoy.URL, "http://")
-	h := newHarness(t, simulator.Options{TTFT: time.Millisecond, TPOT: time.Millisecond, OutputTokens: 2}, nil)
+	h := newHarness(t, apitest.Options{TTFT: time.Millisecond, TPOT: time.Millisecond, OutputTokens: 2}, nil)
 	capHost := strings.TrimPrefix(h.inst.URL, "http://")
 
 	raw := func(req string) int {

@@ -9,14 +9,14 @@ import (
 	"testing"
 
 	"github.com/lessllm/lessllm/capture/config"
-	"github.com/lessllm/lessllm/capture/simulator"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 // The in-process benchmarks profile the hot path (go test -bench
 // -cpuprofile). The side-by-side comparison with a direct connection and a
 // bare proxy, each in its own process, is cmd/lessllm-bench.
 func benchProxy(b *testing.B, stream bool, viaCapture bool) {
-	sim := httptest.NewServer(simulator.New(simulator.Options{TTFT: -1, TPOT: -1, OutputTokens: 20, NoCache: true}))
+	sim := httptest.NewServer(apitest.New(apitest.Options{TTFT: -1, TPOT: -1, OutputTokens: 20, NoCache: true}))
 	defer sim.Close()
 	url := sim.URL
 	if viaCapture {

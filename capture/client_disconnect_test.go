@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/lessllm/lessllm/capture/config"
-	"github.com/lessllm/lessllm/capture/simulator"
 	"github.com/lessllm/lessllm/format"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 // TestClientDisconnectCancelsUpstream: a client that goes away mid-stream
@@ -33,7 +33,7 @@ func TestClientDisconnectCancelsUpstream(t *testing.T) {
 		}
 	}))
 	defer slow.Close()
-	h := newHarness(t, simulator.Options{}, func(c *config.File) { c.Providers[config.OpenAI].BaseURL = slow.URL + "/v1" })
+	h := newHarness(t, apitest.Options{}, func(c *config.File) { c.Providers[config.OpenAI].BaseURL = slow.URL + "/v1" })
 	resp, err := http.Post(h.inst.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m","stream":true}`))
 	if err != nil {
 		t.Fatal(err)

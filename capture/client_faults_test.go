@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/lessllm/lessllm/capture/config"
-	"github.com/lessllm/lessllm/capture/simulator"
 	"github.com/lessllm/lessllm/format"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 // rawExchange writes req on a fresh connection and reads the responses
@@ -52,7 +52,7 @@ func bodyOf(r *http.Response) string { b, _ := io.ReadAll(r.Body); return string
 // TestClientFaults: what clients get wrong or do unusually is handled in
 // their API's terms and recorded.
 func TestClientFaults(t *testing.T) {
-	h := newHarness(t, simulator.Options{TTFT: time.Millisecond, TPOT: time.Millisecond, OutputTokens: 3}, func(c *config.File) {
+	h := newHarness(t, apitest.Options{TTFT: time.Millisecond, TPOT: time.Millisecond, OutputTokens: 3}, func(c *config.File) {
 		c.Capture.MaxRequestBytes = 64 << 10
 	})
 	addr := strings.TrimPrefix(h.inst.URL, "http://")
@@ -144,7 +144,7 @@ func TestClientFaults(t *testing.T) {
 // goroutine behind once their upstream requests are cancelled, and each is
 // recorded as a client disconnect with the chunks that did arrive.
 func TestDisconnectsLeakNothing(t *testing.T) {
-	h := newHarness(t, simulator.Options{TTFT: 5 * time.Millisecond, TPOT: 20 * time.Millisecond, OutputTokens: 200}, nil)
+	h := newHarness(t, apitest.Options{TTFT: 5 * time.Millisecond, TPOT: 20 * time.Millisecond, OutputTokens: 200}, nil)
 	settle := func() int {
 		var n int
 		for range 50 {
@@ -199,7 +199,7 @@ func TestDisconnectsLeakNothing(t *testing.T) {
 // TestSlowlorisIsCutOff: a client that trickles its headers is
 // disconnected after read_header_timeout, and the proxy keeps serving.
 func TestSlowlorisIsCutOff(t *testing.T) {
-	h := newHarness(t, simulator.Options{TTFT: time.Millisecond, TPOT: time.Millisecond, OutputTokens: 2}, func(c *config.File) {
+	h := newHarness(t, apitest.Options{TTFT: time.Millisecond, TPOT: time.Millisecond, OutputTokens: 2}, func(c *config.File) {
 		c.Capture.ReadHeaderTimeout = 300 * time.Millisecond
 	})
 	c, err := net.Dial("tcp", strings.TrimPrefix(h.inst.URL, "http://"))

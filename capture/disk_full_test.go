@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/lessllm/lessllm/capture/config"
-	"github.com/lessllm/lessllm/capture/simulator"
 	"github.com/lessllm/lessllm/format"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 // tinyDisk mounts a 64 KiB tmpfs for the capture directory (root only)
@@ -73,7 +73,7 @@ func TestDiskFull(t *testing.T) {
 	for _, mode := range []string{"drop", "reject"} {
 		t.Run(mode, func(t *testing.T) {
 			dir, _ := tinyDisk(t)
-			h := newHarness(t, simulator.Options{TTFT: -1, TPOT: -1, OutputTokens: 200, NoCache: true}, func(c *config.File) {
+			h := newHarness(t, apitest.Options{TTFT: -1, TPOT: -1, OutputTokens: 200, NoCache: true}, func(c *config.File) {
 				c.Capture.Dir = dir
 				c.Capture.OnWriteError = mode
 			})
@@ -140,7 +140,7 @@ func TestDiskFull(t *testing.T) {
 // restart. Afterwards every record written before and after is readable.
 func TestDiskRecovers(t *testing.T) {
 	dir, mount := tinyDisk(t)
-	h := newHarness(t, simulator.Options{TTFT: -1, TPOT: -1, OutputTokens: 20, NoCache: true}, func(c *config.File) {
+	h := newHarness(t, apitest.Options{TTFT: -1, TPOT: -1, OutputTokens: 20, NoCache: true}, func(c *config.File) {
 		c.Capture.Dir = dir
 		c.Capture.SegmentMaxBytes = 16 << 10 // rotate often, so new files are created while the disk misbehaves
 	})

@@ -18,8 +18,8 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/lessllm/lessllm/capture/config"
-	"github.com/lessllm/lessllm/capture/simulator"
 	"github.com/lessllm/lessllm/format"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 func post(t *testing.T, url, fault, body string) (*http.Response, []byte, error) {
@@ -49,7 +49,7 @@ const (
 // stream (never a clean end) after headers — and each is recorded with its
 // error and the chunks that did arrive.
 func TestUpstreamFailures(t *testing.T) {
-	h := newHarness(t, simulator.Options{TTFT: 10 * time.Millisecond, TPOT: 5 * time.Millisecond, OutputTokens: 10}, func(c *config.File) {
+	h := newHarness(t, apitest.Options{TTFT: 10 * time.Millisecond, TPOT: 5 * time.Millisecond, OutputTokens: 10}, func(c *config.File) {
 		c.Proxy.Timeouts.ResponseHeader = 300 * time.Millisecond
 		c.Proxy.Timeouts.IdleStream = 300 * time.Millisecond
 		c.Providers["refused"] = &config.Provider{Type: config.OpenAI, BaseURL: "http://" + closedPort(t) + "/v1"}
@@ -139,7 +139,7 @@ func TestUpstreamFailures(t *testing.T) {
 // TestSDKsRaiseOnBrokenStreams: after headers, a broken upstream must make
 // the official SDKs fail, never hand the application a truncated answer.
 func TestSDKsRaiseOnBrokenStreams(t *testing.T) {
-	h := newHarness(t, simulator.Options{TTFT: 5 * time.Millisecond, TPOT: 2 * time.Millisecond, OutputTokens: 20}, nil)
+	h := newHarness(t, apitest.Options{TTFT: 5 * time.Millisecond, TPOT: 2 * time.Millisecond, OutputTokens: 20}, nil)
 	ctx := context.Background()
 	oc, ac := openAIClient(h), anthropicClient(h)
 	s := oc.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{Model: "gpt-4o",
@@ -192,7 +192,7 @@ func closedPort(t *testing.T) string {
 }
 
 func TestNonAPIPathsAreRefused(t *testing.T) {
-	h := newHarness(t, simulator.Options{}, nil)
+	h := newHarness(t, apitest.Options{}, nil)
 	for _, p := range []string{"/", "/admin", "/etc/passwd"} {
 		resp, err := http.Get(h.inst.URL + p)
 		if err != nil {

@@ -19,8 +19,8 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/lessllm/lessllm/capture/config"
-	"github.com/lessllm/lessllm/capture/simulator"
 	"github.com/lessllm/lessllm/format"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 // Keys used by tests; the secret-scan tests grep for every one of them.
@@ -54,7 +54,7 @@ func (s *syncBuffer) String() string {
 // harness is a real capture Instance (listener, recorder, segments on
 // disk) in front of the simulator, both on loopback.
 type harness struct {
-	sim  *simulator.Simulator
+	sim  *apitest.Simulator
 	up   *httptest.Server
 	cfg  *config.File
 	inst *Instance
@@ -62,9 +62,9 @@ type harness struct {
 	dir  string
 }
 
-func newHarness(t *testing.T, simOpts simulator.Options, mutate func(*config.File)) *harness {
+func newHarness(t *testing.T, simOpts apitest.Options, mutate func(*config.File)) *harness {
 	t.Helper()
-	h := &harness{sim: simulator.New(simOpts), logs: &syncBuffer{}, dir: t.TempDir()}
+	h := &harness{sim: apitest.New(simOpts), logs: &syncBuffer{}, dir: t.TempDir()}
 	h.up = httptest.NewServer(h.sim)
 	t.Cleanup(h.up.Close)
 	cfg := config.Default()

@@ -18,12 +18,12 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/lessllm/lessllm/capture/config"
-	"github.com/lessllm/lessllm/capture/simulator"
 	"github.com/lessllm/lessllm/format"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
-func fast() simulator.Options {
-	return simulator.Options{TTFT: time.Millisecond, TPOT: time.Millisecond, OutputTokens: 5}
+func fast() apitest.Options {
+	return apitest.Options{TTFT: time.Millisecond, TPOT: time.Millisecond, OutputTokens: 5}
 }
 
 func send(t *testing.T, method, url, body string, headers map[string]string) (int, http.Header, string) {
@@ -238,7 +238,7 @@ func TestCompressedRequestThroughAlias(t *testing.T) {
 	oc := openai.NewClient(option.WithBaseURL(h.inst.URL+"/v1"), option.WithAPIKey(clientOpenAIKey), option.WithMaxRetries(0))
 	c, err := oc.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "claude",
 		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})
-	if err != nil || c.Choices[0].Message.Content != simulator.Text(5) {
+	if err != nil || c.Choices[0].Message.Content != apitest.Text(5) {
 		t.Fatalf("translated call: %v %+v", err, c)
 	}
 	if ae := h.sim.Received()[1].Header.Get("Accept-Encoding"); ae != "identity" {

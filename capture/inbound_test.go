@@ -11,8 +11,8 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/lessllm/lessllm/capture/config"
-	"github.com/lessllm/lessllm/capture/simulator"
 	"github.com/lessllm/lessllm/format"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 const (
@@ -24,7 +24,7 @@ const (
 // refused in the client's API format before anything is forwarded or
 // recorded; a valid key is never forwarded nor stored.
 func TestInboundKeys(t *testing.T) {
-	h := newHarness(t, simulator.Options{TTFT: time.Millisecond, TPOT: time.Millisecond, OutputTokens: 3}, func(c *config.File) {
+	h := newHarness(t, apitest.Options{TTFT: time.Millisecond, TPOT: time.Millisecond, OutputTokens: 3}, func(c *config.File) {
 		c.InboundKeys = []string{"sha256:" + config.HashKey(inboundKeyA), inboundKeyB}
 	})
 	post := func(headers map[string]string) (int, string) {

@@ -14,12 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lessllm/lessllm/capture/simulator"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 // fastSim streams 20 tokens with no pacing: the tests below are about
 // connection reuse, not timing.
-var fastSim = simulator.Options{TTFT: time.Microsecond, TPOT: time.Microsecond, OutputTokens: 20, NoCache: true}
+var fastSim = apitest.Options{TTFT: time.Microsecond, TPOT: time.Microsecond, OutputTokens: 20, NoCache: true}
 
 const streamBody = `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}`
 

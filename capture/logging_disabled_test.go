@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/lessllm/lessllm/capture/config"
-	"github.com/lessllm/lessllm/capture/simulator"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 // TestLoggingDisabledRecordsNothing: logging.enabled: false (the
@@ -17,7 +17,7 @@ import (
 func TestLoggingDisabledRecordsNothing(t *testing.T) {
 	off := false
 	var dir string
-	h := newHarness(t, simulator.Options{TTFT: -1, TPOT: -1, OutputTokens: 5, NoCache: true}, func(c *config.File) {
+	h := newHarness(t, apitest.Options{TTFT: -1, TPOT: -1, OutputTokens: 5, NoCache: true}, func(c *config.File) {
 		c.Logging.Enabled = &off
 		dir = c.Capture.Dir + "/not-created"
 		c.Capture.Dir = dir

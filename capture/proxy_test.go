@@ -14,16 +14,16 @@ import (
 	"github.com/openai/openai-go/v3"
 
 	"github.com/lessllm/lessllm/capture/config"
-	"github.com/lessllm/lessllm/capture/simulator"
 	"github.com/lessllm/lessllm/format"
 	"github.com/lessllm/lessllm/format/wire"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 // proxiedHarness is the usual harness whose providers reach the simulator
 // only through the given routes.
 func proxiedHarness(t *testing.T, routes func(*config.Proxy)) *harness {
 	t.Helper()
-	return newHarness(t, simulator.Options{TTFT: 30 * time.Millisecond, TPOT: 20 * time.Millisecond, OutputTokens: 10}, func(c *config.File) {
+	return newHarness(t, apitest.Options{TTFT: 30 * time.Millisecond, TPOT: 20 * time.Millisecond, OutputTokens: 10}, func(c *config.File) {
 		c.Proxy.Timeouts.Connect = time.Second
 		c.Proxy.Timeouts.TLSHandshake = 500 * time.Millisecond
 		routes(&c.Proxy)
@@ -160,7 +160,7 @@ func TestThroughRealProxies(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			route, want, proof := tc.setup(t)
 			h := proxiedHarness(t, route)
-			if got := streamOnce(t, h); got != simulator.Text(10) {
+			if got := streamOnce(t, h); got != apitest.Text(10) {
 				t.Errorf("client got %q", got)
 			}
 			recs := h.records(t)

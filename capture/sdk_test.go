@@ -11,8 +11,8 @@ import (
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/responses"
 
-	"github.com/lessllm/lessllm/capture/simulator"
 	"github.com/lessllm/lessllm/format"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 func openAIClient(h *harness) openai.Client {
@@ -27,9 +27,9 @@ func anthropicClient(h *harness) anthropic.Client {
 // get the simulator's answers intact, streamed and not, and every exchange
 // is recorded with its request, response, chunks and timings.
 func TestOfficialSDKsThroughCapture(t *testing.T) {
-	h := newHarness(t, simulator.Options{TTFT: 30 * time.Millisecond, TPOT: 2 * time.Millisecond, OutputTokens: 12}, nil)
+	h := newHarness(t, apitest.Options{TTFT: 30 * time.Millisecond, TPOT: 2 * time.Millisecond, OutputTokens: 12}, nil)
 	ctx := context.Background()
-	want := simulator.Text(12)
+	want := apitest.Text(12)
 	oc, ac := openAIClient(h), anthropicClient(h)
 	chatParams := openai.ChatCompletionNewParams{Model: "gpt-4o-mini",
 		Messages: []openai.ChatCompletionMessageParamUnion{openai.SystemMessage("Be brief."), openai.UserMessage("Hello")}}

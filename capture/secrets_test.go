@@ -11,7 +11,7 @@ import (
 	"github.com/openai/openai-go/v3"
 
 	"github.com/lessllm/lessllm/capture/config"
-	"github.com/lessllm/lessllm/capture/simulator"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 const aliasProviderKey = "sk-alias-provider-5e1b9c7d3a0f2e8b4c6d"
@@ -22,7 +22,7 @@ const aliasProviderKey = "sk-alias-provider-5e1b9c7d3a0f2e8b4c6d"
 // key used: zero hits. It also checks that the client's key never reached
 // a provider it was not meant for.
 func TestNoSecretOnDiskOrInLogs(t *testing.T) {
-	h := newHarness(t, simulator.Options{TTFT: time.Millisecond, TPOT: time.Millisecond, OutputTokens: 5}, func(c *config.File) {
+	h := newHarness(t, apitest.Options{TTFT: time.Millisecond, TPOT: time.Millisecond, OutputTokens: 5}, func(c *config.File) {
 		c.Providers["other"] = &config.Provider{Type: config.OpenAI, BaseURL: c.Providers[config.OpenAI].BaseURL, APIKey: aliasProviderKey}
 		c.Models["fast"] = config.ModelAlias{Provider: "other", Model: "gpt-4o-mini"}
 		c.Capture.RedactHeaders = []string{"X-Team-Token"}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/lessllm/lessllm/capture/config"
-	"github.com/lessllm/lessllm/capture/simulator"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 // TestStreamingIsNotBuffered proves, without timing anything, that every
@@ -42,7 +42,7 @@ func TestStreamingIsNotBuffered(t *testing.T) {
 		}
 	}))
 	defer lockstep.Close()
-	h := newHarness(t, simulator.Options{}, func(c *config.File) {
+	h := newHarness(t, apitest.Options{}, func(c *config.File) {
 		c.Providers[config.OpenAI].BaseURL = lockstep.URL + "/v1"
 	})
 	resp, err := http.Post(h.inst.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m","stream":true}`))
@@ -79,7 +79,7 @@ func TestStreamingIsNotBuffered(t *testing.T) {
 // TestCaptureCapTruncatesRecordNotClient: beyond max_body_bytes the record
 // is cut and marked, and the client still gets every byte.
 func TestCaptureCapTruncatesRecordNotClient(t *testing.T) {
-	h := newHarness(t, simulator.Options{TTFT: time.Millisecond, TPOT: time.Microsecond, OutputTokens: 400}, func(c *config.File) {
+	h := newHarness(t, apitest.Options{TTFT: time.Millisecond, TPOT: time.Microsecond, OutputTokens: 400}, func(c *config.File) {
 		c.Capture.MaxBodyBytes = 1000
 	})
 	req, _ := http.NewRequest(http.MethodPost, h.inst.URL+"/v1/chat/completions",
@@ -131,7 +131,7 @@ func TestTranslatedStreamIsNotBuffered(t *testing.T) {
 		send("message_stop", `{"type":"message_stop"}`)
 	}))
 	defer lockstep.Close()
-	h := newHarness(t, simulator.Options{}, func(c *config.File) {
+	h := newHarness(t, apitest.Options{}, func(c *config.File) {
 		c.Providers[config.Anthropic].BaseURL = lockstep.URL
 		c.Models["claude"] = config.ModelAlias{Provider: config.Anthropic, Model: "claude-x"}
 	})

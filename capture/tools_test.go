@@ -12,7 +12,7 @@ import (
 	"github.com/openai/openai-go/v3/shared"
 
 	"github.com/lessllm/lessllm/capture/config"
-	"github.com/lessllm/lessllm/capture/simulator"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 var multiplySchema = map[string]any{"type": "object", "properties": map[string]any{"a": map[string]any{"type": "integer"}, "b": map[string]any{"type": "integer"}}, "required": []string{"a", "b"}}
@@ -22,7 +22,7 @@ var multiplySchema = map[string]any{"type": "object", "properties": map[string]a
 // format, sends the result back, and the other provider receives the call
 // and the result in its own format.
 func TestToolRoundTripThroughAliases(t *testing.T) {
-	h := newHarness(t, simulator.Options{TTFT: 2 * time.Millisecond, TPOT: time.Millisecond, OutputTokens: 8}, func(c *config.File) {
+	h := newHarness(t, apitest.Options{TTFT: 2 * time.Millisecond, TPOT: time.Millisecond, OutputTokens: 8}, func(c *config.File) {
 		c.Models["claude"] = config.ModelAlias{Provider: config.Anthropic, Model: "claude-3-opus-20240229"}
 		c.Models["gpt"] = config.ModelAlias{Provider: config.OpenAI, Model: "gpt-4o"}
 	})

@@ -14,20 +14,20 @@ import (
 	"github.com/openai/openai-go/v3"
 
 	"github.com/lessllm/lessllm/capture/config"
-	"github.com/lessllm/lessllm/capture/simulator"
 	"github.com/lessllm/lessllm/format"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 // TestOpenAISDKToAnthropicAlias: an unchanged OpenAI SDK call naming the
 // alias "claude" is served by the Anthropic API, streamed and not, and the
 // client's OpenAI key never reaches Anthropic.
 func TestOpenAISDKToAnthropicAlias(t *testing.T) {
-	h := newHarness(t, simulator.Options{TTFT: 5 * time.Millisecond, TPOT: time.Millisecond, OutputTokens: 12}, func(c *config.File) {
+	h := newHarness(t, apitest.Options{TTFT: 5 * time.Millisecond, TPOT: time.Millisecond, OutputTokens: 12}, func(c *config.File) {
 		c.Models["claude"] = config.ModelAlias{Provider: config.Anthropic, Model: "claude-3-opus-20240229"}
 	})
 	ctx := context.Background()
 	oc := openAIClient(h)
-	want := simulator.Text(12)
+	want := apitest.Text(12)
 	params := openai.ChatCompletionNewParams{Model: "claude",
 		Messages: []openai.ChatCompletionMessageParamUnion{openai.SystemMessage("Be brief."), openai.UserMessage("Hello")}}
 
@@ -122,12 +122,12 @@ func TestOpenAISDKToAnthropicAlias(t *testing.T) {
 // an alias on an OpenAI provider is served by Chat Completions, streamed
 // and not, and its Anthropic key never reaches OpenAI.
 func TestAnthropicSDKToOpenAIAlias(t *testing.T) {
-	h := newHarness(t, simulator.Options{TTFT: 5 * time.Millisecond, TPOT: time.Millisecond, OutputTokens: 12}, func(c *config.File) {
+	h := newHarness(t, apitest.Options{TTFT: 5 * time.Millisecond, TPOT: time.Millisecond, OutputTokens: 12}, func(c *config.File) {
 		c.Models["gpt"] = config.ModelAlias{Provider: config.OpenAI, Model: "gpt-4o"}
 	})
 	ctx := context.Background()
 	ac := anthropicClient(h)
-	want := simulator.Text(12)
+	want := apitest.Text(12)
 	params := anthropic.MessageNewParams{Model: "gpt", MaxTokens: 100,
 		System:   []anthropic.TextBlockParam{{Text: "Be brief."}},
 		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Hello"))}}
@@ -173,7 +173,7 @@ func TestAnthropicSDKToOpenAIAlias(t *testing.T) {
 // dropped and named in the record; one that cannot be honoured is refused
 // in the client's format before anything goes upstream.
 func TestTranslationWarningsAndRefusals(t *testing.T) {
-	h := newHarness(t, simulator.Options{TTFT: time.Millisecond, TPOT: time.Millisecond, OutputTokens: 3}, func(c *config.File) {
+	h := newHarness(t, apitest.Options{TTFT: time.Millisecond, TPOT: time.Millisecond, OutputTokens: 3}, func(c *config.File) {
 		c.Models["claude"] = config.ModelAlias{Provider: config.Anthropic, Model: "claude-x"}
 	})
 	resp, body, err := post(t, h.inst.URL+"/v1/chat/completions", "", `{"model":"claude","seed":7,"messages":[{"role":"user","content":"hi"}]}`)

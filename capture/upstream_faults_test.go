@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/lessllm/lessllm/capture/config"
-	"github.com/lessllm/lessllm/capture/simulator"
 	"github.com/lessllm/lessllm/format"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 // TestUpstreamFaultsMore: a TLS upstream that cannot be verified, one that
@@ -45,7 +45,7 @@ func TestUpstreamFaultsMore(t *testing.T) {
 		{"rate_limited", limited.URL + "/v1", http.StatusTooManyRequests, "", "Rate limit reached"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, simulator.Options{}, func(c *config.File) {
+			h := newHarness(t, apitest.Options{}, func(c *config.File) {
 				c.Providers[config.OpenAI].BaseURL = tc.base
 				c.Proxy.Timeouts.ResponseHeader = 300 * time.Millisecond
 			})

@@ -48,69 +48,56 @@ type recordDecoder struct{ s *jsonscan.Scanner }
 
 var errUnsure = jsonscan.ErrUnsure
 
-// fields tracks which keys of one object were seen: a repeated key (whose
-// merge semantics in encoding/json are not worth copying) is left to
-// encoding/json.
-type fields uint32
-
-func (f *fields) once(i uint) error {
-	if *f&(1<<i) != 0 {
-		return errUnsure
-	}
-	*f |= 1 << i
-	return nil
-}
-
 func (d *recordDecoder) exchange(ex *Exchange) error {
-	var seen fields
+	var seen jsonscan.Fields
 	it := d.s.Object()
 	for it.Next() {
 		var err error
 		switch string(it.Key()) {
 		case "v":
-			if err = seen.once(0); err == nil {
+			if err = seen.Once(0); err == nil {
 				var v int64
 				v, err = d.s.Int()
 				ex.V = int(v)
 			}
 		case "id":
-			err = d.str(&seen, 1, &ex.ID)
+			err = d.s.StringField(&seen, 1, &ex.ID)
 		case "node":
-			err = d.str(&seen, 2, &ex.Node)
+			err = d.s.StringField(&seen, 2, &ex.Node)
 		case "start_ns":
-			err = d.int(&seen, 3, &ex.StartNS)
+			err = d.s.IntField(&seen, 3, &ex.StartNS)
 		case "request":
-			if err = seen.once(4); err == nil {
+			if err = seen.Once(4); err == nil {
 				err = d.request(&ex.Request)
 			}
 		case "upstream_request":
-			if err = seen.once(5); err == nil && !d.s.Null() {
+			if err = seen.Once(5); err == nil && !d.s.Null() {
 				ex.Upstream = new(Request)
 				err = d.request(ex.Upstream)
 			}
 		case "route":
-			if err = seen.once(6); err == nil && !d.s.Null() {
+			if err = seen.Once(6); err == nil && !d.s.Null() {
 				ex.Route = new(Route)
 				err = d.route(ex.Route)
 			}
 		case "timings":
-			if err = seen.once(7); err == nil {
+			if err = seen.Once(7); err == nil {
 				err = d.timings(&ex.Timings)
 			}
 		case "response":
-			if err = seen.once(8); err == nil && !d.s.Null() {
+			if err = seen.Once(8); err == nil && !d.s.Null() {
 				ex.Response = new(Response)
 				err = d.response(ex.Response)
 			}
 		case "end_ns":
-			err = d.int(&seen, 9, &ex.EndNS)
+			err = d.s.IntField(&seen, 9, &ex.EndNS)
 		case "error":
-			if err = seen.once(10); err == nil && !d.s.Null() {
+			if err = seen.Once(10); err == nil && !d.s.Null() {
 				ex.Error = new(Error)
 				err = d.errorValue(ex.Error)
 			}
 		case "warnings":
-			if err = seen.once(11); err == nil && !d.s.Null() {
+			if err = seen.Once(11); err == nil && !d.s.Null() {
 				ex.Warnings, err = d.strings()
 			}
 		default:
@@ -124,40 +111,40 @@ func (d *recordDecoder) exchange(ex *Exchange) error {
 }
 
 func (d *recordDecoder) request(r *Request) error {
-	var seen fields
+	var seen jsonscan.Fields
 	it := d.s.Object()
 	for it.Next() {
 		var err error
 		switch string(it.Key()) {
 		case "method":
-			err = d.str(&seen, 0, &r.Method)
+			err = d.s.StringField(&seen, 0, &r.Method)
 		case "path":
-			err = d.str(&seen, 1, &r.Path)
+			err = d.s.StringField(&seen, 1, &r.Path)
 		case "query":
-			err = d.str(&seen, 2, &r.Query)
+			err = d.s.StringField(&seen, 2, &r.Query)
 		case "url":
-			err = d.str(&seen, 3, &r.URL)
+			err = d.s.StringField(&seen, 3, &r.URL)
 		case "headers":
-			if err = seen.once(4); err == nil && !d.s.Null() {
+			if err = seen.Once(4); err == nil && !d.s.Null() {
 				r.Headers, err = d.header()
 			}
 		case "body":
-			if err = seen.once(5); err == nil {
+			if err = seen.Once(5); err == nil {
 				var raw []byte
 				if raw, err = d.s.Raw(); err == nil {
 					r.JSON = json.RawMessage(append([]byte(nil), raw...))
 				}
 			}
 		case "body_text":
-			err = d.str(&seen, 6, &r.Text)
+			err = d.s.StringField(&seen, 6, &r.Text)
 		case "body_base64":
-			if err = seen.once(7); err == nil && !d.s.Null() {
+			if err = seen.Once(7); err == nil && !d.s.Null() {
 				r.Binary, err = d.base64()
 			}
 		case "body_bytes":
-			err = d.int(&seen, 8, &r.Bytes)
+			err = d.s.IntField(&seen, 8, &r.Bytes)
 		case "body_truncated":
-			err = d.bool(&seen, 9, &r.Truncated)
+			err = d.s.BoolField(&seen, 9, &r.Truncated)
 		default:
 			err = errUnsure
 		}
@@ -169,27 +156,27 @@ func (d *recordDecoder) request(r *Request) error {
 }
 
 func (d *recordDecoder) route(r *Route) error {
-	var seen fields
+	var seen jsonscan.Fields
 	it := d.s.Object()
 	for it.Next() {
 		var err error
 		switch string(it.Key()) {
 		case "provider":
-			err = d.str(&seen, 0, &r.Provider)
+			err = d.s.StringField(&seen, 0, &r.Provider)
 		case "dialect":
-			err = d.str(&seen, 1, &r.Dialect)
+			err = d.s.StringField(&seen, 1, &r.Dialect)
 		case "upstream_dialect":
-			err = d.str(&seen, 2, &r.UpstreamDialect)
+			err = d.s.StringField(&seen, 2, &r.UpstreamDialect)
 		case "model":
-			err = d.str(&seen, 3, &r.Model)
+			err = d.s.StringField(&seen, 3, &r.Model)
 		case "upstream_model":
-			err = d.str(&seen, 4, &r.UpstreamModel)
+			err = d.s.StringField(&seen, 4, &r.UpstreamModel)
 		case "url":
-			err = d.str(&seen, 5, &r.URL)
+			err = d.s.StringField(&seen, 5, &r.URL)
 		case "proxy":
-			err = d.str(&seen, 6, &r.Proxy)
+			err = d.s.StringField(&seen, 6, &r.Proxy)
 		case "failed_routes":
-			if err = seen.once(7); err == nil && !d.s.Null() {
+			if err = seen.Once(7); err == nil && !d.s.Null() {
 				r.FailedRoutes, err = d.strings()
 			}
 		default:
@@ -203,35 +190,35 @@ func (d *recordDecoder) route(r *Route) error {
 }
 
 func (d *recordDecoder) timings(t *Timings) error {
-	var seen fields
+	var seen jsonscan.Fields
 	it := d.s.Object()
 	for it.Next() {
 		var err error
 		switch string(it.Key()) {
 		case "request_read_ns":
-			err = d.int(&seen, 0, &t.RequestRead)
+			err = d.s.IntField(&seen, 0, &t.RequestRead)
 		case "dns_start_ns":
-			err = d.int(&seen, 1, &t.DNSStart)
+			err = d.s.IntField(&seen, 1, &t.DNSStart)
 		case "dns_done_ns":
-			err = d.int(&seen, 2, &t.DNSDone)
+			err = d.s.IntField(&seen, 2, &t.DNSDone)
 		case "connect_start_ns":
-			err = d.int(&seen, 3, &t.ConnectStart)
+			err = d.s.IntField(&seen, 3, &t.ConnectStart)
 		case "connect_done_ns":
-			err = d.int(&seen, 4, &t.ConnectDone)
+			err = d.s.IntField(&seen, 4, &t.ConnectDone)
 		case "tls_start_ns":
-			err = d.int(&seen, 5, &t.TLSStart)
+			err = d.s.IntField(&seen, 5, &t.TLSStart)
 		case "tls_done_ns":
-			err = d.int(&seen, 6, &t.TLSDone)
+			err = d.s.IntField(&seen, 6, &t.TLSDone)
 		case "got_conn_ns":
-			err = d.int(&seen, 7, &t.GotConn)
+			err = d.s.IntField(&seen, 7, &t.GotConn)
 		case "wrote_request_ns":
-			err = d.int(&seen, 8, &t.WroteRequest)
+			err = d.s.IntField(&seen, 8, &t.WroteRequest)
 		case "first_byte_ns":
-			err = d.int(&seen, 9, &t.FirstByte)
+			err = d.s.IntField(&seen, 9, &t.FirstByte)
 		case "conn_reused":
-			err = d.bool(&seen, 10, &t.ConnReused)
+			err = d.s.BoolField(&seen, 10, &t.ConnReused)
 		case "proxy_handshake_ns":
-			err = d.int(&seen, 11, &t.ProxyHandshake)
+			err = d.s.IntField(&seen, 11, &t.ProxyHandshake)
 		default:
 			err = errUnsure
 		}
@@ -243,29 +230,29 @@ func (d *recordDecoder) timings(t *Timings) error {
 }
 
 func (d *recordDecoder) response(r *Response) error {
-	var seen fields
+	var seen jsonscan.Fields
 	it := d.s.Object()
 	for it.Next() {
 		var err error
 		switch string(it.Key()) {
 		case "status":
-			if err = seen.once(0); err == nil {
+			if err = seen.Once(0); err == nil {
 				var v int64
 				v, err = d.s.Int()
 				r.Status = int(v)
 			}
 		case "headers":
-			if err = seen.once(1); err == nil && !d.s.Null() {
+			if err = seen.Once(1); err == nil && !d.s.Null() {
 				r.Headers, err = d.header()
 			}
 		case "chunks":
-			if err = seen.once(2); err == nil && !d.s.Null() {
+			if err = seen.Once(2); err == nil && !d.s.Null() {
 				err = d.chunks(r)
 			}
 		case "body_bytes":
-			err = d.int(&seen, 3, &r.Bytes)
+			err = d.s.IntField(&seen, 3, &r.Bytes)
 		case "body_truncated":
-			err = d.bool(&seen, 4, &r.Truncated)
+			err = d.s.BoolField(&seen, 4, &r.Truncated)
 		default:
 			err = errUnsure
 		}
@@ -300,20 +287,20 @@ func (d *recordDecoder) chunks(r *Response) error {
 			continue
 		}
 		c := scratchChunk{end: -1}
-		var seen fields
+		var seen jsonscan.Fields
 		obj := d.s.Object()
 		for obj.Next() {
 			var err error
 			switch string(obj.Key()) {
 			case "t":
-				err = d.int(&seen, 0, &c.t)
+				err = d.s.IntField(&seen, 0, &c.t)
 			case "d":
-				if err = seen.once(1); err == nil {
+				if err = seen.Once(1); err == nil {
 					buf, err = d.s.AppendStringShared(buf, &shared)
 					c.end = len(buf)
 				}
 			case "b":
-				if err = seen.once(2); err == nil && !d.s.Null() {
+				if err = seen.Once(2); err == nil && !d.s.Null() {
 					c.b, err = d.base64()
 				}
 			default:
@@ -369,17 +356,17 @@ func (d *recordDecoder) writerChunk(buf *[]byte, shared *jsonscan.Shared) (scrat
 }
 
 func (d *recordDecoder) errorValue(e *Error) error {
-	var seen fields
+	var seen jsonscan.Fields
 	it := d.s.Object()
 	for it.Next() {
 		var err error
 		switch string(it.Key()) {
 		case "kind":
-			err = d.str(&seen, 0, &e.Kind)
+			err = d.s.StringField(&seen, 0, &e.Kind)
 		case "message":
-			err = d.str(&seen, 1, &e.Message)
+			err = d.s.StringField(&seen, 1, &e.Message)
 		case "at_ns":
-			err = d.int(&seen, 2, &e.AtNS)
+			err = d.s.IntField(&seen, 2, &e.AtNS)
 		default:
 			err = errUnsure
 		}
@@ -418,33 +405,6 @@ func (d *recordDecoder) strings() ([]string, error) {
 		out = append(out, v)
 	}
 	return out, it.Err()
-}
-
-func (d *recordDecoder) str(seen *fields, i uint, dst *string) error {
-	if err := seen.once(i); err != nil {
-		return err
-	}
-	v, err := d.s.String()
-	*dst = v
-	return err
-}
-
-func (d *recordDecoder) int(seen *fields, i uint, dst *int64) error {
-	if err := seen.once(i); err != nil {
-		return err
-	}
-	v, err := d.s.Int()
-	*dst = v
-	return err
-}
-
-func (d *recordDecoder) bool(seen *fields, i uint, dst *bool) error {
-	if err := seen.once(i); err != nil {
-		return err
-	}
-	v, err := d.s.Bool()
-	*dst = v
-	return err
 }
 
 // base64 decodes a []byte field as encoding/json does (standard encoding).

@@ -26,8 +26,8 @@ import (
 	"github.com/openai/openai-go/v3/responses"
 
 	"github.com/lessllm/lessllm/analyze/pricing"
-	"github.com/lessllm/lessllm/capture/simulator"
 	"github.com/lessllm/lessllm/format"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 // Fixed simulator timings the analysis must recover (issue: TTFT 150 ms ±
@@ -189,7 +189,7 @@ func captureRound(t *testing.T, upstream, dir string, round int, seen *usageSeen
 // timings and returns the directory of their three sealed segments.
 func captures(t *testing.T) (string, *usageSeen) {
 	t.Helper()
-	sim := httptest.NewServer(simulator.New(simulator.Options{TTFT: simTTFT, TPOT: simTPOT, OutputTokens: simTokens, NoCache: true}))
+	sim := httptest.NewServer(apitest.New(apitest.Options{TTFT: simTTFT, TPOT: simTPOT, OutputTokens: simTokens, NoCache: true}))
 	t.Cleanup(sim.Close)
 	dir := t.TempDir()
 	seen := &usageSeen{prompt: map[string]int64{}, output: map[string]int64{}}

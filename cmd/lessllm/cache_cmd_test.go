@@ -17,7 +17,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
-	"github.com/lessllm/lessllm/capture/simulator"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 // handbook is a long, stable instruction text (~1,700 tokens).
@@ -139,7 +139,7 @@ func cacheRound(t *testing.T, upstream, dir string, ws []cacheWorkload, from, to
 // did. Two capture rounds (the second continues every conversation), so
 // the incremental analysis has to carry cache state across segments.
 func TestCacheModelAgainstSimulator(t *testing.T) {
-	sim := httptest.NewServer(simulator.New(simulator.Options{TTFT: 5 * time.Millisecond, TPOT: time.Millisecond, OutputTokens: 8}))
+	sim := httptest.NewServer(apitest.New(apitest.Options{TTFT: 5 * time.Millisecond, TPOT: time.Millisecond, OutputTokens: 8}))
 	t.Cleanup(sim.Close)
 	first, second := t.TempDir(), t.TempDir()
 	ws := cacheWorkloads()

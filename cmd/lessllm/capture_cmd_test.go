@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lessllm/lessllm/capture/simulator"
 	"github.com/lessllm/lessllm/format"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 // startCapture runs `lessllm capture` as a process with a config whose
@@ -54,7 +54,7 @@ models:
 // MB a day at 400,000 calls); --access-log, logging.access_log or the
 // debug level turn it on.
 func TestAccessLogIsOptIn(t *testing.T) {
-	sim := httptest.NewServer(simulator.New(simulator.Options{OutputTokens: 5}))
+	sim := httptest.NewServer(apitest.New(apitest.Options{OutputTokens: 5}))
 	defer sim.Close()
 	for _, tc := range []struct {
 		args []string
@@ -78,7 +78,7 @@ func TestAccessLogIsOptIn(t *testing.T) {
 // TestSIGTERMDrainsStreams: SIGTERM with 50 streams in flight lets all 50
 // finish, then seals the segments holding all 50 and exits 0.
 func TestSIGTERMDrainsStreams(t *testing.T) {
-	sim := httptest.NewServer(simulator.New(simulator.Options{TTFT: 100 * time.Millisecond, TPOT: 20 * time.Millisecond, OutputTokens: 50}))
+	sim := httptest.NewServer(apitest.New(apitest.Options{TTFT: 100 * time.Millisecond, TPOT: 20 * time.Millisecond, OutputTokens: 50}))
 	defer sim.Close()
 	dir := t.TempDir()
 	cmd, url, stderr := startCapture(t, sim.URL, dir)
@@ -167,7 +167,7 @@ func contextSwitches(t *testing.T, pid int) int {
 // wake-ups a second. What is left is the segment writer's flush tick,
 // every flush_interval.)
 func TestIdleCaptureSleeps(t *testing.T) {
-	sim := httptest.NewServer(simulator.New(simulator.Options{TTFT: time.Millisecond, TPOT: time.Millisecond, OutputTokens: 3}))
+	sim := httptest.NewServer(apitest.New(apitest.Options{TTFT: time.Millisecond, TPOT: time.Millisecond, OutputTokens: 3}))
 	defer sim.Close()
 	cmd, url := startCaptureConfig(t, fmt.Sprintf("listen: 127.0.0.1:0\ncapture: { dir: %q }\nproviders:\n  openai: { type: openai, base_url: \"%s/v1\", api_key: sk-test }\n", t.TempDir(), sim.URL))
 	resp, err := http.Post(url+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"gpt-4o","messages":[]}`))

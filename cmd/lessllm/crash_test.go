@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lessllm/lessllm/capture/simulator"
 	"github.com/lessllm/lessllm/format"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 // crashFlush is the capture flush interval startCapture configures; a flush
@@ -38,7 +38,7 @@ func TestCrashLosesNoCompletedExchange(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("LESSLLM_CRASH_ROUNDS")); err == nil && v > 0 {
 		rounds = v
 	}
-	sim := httptest.NewServer(simulator.New(simulator.Options{TTFT: 50 * time.Millisecond, TPOT: 10 * time.Millisecond, OutputTokens: 30}))
+	sim := httptest.NewServer(apitest.New(apitest.Options{TTFT: 50 * time.Millisecond, TPOT: 10 * time.Millisecond, OutputTokens: 30}))
 	defer sim.Close()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	totalDone, totalOwed := 0, 0

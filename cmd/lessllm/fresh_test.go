@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lessllm/lessllm/capture/simulator"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 // TestFreshAnalysisOfARunningCapture: calls made through a running
@@ -25,7 +25,7 @@ import (
 // table then equals a --full analysis into a new database, column for
 // column.
 func TestFreshAnalysisOfARunningCapture(t *testing.T) {
-	sim := httptest.NewServer(simulator.New(simulator.Options{TTFT: 5 * time.Millisecond, TPOT: time.Millisecond, OutputTokens: 8}))
+	sim := httptest.NewServer(apitest.New(apitest.Options{TTFT: 5 * time.Millisecond, TPOT: time.Millisecond, OutputTokens: 8}))
 	defer sim.Close()
 	dir := t.TempDir()
 	cfgText := fmt.Sprintf(`listen: 127.0.0.1:0
@@ -110,7 +110,7 @@ func TestAnalyzeWhileCaptureWrites(t *testing.T) {
 	if d, err := time.ParseDuration(os.Getenv("LESSLLM_FRESH_SOAK")); err == nil {
 		duration = d
 	}
-	sim := httptest.NewServer(simulator.New(simulator.Options{TTFT: 2 * time.Millisecond, TPOT: time.Millisecond, OutputTokens: 20}))
+	sim := httptest.NewServer(apitest.New(apitest.Options{TTFT: 2 * time.Millisecond, TPOT: time.Millisecond, OutputTokens: 20}))
 	defer sim.Close()
 	dir := t.TempDir()
 	cmd, url := startCaptureConfig(t, fmt.Sprintf(`listen: 127.0.0.1:0

@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lessllm/lessllm/capture/simulator"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 // SimulateCmd serves the simulated OpenAI + Anthropic upstream.
@@ -34,7 +34,7 @@ func (c *SimulateCmd) Run(env *Env) error {
 			return fmt.Errorf("--compress: unknown coding %q (expected br, gzip, zstd, deflate or none)", e)
 		}
 	}
-	sim := simulator.New(simulator.Options{TTFT: noneIfZero(c.TTFT), TPOT: noneIfZero(c.TPOT), Jitter: c.Jitter,
+	sim := apitest.New(apitest.Options{TTFT: noneIfZero(c.TTFT), TPOT: noneIfZero(c.TPOT), Jitter: c.Jitter,
 		OutputTokens: c.OutputTokens, NoCache: c.NoCache, Encodings: encodings})
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {

@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lessllm/lessllm/capture/simulator"
 	"github.com/lessllm/lessllm/format"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 // TestSoak (make soak DURATION=10m; skipped unless LESSLLM_SOAK is set):
@@ -36,7 +36,7 @@ func TestSoak(t *testing.T) {
 	if err != nil || d <= 0 {
 		t.Skip("set LESSLLM_SOAK to a duration (make soak DURATION=10m)")
 	}
-	sim := httptest.NewServer(simulator.New(simulator.Options{TTFT: 20 * time.Millisecond, TPOT: 2 * time.Millisecond, OutputTokens: 30, Jitter: 0.2}))
+	sim := httptest.NewServer(apitest.New(apitest.Options{TTFT: 20 * time.Millisecond, TPOT: 2 * time.Millisecond, OutputTokens: 30, Jitter: 0.2}))
 	t.Cleanup(sim.Close)
 	dir := t.TempDir()
 	cmd, url, stderr := startCapture(t, sim.URL, dir)

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lessllm/lessllm/capture/simulator"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 // TestRetiredAndUnpricedModels: a call to a model that has left the public
@@ -22,7 +22,7 @@ import (
 // with its alias and count; a pricing: entry prices it. A call that names
 // no model (GET /v1/models) is listed apart, not as a "(none)" model.
 func TestRetiredAndUnpricedModels(t *testing.T) {
-	sim := httptest.NewServer(simulator.New(simulator.Options{TTFT: time.Millisecond, OutputTokens: 6}))
+	sim := httptest.NewServer(apitest.New(apitest.Options{TTFT: time.Millisecond, OutputTokens: 6}))
 	defer sim.Close()
 	dir := t.TempDir()
 	cmd, url := startCaptureConfig(t, fmt.Sprintf(`listen: 127.0.0.1:0

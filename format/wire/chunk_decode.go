@@ -2,8 +2,6 @@ package wire
 
 import (
 	"encoding/json"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/lessllm/lessllm/format/internal/jsonscan"
 )
@@ -22,23 +20,23 @@ func decodeChatChunk(data []byte, c *chatChunk, prev *chatChunk) error {
 	var scanner jsonscan.Scanner
 	scanner.Reset(data)
 	s := &scanner
-	var seen fields
+	var seen jsonscan.Fields
 	it := s.Object()
 	for it.Next() {
 		var err error
 		switch key := it.Key(); string(key) {
 		case "id":
-			err = strLike(s, &seen, 0, &c.ID, prev.ID)
+			err = s.StringLikeField(&seen, 0, &c.ID, prev.ID)
 		case "object":
-			err = strLike(s, &seen, 1, &c.Object, prev.Object)
+			err = s.StringLikeField(&seen, 1, &c.Object, prev.Object)
 		case "created":
-			err = integer(s, &seen, 2, &c.Created)
+			err = s.IntField(&seen, 2, &c.Created)
 		case "model":
-			err = strLike(s, &seen, 3, &c.Model, prev.Model)
+			err = s.StringLikeField(&seen, 3, &c.Model, prev.Model)
 		case "system_fingerprint":
-			err = strLike(s, &seen, 4, &c.SystemFingerprint, prev.SystemFingerprint)
+			err = s.StringLikeField(&seen, 4, &c.SystemFingerprint, prev.SystemFingerprint)
 		case "usage":
-			if err = seen.once(5); err == nil && !s.Null() {
+			if err = seen.Once(5); err == nil && !s.Null() {
 				var raw []byte // once per stream: not worth a hand decoder
 				if raw, err = s.Raw(); err == nil {
 					c.Usage = new(openAIChatUsage)
@@ -46,17 +44,17 @@ func decodeChatChunk(data []byte, c *chatChunk, prev *chatChunk) error {
 				}
 			}
 		case "error":
-			if err = seen.once(6); err == nil {
+			if err = seen.Once(6); err == nil {
 				var raw []byte
 				raw, err = s.Raw()
 				c.Error = append(json.RawMessage(nil), raw...)
 			}
 		case "choices":
-			if err = seen.once(7); err == nil && !s.Null() {
+			if err = seen.Once(7); err == nil && !s.Null() {
 				c.Choices, err = decodeList(s, decodeChoice)
 			}
 		default:
-			err = unknown(s, key, "id", "object", "created", "model", "system_fingerprint", "usage", "error", "choices")
+			err = s.Unknown(key, "id", "object", "created", "model", "system_fingerprint", "usage", "error", "choices")
 		}
 		if err != nil {
 			return err
@@ -69,7 +67,7 @@ func decodeChatChunk(data []byte, c *chatChunk, prev *chatChunk) error {
 }
 
 func decodeChoice(s *jsonscan.Scanner, ch *chunkChoice) error {
-	var seen fields
+	var seen jsonscan.Fields
 	it := s.Object()
 	for it.Next() {
 		var err error
@@ -77,15 +75,15 @@ func decodeChoice(s *jsonscan.Scanner, ch *chunkChoice) error {
 		case "index":
 			err = intField(s, &seen, 0, &ch.Index)
 		case "text":
-			err = strPtr(s, &seen, 1, &ch.Text)
+			err = s.StringPtrField(&seen, 1, &ch.Text)
 		case "finish_reason":
-			err = strPtr(s, &seen, 2, &ch.FinishReason)
+			err = s.StringPtrField(&seen, 2, &ch.FinishReason)
 		case "delta":
-			if err = seen.once(3); err == nil && !s.Null() {
+			if err = seen.Once(3); err == nil && !s.Null() {
 				err = decodeDelta(s, &ch.Delta)
 			}
 		default:
-			err = unknown(s, key, "index", "text", "finish_reason", "delta")
+			err = s.Unknown(key, "index", "text", "finish_reason", "delta")
 		}
 		if err != nil {
 			return err
@@ -95,25 +93,25 @@ func decodeChoice(s *jsonscan.Scanner, ch *chunkChoice) error {
 }
 
 func decodeDelta(s *jsonscan.Scanner, d *chunkDelta) error {
-	var seen fields
+	var seen jsonscan.Fields
 	it := s.Object()
 	for it.Next() {
 		var err error
 		switch key := it.Key(); string(key) {
 		case "role":
-			err = str(s, &seen, 0, &d.Role)
+			err = s.StringField(&seen, 0, &d.Role)
 		case "content":
-			err = strPtr(s, &seen, 1, &d.Content)
+			err = s.StringPtrField(&seen, 1, &d.Content)
 		case "refusal":
-			err = strPtr(s, &seen, 2, &d.Refusal)
+			err = s.StringPtrField(&seen, 2, &d.Refusal)
 		case "reasoning_content":
-			err = strPtr(s, &seen, 3, &d.ReasoningContent)
+			err = s.StringPtrField(&seen, 3, &d.ReasoningContent)
 		case "tool_calls":
-			if err = seen.once(4); err == nil && !s.Null() {
+			if err = seen.Once(4); err == nil && !s.Null() {
 				d.ToolCalls, err = decodeList(s, decodeToolCall)
 			}
 		default:
-			err = unknown(s, key, "role", "content", "refusal", "reasoning_content", "tool_calls")
+			err = s.Unknown(key, "role", "content", "refusal", "reasoning_content", "tool_calls")
 		}
 		if err != nil {
 			return err
@@ -123,7 +121,7 @@ func decodeDelta(s *jsonscan.Scanner, d *chunkDelta) error {
 }
 
 func decodeToolCall(s *jsonscan.Scanner, tc *toolCallDelta) error {
-	var seen fields
+	var seen jsonscan.Fields
 	it := s.Object()
 	for it.Next() {
 		var err error
@@ -131,21 +129,21 @@ func decodeToolCall(s *jsonscan.Scanner, tc *toolCallDelta) error {
 		case "index":
 			err = intField(s, &seen, 0, &tc.Index)
 		case "id":
-			err = str(s, &seen, 1, &tc.ID)
+			err = s.StringField(&seen, 1, &tc.ID)
 		case "type":
-			err = str(s, &seen, 2, &tc.Type)
+			err = s.StringField(&seen, 2, &tc.Type)
 		case "function":
-			if err = seen.once(3); err == nil && !s.Null() {
-				var fseen fields
+			if err = seen.Once(3); err == nil && !s.Null() {
+				var fseen jsonscan.Fields
 				fn := s.Object()
 				for fn.Next() && err == nil {
 					switch key := fn.Key(); string(key) {
 					case "name":
-						err = str(s, &fseen, 0, &tc.Function.Name)
+						err = s.StringField(&fseen, 0, &tc.Function.Name)
 					case "arguments":
-						err = str(s, &fseen, 1, &tc.Function.Arguments)
+						err = s.StringField(&fseen, 1, &tc.Function.Arguments)
 					default:
-						err = unknown(s, key, "name", "arguments")
+						err = s.Unknown(key, "name", "arguments")
 					}
 				}
 				if err == nil {
@@ -153,7 +151,7 @@ func decodeToolCall(s *jsonscan.Scanner, tc *toolCallDelta) error {
 				}
 			}
 		default:
-			err = unknown(s, key, "index", "id", "type", "function")
+			err = s.Unknown(key, "index", "id", "type", "function")
 		}
 		if err != nil {
 			return err
@@ -178,81 +176,10 @@ func decodeList[T any](s *jsonscan.Scanner, decode func(*jsonscan.Scanner, *T) e
 	return out, arr.Err()
 }
 
-// fields tracks which keys of one object were seen; a repeat is left to
-// encoding/json.
-type fields uint32
-
-func (f *fields) once(i uint) error {
-	if *f&(1<<i) != 0 {
-		return jsonscan.ErrUnsure
-	}
-	*f |= 1 << i
-	return nil
-}
-
-// unknown skips the value of a key the struct does not have, unless
-// encoding/json's case-insensitive matching would map it to one it has.
-func unknown(s *jsonscan.Scanner, key []byte, known ...string) error {
-	ascii := true
-	for _, c := range key {
-		ascii = ascii && c < utf8.RuneSelf
-	}
-	for _, k := range known {
-		// An ASCII key folds only to a key of its own length; others
-		// (the Kelvin sign folds to k) take the full comparison.
-		if (!ascii || len(k) == len(key)) && strings.EqualFold(string(key), k) {
-			return jsonscan.ErrUnsure
-		}
-	}
-	return s.Skip()
-}
-
-// str reads a string field; null leaves it unchanged, as in encoding/json.
-func str(s *jsonscan.Scanner, seen *fields, i uint, dst *string) error {
-	if err := seen.once(i); err != nil || s.Null() {
-		return err
-	}
-	v, err := s.String()
-	*dst = v
-	return err
-}
-
-// strLike is str sharing prev's string when the value equals it.
-func strLike(s *jsonscan.Scanner, seen *fields, i uint, dst *string, prev string) error {
-	if err := seen.once(i); err != nil || s.Null() {
-		return err
-	}
-	v, err := s.StringLike(prev)
-	*dst = v
-	return err
-}
-
-// strPtr reads a *string field; null sets it to nil.
-func strPtr(s *jsonscan.Scanner, seen *fields, i uint, dst **string) error {
-	if err := seen.once(i); err != nil {
-		return err
-	}
-	if s.Null() {
-		*dst = nil
-		return nil
-	}
-	v, err := s.String()
-	*dst = &v
-	return err
-}
-
-func integer(s *jsonscan.Scanner, seen *fields, i uint, dst *int64) error {
-	if err := seen.once(i); err != nil || s.Null() {
-		return err
-	}
-	v, err := s.Int()
-	*dst = v
-	return err
-}
-
-func intField(s *jsonscan.Scanner, seen *fields, i uint, dst *int) error {
+// intField is IntField for an int.
+func intField(s *jsonscan.Scanner, seen *jsonscan.Fields, i uint, dst *int) error {
 	v := int64(*dst)
-	err := integer(s, seen, i, &v)
+	err := s.IntField(seen, i, &v)
 	*dst = int(v)
 	return err
 }

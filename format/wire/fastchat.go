@@ -95,28 +95,28 @@ func (o *openAIChatStream) fastEvent(data []byte, t int64) bool {
 	o.scratch = o.scratch[:0]
 	var choices [maxFastChoices]fastChoice
 	n := 0
-	var seen fields
+	var seen jsonscan.Fields
 	it := s.Object()
 	for it.Next() {
 		ok := true
 		switch string(it.Key()) {
 		case "id":
-			ok = seen.once(0) == nil && sameString(s, o.s.ID)
+			ok = seen.Once(0) == nil && sameString(s, o.s.ID)
 		case "object":
-			ok = seen.once(1) == nil && sameString(s, o.object)
+			ok = seen.Once(1) == nil && sameString(s, o.object)
 		case "model":
-			ok = seen.once(2) == nil && sameString(s, o.s.Model)
+			ok = seen.Once(2) == nil && sameString(s, o.s.Model)
 		case "system_fingerprint":
-			ok = seen.once(3) == nil && sameString(s, o.fp)
+			ok = seen.Once(3) == nil && sameString(s, o.fp)
 		case "created":
 			_, err := s.Int()
-			ok = seen.once(4) == nil && err == nil
+			ok = seen.Once(4) == nil && err == nil
 		case "service_tier", "obfuscation":
 			_, ok = s.PlainString()
 		case "usage":
-			ok = seen.once(5) == nil && s.Null()
+			ok = seen.Once(5) == nil && s.Null()
 		case "choices":
-			ok = seen.once(6) == nil
+			ok = seen.Once(6) == nil
 			arr := s.Array()
 			for ok && arr.Next() {
 				if n == maxFastChoices {
@@ -171,24 +171,24 @@ func (o *openAIChatStream) fastEvent(data []byte, t int64) bool {
 func (o *openAIChatStream) fastChoice(s *jsonscan.Scanner, ch *fastChoice) bool {
 	ch.text = [3][2]int{{-1, -1}, {-1, -1}, {-1, -1}}
 	ch.at = ch.text
-	var seen fields
+	var seen jsonscan.Fields
 	it := s.Object()
 	for it.Next() {
 		ok := true
 		switch string(it.Key()) {
 		case "index":
 			v, err := s.Int()
-			ch.index, ok = int(v), seen.once(0) == nil && err == nil
+			ch.index, ok = int(v), seen.Once(0) == nil && err == nil
 		case "logprobs":
-			ok = seen.once(1) == nil && s.Null()
+			ok = seen.Once(1) == nil && s.Null()
 		case "finish_reason":
-			ok = seen.once(2) == nil
+			ok = seen.Once(2) == nil
 			if ok && !s.Null() {
 				ch.finish, ok = s.PlainString()
 				ch.hasFinish = ok
 			}
 		case "delta":
-			ok = seen.once(3) == nil && o.fastDelta(s, ch)
+			ok = seen.Once(3) == nil && o.fastDelta(s, ch)
 		default:
 			return false
 		}
@@ -200,14 +200,14 @@ func (o *openAIChatStream) fastChoice(s *jsonscan.Scanner, ch *fastChoice) bool 
 }
 
 func (o *openAIChatStream) fastDelta(s *jsonscan.Scanner, ch *fastChoice) bool {
-	var seen fields
+	var seen jsonscan.Fields
 	it := s.Object()
 	for it.Next() {
 		ch.keys++
 		k := -1
 		switch string(it.Key()) {
 		case "role":
-			if seen.once(0) != nil {
+			if seen.Once(0) != nil {
 				return false
 			}
 			var ok bool
@@ -224,7 +224,7 @@ func (o *openAIChatStream) fastDelta(s *jsonscan.Scanner, ch *fastChoice) bool {
 		default:
 			return false
 		}
-		if seen.once(uint(k+1)) != nil {
+		if seen.Once(uint(k+1)) != nil {
 			return false
 		}
 		if s.Null() {

@@ -1,4 +1,4 @@
-package simulator
+package apitest
 
 // toolCall is what the simulator decides to call: when a request offers
 // tools and the conversation does not end with a tool's result, it calls

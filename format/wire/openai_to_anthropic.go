@@ -3,8 +3,16 @@ package wire
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 )
+
+// Conversions from OpenAI's Chat Completions format to Anthropic's
+// Messages format, for both pairings: an OpenAI client's request to an
+// Anthropic upstream (OpenAIChatToAnthropic), and an OpenAI-compatible
+// upstream's answer to an Anthropic client (OpenAIChatToAnthropicResponse,
+// OpenAIErrorToAnthropic, OpenAIToAnthropicStream). The other direction is
+// in anthropic_to_openai.go.
 
 // DefaultAnthropicMaxTokens is used when an OpenAI request names no
 // max_tokens: Anthropic requires one (docs.anthropic.com/en/api/messages),
@@ -352,3 +360,223 @@ func imageSource(u string) (map[string]any, error) {
 	}
 	return nil, fmt.Errorf("image URL %.40q is neither a data: nor an http(s) URL", u)
 }
+
+// Anthropic client, OpenAI-compatible upstream: the answer back to the
+// client (the request went through AnthropicToOpenAIChatRequest).
+
+// stopReasons maps Chat Completions finish reasons onto Anthropic's.
+var stopReasons = map[string]string{"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "function_call": "tool_use", "content_filter": "refusal"}
+
+func stopReason(finish string) string {
+	if r, ok := stopReasons[finish]; ok {
+		return r
+	}
+	return "end_turn"
+}
+
+// anthropicUsageOf renders normalized usage in Anthropic's convention:
+// input_tokens excludes what was read from or written to the cache.
+func (u Usage) anthropic() map[string]any {
+	return map[string]any{"input_tokens": u.Uncached(), "output_tokens": u.Completion,
+		"cache_read_input_tokens": u.CachedRead, "cache_creation_input_tokens": u.CacheWrite}
+}
+
+// OpenAIChatToAnthropicResponse translates a non-streamed Chat Completions
+// response into a Messages response under the model the client asked for.
+func OpenAIChatToAnthropicResponse(body []byte, clientModel string) ([]byte, error) {
+	var c struct {
+		ID      string `json:"id"`
+		Choices []struct {
+			FinishReason string `json:"finish_reason"`
+			Message      struct {
+				Content   *string          `json:"content"`
+				Refusal   *string          `json:"refusal"`
+				ToolCalls []openAIToolCall `json:"tool_calls"`
+			} `json:"message"`
+		} `json:"choices"`
+		Usage *openAIChatUsage `json:"usage"`
+	}
+	if err := json.Unmarshal(body, &c); err != nil {
+		return nil, err
+	}
+	content := []any{}
+	stop := "end_turn"
+	if len(c.Choices) > 0 {
+		ch := c.Choices[0]
+		if ch.Message.Content != nil && *ch.Message.Content != "" {
+			content = append(content, map[string]any{"type": "text", "text": *ch.Message.Content})
+		} else if ch.Message.Refusal != nil && *ch.Message.Refusal != "" {
+			content = append(content, map[string]any{"type": "text", "text": *ch.Message.Refusal})
+		}
+		for _, tc := range ch.Message.ToolCalls {
+			content = append(content, map[string]any{"type": "tool_use", "id": tc.ID, "name": tc.Function.Name, "input": toolInput(tc.Function.Arguments)})
+		}
+		stop = stopReason(ch.FinishReason)
+	}
+	msg := map[string]any{"id": "msg_" + strings.TrimPrefix(c.ID, "chatcmpl-"), "type": "message", "role": "assistant",
+		"model": clientModel, "content": content, "stop_reason": stop, "stop_sequence": nil}
+	if c.Usage != nil {
+		msg["usage"] = c.Usage.normalize().anthropic()
+	} else {
+		msg["usage"] = map[string]any{"input_tokens": 0, "output_tokens": 0}
+	}
+	return json.Marshal(msg)
+}
+
+// toolInput parses tool-call arguments; arguments that are not a JSON
+// object (a model's malformed output) are kept as a string field so
+// nothing is lost.
+func toolInput(args string) any {
+	var obj map[string]any
+	if args == "" {
+		return map[string]any{}
+	}
+	if json.Unmarshal([]byte(args), &obj) != nil {
+		return map[string]any{"_raw_arguments": args}
+	}
+	return json.RawMessage(args)
+}
+
+// OpenAIErrorToAnthropic rewrites an OpenAI error body in Anthropic's shape.
+func OpenAIErrorToAnthropic(body []byte, status int) []byte {
+	var e struct {
+		Error struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &e) != nil || e.Error.Message == "" {
+		e.Error.Message = "upstream error (HTTP " + strconv.Itoa(status) + "): " + string(body)
+	}
+	typ := "api_error"
+	switch {
+	case status == 400 || status == 404 || status == 422:
+		typ = "invalid_request_error"
+	case status == 401:
+		typ = "authentication_error"
+	case status == 403:
+		typ = "permission_error"
+	case status == 429:
+		typ = "rate_limit_error"
+	case status == 503 || status == 529:
+		typ = "overloaded_error"
+	}
+	out, _ := json.Marshal(map[string]any{"type": "error", "error": map[string]any{"type": typ, "message": e.Error.Message}})
+	return out
+}
+
+// OpenAIToAnthropicStream translates a Chat Completions chunk stream into
+// Messages events as they arrive. Emit receives complete SSE events
+// ("event: …\ndata: …\n\n").
+type OpenAIToAnthropicStream struct {
+	Model string // as the client asked
+
+	started  bool
+	open     int // index of the open content block, -1 when none
+	openTool int // OpenAI tool index of the open tool_use block
+	next     int // next content block index
+	stop     string
+	usage    *Usage
+	done     bool
+	buf      []byte
+}
+
+// Event translates one upstream event.
+func (t *OpenAIToAnthropicStream) Event(ev Event, emit func([]byte)) {
+	if t.done {
+		return
+	}
+	if string(ev.Data) == "[DONE]" {
+		t.finish(emit)
+		return
+	}
+	var c chatChunk
+	if json.Unmarshal(ev.Data, &c) != nil {
+		return
+	}
+	if c.Error != nil {
+		var er struct {
+			Message string `json:"message"`
+		}
+		_ = json.Unmarshal(c.Error, &er)
+		t.emit(emit, "error", map[string]any{"type": "error", "error": map[string]any{"type": "api_error", "message": er.Message}})
+		return
+	}
+	if !t.started {
+		t.started, t.open, t.openTool = true, -1, -1
+		t.emit(emit, "message_start", map[string]any{"type": "message_start", "message": map[string]any{
+			"id": "msg_" + strings.TrimPrefix(c.ID, "chatcmpl-"), "type": "message", "role": "assistant", "model": t.Model,
+			"content": []any{}, "stop_reason": nil, "stop_sequence": nil, "usage": map[string]any{"input_tokens": 0, "output_tokens": 0}}})
+	}
+	if c.Usage != nil {
+		u := c.Usage.normalize()
+		t.usage = &u
+	}
+	for _, ch := range c.Choices {
+		if ch.Index != 0 {
+			continue // Anthropic has one completion; n>1 is refused earlier
+		}
+		d := ch.Delta
+		if d.Content != nil && *d.Content != "" {
+			if t.open < 0 || t.openTool >= 0 {
+				t.closeBlock(emit)
+				t.openBlock(emit, map[string]any{"type": "text", "text": ""}, -1)
+			}
+			t.emit(emit, "content_block_delta", map[string]any{"type": "content_block_delta", "index": t.open,
+				"delta": map[string]any{"type": "text_delta", "text": *d.Content}})
+		}
+		for _, tc := range d.ToolCalls {
+			if tc.Index != t.openTool || t.open < 0 {
+				t.closeBlock(emit)
+				t.openBlock(emit, map[string]any{"type": "tool_use", "id": tc.ID, "name": tc.Function.Name, "input": map[string]any{}}, tc.Index)
+			}
+			if tc.Function.Arguments != "" {
+				t.emit(emit, "content_block_delta", map[string]any{"type": "content_block_delta", "index": t.open,
+					"delta": map[string]any{"type": "input_json_delta", "partial_json": tc.Function.Arguments}})
+			}
+		}
+		if ch.FinishReason != nil && *ch.FinishReason != "" {
+			t.stop = stopReason(*ch.FinishReason)
+		}
+	}
+}
+
+func (t *OpenAIToAnthropicStream) openBlock(emit func([]byte), block map[string]any, tool int) {
+	t.open, t.openTool = t.next, tool
+	t.next++
+	t.emit(emit, "content_block_start", map[string]any{"type": "content_block_start", "index": t.open, "content_block": block})
+}
+
+func (t *OpenAIToAnthropicStream) closeBlock(emit func([]byte)) {
+	if t.open >= 0 {
+		t.emit(emit, "content_block_stop", map[string]any{"type": "content_block_stop", "index": t.open})
+		t.open, t.openTool = -1, -1
+	}
+}
+
+// finish ends the message at the upstream's [DONE].
+func (t *OpenAIToAnthropicStream) finish(emit func([]byte)) {
+	if !t.started {
+		return
+	}
+	t.closeBlock(emit)
+	if t.stop == "" {
+		t.stop = "end_turn"
+	}
+	usage := map[string]any{"output_tokens": 0}
+	if t.usage != nil {
+		usage = t.usage.anthropic()
+	}
+	t.emit(emit, "message_delta", map[string]any{"type": "message_delta",
+		"delta": map[string]any{"stop_reason": t.stop, "stop_sequence": nil}, "usage": usage})
+	t.emit(emit, "message_stop", map[string]any{"type": "message_stop"})
+	t.done = true
+}
+
+func (t *OpenAIToAnthropicStream) emit(emit func([]byte), event string, v any) {
+	b, _ := json.Marshal(v)
+	t.buf = append(append(append(append(append(t.buf[:0], "event: "...), event...), "\ndata: "...), b...), "\n\n"...)
+	emit(t.buf)
+}
+
+// Done reports whether the translated stream was ended properly.
+func (t *OpenAIToAnthropicStream) Done() bool { return t.done }

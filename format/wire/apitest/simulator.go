@@ -1,5 +1,7 @@
-// Package simulator is a simulated OpenAI + Anthropic upstream for demos,
-// tests and benchmarks. It speaks the real wire formats (checked with the
+// Package apitest is a simulated OpenAI + Anthropic API — a test upstream,
+// as net/http/httptest is a test server — for tests, benchmarks, the demo
+// and `lessllm simulate`. It is not on capture's path: capture forwards to
+// it as to any upstream. It speaks the real wire formats (checked with the
 // official Go SDKs), paces tokens with a configurable first-token delay and
 // per-token time, models each provider's documented prompt caching, and
 // injects faults on request.
@@ -11,7 +13,7 @@
 //	X-Sim-TTFT-Ms, X-Sim-TPOT-Ms override the pacing for this request
 //	X-Sim-Stamp: 1               each streamed token's text is " @<Unix ns when sent>", so a
 //	                             client can measure per-token delivery delay (it survives translation)
-package simulator
+package apitest
 
 import (
 	"encoding/json"

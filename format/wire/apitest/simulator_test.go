@@ -1,4 +1,4 @@
-package simulator
+package apitest
 
 import (
 	"encoding/json"
