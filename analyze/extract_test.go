@@ -34,7 +34,7 @@ func sseExchange(t *testing.T, path, sse string) *format.Exchange {
 
 func fixture(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile("../format/wire/testdata/" + name)
+	b, err := os.ReadFile("../testdata/recorded/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestExtractStreams(t *testing.T) {
 		finish, user, respModel string
 	}{
 		{"anthropic final usage wins", "/v1/messages", anthropicRevised, 3520, 3, 3000, 300, 120, 10, "end_turn", "alice", "claude-sonnet-4-5-20250929"},
-		// Real recordings (format/wire/testdata/SOURCES.md): the first thinking delta
+		// Real recordings (testdata/recorded/SOURCES.md): the first thinking delta
 		// (after message_start, content_block_start and a ping) is the first content.
 		{"anthropic thinking", "/v1/messages", fixture(t, "llm-anthropic__test_stream_events_thinking.sse"), 46, 0, 0, 0, 130, 0, "end_turn", "alice", "claude-haiku-4-5-20251001"},
 		{"responses usage on the terminal event", "/v1/responses", fixture(t, "simonw-llm__test_responses_basic_streaming.sse"), 11, 5, 0, 0, 0, 0, "completed", "alice", ""},

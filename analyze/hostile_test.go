@@ -24,7 +24,7 @@ import (
 )
 
 // recorded is a real API exchange recorded by a public SDK test suite
-// (format/wire/testdata/SOURCES.md): the request, and the response body
+// (testdata/recorded/SOURCES.md): the request, and the response body
 // as the API sent it before compression.
 type recorded struct {
 	name, path, request string
@@ -34,8 +34,11 @@ type recorded struct {
 
 func recordings(t *testing.T) []recorded {
 	t.Helper()
-	dir := "../format/wire/testdata"
 	read := func(f string) []byte {
+		dir := "../testdata/recorded"
+		if strings.HasSuffix(f, ".golden.json") { // what format/wire reassembles from the recording
+			dir = "../format/wire/testdata"
+		}
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)
@@ -211,7 +214,7 @@ func TestHostileContent(t *testing.T) {
 		Chunks: []format.Chunk{format.NewChunk(2e8, badJSON)}, Bytes: int64(len(badJSON))}
 	badNonStream.Request.Headers["X-Lessllm-User"] = []string{"user\xff"}
 
-	// A recorded Anthropic stream (format/wire/testdata) with a bad byte in
+	// A recorded Anthropic stream (testdata/recorded) with a bad byte in
 	// its text, gzipped as Anthropic sends it.
 	rec := recordings(t)[0]
 	rec.body = bytes.Replace(rec.body, []byte(`"text":"Hello"`), []byte("\"text\":\"Hel\xfflo\""), 1)

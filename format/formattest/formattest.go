@@ -2,7 +2,7 @@
 // benchmarks of the segment format and its readers, as net/http/httptest
 // does for HTTP: streamed OpenAI chat completions with varied text, unique
 // ids and jittered chunk timings, shaped like real traffic (see
-// format/wire/testdata/SOURCES.md for the recordings they imitate).
+// testdata/recorded/SOURCES.md for the recordings they imitate).
 package formattest
 
 import (

@@ -13,7 +13,7 @@ import (
 // FuzzDecodeChatChunk: wherever the hand-written chunk decoder succeeds,
 // its result is exactly encoding/json's.
 func FuzzDecodeChatChunk(f *testing.F) {
-	files, _ := filepath.Glob("testdata/*.sse")
+	files, _ := filepath.Glob(recorded("*.sse"))
 	for _, name := range files {
 		b, _ := os.ReadFile(name)
 		sc := bufio.NewScanner(strings.NewReader(string(b)))

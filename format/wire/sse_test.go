@@ -51,7 +51,7 @@ func TestSSEParser(t *testing.T) {
 // TestSSESplitAnywhere: a real stream cut into chunks at any byte gives the
 // same events as the whole body.
 func TestSSESplitAnywhere(t *testing.T) {
-	body, err := os.ReadFile("testdata/llm-anthropic__test_stream_events_thinking.sse")
+	body, err := os.ReadFile(recorded("llm-anthropic__test_stream_events_thinking.sse"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestSSESplitAnywhere(t *testing.T) {
 }
 
 func FuzzSSEParser(f *testing.F) {
-	body, _ := os.ReadFile("testdata/llm-anthropic__test_stream_events_text.sse")
+	body, _ := os.ReadFile(recorded("llm-anthropic__test_stream_events_text.sse"))
 	f.Add(body, 17)
 	f.Add([]byte("data: a\r\n\r\ndata: b\r\r"), 3)
 	f.Add([]byte("data: {\"a\":1}\n\ndata:{\"b\":2}\n\n"), 14)

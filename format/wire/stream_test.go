@@ -11,6 +11,11 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
+// recorded is the path of a recording of real API traffic: they live in
+// the repository's top-level testdata/recorded (provenance in its
+// SOURCES.md), shared by the tests of every package.
+func recorded(name string) string { return filepath.Join("..", "..", "testdata", "recorded", name) }
+
 // chunksOf feeds body as reads of n bytes, the i-th read at offset i ms.
 func chunksOf(body []byte, n int) func(func(int64, []byte) bool) {
 	return func(yield func(int64, []byte) bool) {
@@ -118,7 +123,7 @@ func TestReassembleRecordedStreams(t *testing.T) {
 		},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			body, err := os.ReadFile(filepath.Join("testdata", tc.file+".sse"))
+			body, err := os.ReadFile(recorded(tc.file + ".sse"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -150,7 +155,7 @@ func TestReassembleRecordedStreams(t *testing.T) {
 // TestCutStreamIsNotDone: a stream cut in half is reported as not done,
 // and usage is missing rather than invented.
 func TestCutStreamIsNotDone(t *testing.T) {
-	body, _ := os.ReadFile("testdata/simonw-llm__test_tool_use_basic.sse")
+	body, _ := os.ReadFile(recorded("simonw-llm__test_tool_use_basic.sse"))
 	s := ReadStream(KindOpenAIChat, chunksOf(body[:len(body)/2], 100))
 	if s.Done || s.HasUsage || s.ContentEvents == 0 {
 		t.Fatalf("cut stream: done %v, usage %v, %d content events", s.Done, s.HasUsage, s.ContentEvents)
@@ -179,7 +184,7 @@ func TestAnthropicUsageConventions(t *testing.T) {
 // response is reassembled is valid JSON.
 func FuzzReadStream(f *testing.F) {
 	for _, name := range []string{"llm-anthropic__test_stream_events_thinking", "simonw-llm__test_tool_use_basic", "simonw-llm__test_responses_basic_streaming"} {
-		body, _ := os.ReadFile(filepath.Join("testdata", name+".sse"))
+		body, _ := os.ReadFile(recorded(name + ".sse"))
 		f.Add(body, 13)
 	}
 	f.Fuzz(func(t *testing.T, body []byte, n int) {

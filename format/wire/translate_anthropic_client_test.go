@@ -73,7 +73,7 @@ func translateOpenAIStream(body []byte) []byte {
 // translated, is read by anthropic-sdk-go's own decoder and accumulator and
 // says what the OpenAI stream said.
 func TestOpenAIStreamToAnthropic(t *testing.T) {
-	body, err := os.ReadFile("testdata/simonw-llm__test_tool_use_basic.sse")
+	body, err := os.ReadFile(recorded("simonw-llm__test_tool_use_basic.sse"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func FuzzAnthropicToOpenAIChatRequest(f *testing.F) {
 }
 
 func FuzzOpenAIStreamToAnthropic(f *testing.F) {
-	body, _ := os.ReadFile("testdata/simonw-llm__test_tool_use_basic.sse")
+	body, _ := os.ReadFile(recorded("simonw-llm__test_tool_use_basic.sse"))
 	f.Add(body)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		out := translateOpenAIStream(body)

@@ -121,7 +121,7 @@ func runTranslator(tr interface{ Event(Event, func([]byte)) }, body []byte) []by
 func TestAnthropicStreamToOpenAI(t *testing.T) {
 	for _, name := range []string{"llm-anthropic__test_stream_events_text", "llm-anthropic__test_stream_events_tool_calls", "llm-anthropic__test_stream_events_thinking"} {
 		t.Run(name, func(t *testing.T) {
-			body, err := os.ReadFile(filepath.Join("testdata", name+".sse"))
+			body, err := os.ReadFile(recorded(name + ".sse"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -195,7 +195,7 @@ func FuzzOpenAIChatToAnthropic(f *testing.F) {
 
 func FuzzAnthropicStreamToOpenAI(f *testing.F) {
 	for _, name := range []string{"llm-anthropic__test_stream_events_tool_calls", "llm-anthropic__test_stream_events_thinking"} {
-		body, _ := os.ReadFile(filepath.Join("testdata", name+".sse"))
+		body, _ := os.ReadFile(recorded(name + ".sse"))
 		f.Add(body)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
