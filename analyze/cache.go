@@ -86,12 +86,8 @@ type promptRow struct {
 	Breakpoints    []byte `parquet:"breakpoints"`
 }
 
-// cacheKinds maps the endpoints the cache model reads.
-var cacheKinds = map[wire.Kind]string{
-	wire.KindOpenAIChat:        promptcache.KindChat,
-	wire.KindOpenAIResponses:   promptcache.KindResponses,
-	wire.KindAnthropicMessages: promptcache.KindMessages,
-}
+// cacheKinds are the endpoints the cache model reads.
+var cacheKinds = map[wire.Kind]bool{wire.KindOpenAIChat: true, wire.KindOpenAIResponses: true, wire.KindAnthropicMessages: true}
 
 // encoders are the offline tokenizers wrapped for fingerprinting, by BPE name.
 var encoders sync.Map
@@ -109,8 +105,8 @@ func encoderFor(model string) *promptcache.Encoder {
 // fingerprint returns the cache_prompts row of a call, or false when the
 // cache model does not apply (no provider rules, not a prompt, refused).
 func (x *extractor) fingerprint(ex *format.Exchange, c *Call) (promptRow, bool) {
-	kind, ok := cacheKinds[wire.KindOf(upstreamPath(ex))]
-	if !ok || c.Status == nil || *c.Status >= 400 || ex.Request.JSON == nil {
+	kind := wire.KindOf(upstreamPath(ex))
+	if !cacheKinds[kind] || c.Status == nil || *c.Status >= 400 || ex.Request.JSON == nil {
 		return promptRow{}, false
 	}
 	model := deref(c.UpstreamModel)
@@ -126,7 +122,7 @@ func (x *extractor) fingerprint(ex *format.Exchange, c *Call) (promptRow, bool) 
 	}
 	key := deref(c.APIKeyFingerprint)
 	row := promptRow{
-		RequestID: c.RequestID, Segment: c.Segment, Kind: kind, Provider: c.Provider, Model: model, KeyFingerprint: key,
+		RequestID: c.RequestID, Segment: c.Segment, Kind: kind.String(), Provider: c.Provider, Model: model, KeyFingerprint: key,
 		Scope: strings.Join([]string{c.Provider, key, model, ""}, "\x1f"),
 		AtUS:  ex.StartNS / 1e3, UsableUS: usable / 1e3,
 	}
@@ -314,9 +310,9 @@ func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, pric
 		out = append(out, r)
 	}
 	keyOf := map[string]string{}
-	kindOf := map[string]string{}
+	kindOf := map[string]wire.Kind{}
 	for i := range calls {
-		keyOf[calls[i].ID], kindOf[calls[i].ID] = keys[i], kinds[i]
+		keyOf[calls[i].ID], kindOf[calls[i].ID] = keys[i], wire.KindNamed(kinds[i])
 	}
 	opps := promptcache.Opportunities(rules, calls, preds, promptcache.Sources{
 		Requests: func(ids []string) map[string]*promptcache.Request { return requestsByID(ctx, db, ids, kindOf) },
@@ -408,7 +404,7 @@ func switchCacheModel(ctx context.Context, db *sql.DB, on bool) (bool, error) {
 }
 
 // requestsByID reads and canonicalises the request bodies of a few calls.
-func requestsByID(ctx context.Context, db *sql.DB, ids []string, kindOf map[string]string) map[string]*promptcache.Request {
+func requestsByID(ctx context.Context, db *sql.DB, ids []string, kindOf map[string]wire.Kind) map[string]*promptcache.Request {
 	out := map[string]*promptcache.Request{}
 	if len(ids) == 0 {
 		return out

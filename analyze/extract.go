@@ -40,7 +40,6 @@ func (x *extractor) call(ex *format.Exchange, segment string) Call {
 		Node:           ex.Node,
 		Segment:        segment,
 		Endpoint:       ex.Request.Path,
-		Dialect:        "openai",
 		UsageSource:    "none",
 		RequestBytes:   ex.Request.Bytes,
 		TotalLatencyMs: ms(ex.EndNS),
@@ -49,8 +48,11 @@ func (x *extractor) call(ex *format.Exchange, segment string) Call {
 		c.Chunks = int32(len(ex.Response.Chunks)) // reads on the wire, before decoding
 	}
 	problems := decodeContent(ex)
-	if strings.HasPrefix(ex.Request.Path, "/v1/messages") {
-		c.Dialect = "anthropic"
+	// The client's API, by the rule capture routed it with; a path outside
+	// /v1/ (refused by capture) reads as OpenAI's.
+	c.Dialect = string(wire.DialectOf(ex.Request.Path, headerValue(ex.Request.Headers, "Anthropic-Version")))
+	if c.Dialect == "" {
+		c.Dialect = string(wire.OpenAI)
 	}
 	up := &ex.Request
 	if ex.Upstream != nil {
@@ -151,7 +153,7 @@ func (x *extractor) call(ex *format.Exchange, segment string) Call {
 	if c.FinishReason != nil {
 		c.UpstreamFinishReason = c.FinishReason
 		if c.UpstreamDialect != c.Dialect {
-			c.FinishReason = str(wire.ClientFinishReason(c.Dialect, *c.FinishReason))
+			c.FinishReason = str(wire.ClientFinishReason(wire.Dialect(c.Dialect), *c.FinishReason))
 		}
 	}
 	if output != nil {

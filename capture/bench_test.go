@@ -65,7 +65,7 @@ func BenchmarkRoute(b *testing.B) {
 	r.Header.Set("Authorization", "Bearer sk-client")
 	b.ReportAllocs()
 	for b.Loop() {
-		rt, err := resolve(cfg, dialectOf(r.URL.Path, r.Header), r, body)
+		rt, err := resolve(cfg, dialectOf(r), r, body)
 		if err != nil || !rt.alias {
 			b.Fatal(rt, err)
 		}

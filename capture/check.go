@@ -12,6 +12,7 @@ import (
 
 	"github.com/lessllm/lessllm/capture/config"
 	"github.com/lessllm/lessllm/capture/egress"
+	"github.com/lessllm/lessllm/format/wire"
 )
 
 // CheckResult is one route to one provider, tried end to end.
@@ -69,7 +70,7 @@ func checkRoute(ctx context.Context, cfg *config.File, name string, prov *config
 	ctx, cancel := context.WithTimeout(ctx, cfg.Proxy.Timeouts.Connect+cfg.Proxy.Timeouts.TLSHandshake+cfg.Proxy.Timeouts.ResponseHeader)
 	defer cancel()
 	url := strings.TrimSuffix(prov.BaseURL, "/") + "/models"
-	if prov.Type == config.Anthropic {
+	if prov.Dialect() == wire.Anthropic {
 		url = strings.TrimSuffix(prov.BaseURL, "/") + "/v1/models"
 	}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, url, nil)
@@ -78,7 +79,7 @@ func checkRoute(ctx context.Context, cfg *config.File, name string, prov *config
 		return res
 	}
 	if prov.APIKey != "" {
-		if prov.Type == config.Anthropic {
+		if prov.Dialect() == wire.Anthropic {
 			req.Header.Set("X-Api-Key", prov.APIKey)
 			req.Header.Set("Anthropic-Version", "2023-06-01")
 		} else {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lessllm/lessllm/capture/egress"
 	"github.com/lessllm/lessllm/format"
+	"github.com/lessllm/lessllm/format/wire"
 )
 
 // writeAPIError answers the client with an error in its own API's shape, so
@@ -17,9 +18,9 @@ import (
 //     (platform.openai.com/docs/guides/error-codes)
 //   - Anthropic: {"type": "error", "error": {"type", "message"}}
 //     (docs.anthropic.com/en/api/errors)
-func writeAPIError(w http.ResponseWriter, dialect string, status int, code, msg string) {
+func writeAPIError(w http.ResponseWriter, dialect wire.Dialect, status int, code, msg string) {
 	var body any
-	if dialect == dialectAnthropic {
+	if dialect == wire.Anthropic {
 		body = map[string]any{"type": "error", "error": map[string]any{"type": anthropicErrorType(status), "message": msg}}
 	} else {
 		body = map[string]any{"error": map[string]any{"message": msg, "type": openAIErrorType(status), "param": nil, "code": code}}

@@ -9,33 +9,17 @@ import (
 	"strings"
 
 	"github.com/lessllm/lessllm/capture/config"
+	"github.com/lessllm/lessllm/format/wire"
 )
 
-// Dialects: the API a client speaks, decided by the path (ARCHITECTURE.md §4).
-const (
-	dialectOpenAI    = config.OpenAI
-	dialectAnthropic = config.Anthropic
-)
-
-// dialectOf returns the client's API for a request, or "" for paths
-// lessllm does not proxy. /v1/messages* is Anthropic's; so is /v1/models*
-// when the client sends anthropic-version (both APIs have that path); every
-// other /v1/ path is OpenAI's (and OpenAI-compatible APIs').
-func dialectOf(path string, h http.Header) string {
-	switch {
-	case path == "/v1/messages" || strings.HasPrefix(path, "/v1/messages/"):
-		return dialectAnthropic
-	case (path == "/v1/models" || strings.HasPrefix(path, "/v1/models/")) && h.Get("Anthropic-Version") != "":
-		return dialectAnthropic
-	case strings.HasPrefix(path, "/v1/"):
-		return dialectOpenAI
-	}
-	return ""
+// dialectOf is the API a client speaks, by its request (ARCHITECTURE.md §4).
+func dialectOf(r *http.Request) wire.Dialect {
+	return wire.DialectOf(r.URL.Path, r.Header.Get("Anthropic-Version"))
 }
 
 // route is the routing decision for one request.
 type route struct {
-	dialect       string
+	dialect       wire.Dialect
 	providerName  string
 	provider      *config.Provider
 	model         string // as the client asked ("" when the body names none)
@@ -53,8 +37,8 @@ type route struct {
 // resolve picks the provider for a request. body is the client's body; the
 // model is read from it only when aliases are configured (no alias, no
 // parse: the common case costs nothing).
-func resolve(cfg *config.File, dialect string, r *http.Request, body []byte) (*route, error) {
-	rt := &route{dialect: dialect, providerName: dialect, clientAuth: true}
+func resolve(cfg *config.File, dialect wire.Dialect, r *http.Request, body []byte) (*route, error) {
+	rt := &route{dialect: dialect, providerName: string(dialect), clientAuth: true}
 	if len(cfg.Models) > 0 && len(body) > 0 && r.Method == http.MethodPost {
 		var peek struct {
 			Model string `json:"model"`
@@ -71,12 +55,12 @@ func resolve(cfg *config.File, dialect string, r *http.Request, body []byte) (*r
 	if rt.provider == nil {
 		return nil, fmt.Errorf("no provider %q is configured for %s requests", rt.providerName, dialect)
 	}
-	rt.clientAuth = rt.providerName == dialect
+	rt.clientAuth = rt.providerName == string(dialect)
 	path := r.URL
-	if rt.provider.Type != dialect {
+	if rt.provider.Dialect() != dialect {
 		// Only the two chat APIs translate into each other: Chat
 		// Completions ⇄ Messages.
-		target, ok := translatedPaths[dialect+" "+r.URL.Path]
+		target, ok := translatedPaths[string(dialect)+" "+r.URL.Path]
 		if !ok {
 			return nil, fmt.Errorf("model %q is an alias for provider %q (%s API); lessllm translates chat completions ⇄ messages, not %s %s",
 				rt.model, rt.providerName, rt.provider.Type, dialect, r.URL.Path)
@@ -114,8 +98,8 @@ func upstreamURL(base string, in *url.URL) (string, error) {
 // translatedPaths maps a client's dialect and path onto the upstream path
 // of the other dialect.
 var translatedPaths = map[string]string{
-	dialectOpenAI + " /v1/chat/completions": "/v1/messages",
-	dialectAnthropic + " /v1/messages":      "/v1/chat/completions",
+	string(wire.OpenAI) + " /v1/chat/completions": "/v1/messages",
+	string(wire.Anthropic) + " /v1/messages":      "/v1/chat/completions",
 }
 
 // hopHeaders are connection-level headers a proxy must not forward
@@ -165,13 +149,13 @@ func upstreamHeader(in http.Header, rt *route) http.Header {
 		}
 	}
 	if !hasClientKey && rt.provider.APIKey != "" {
-		if rt.provider.Type == config.Anthropic {
+		if rt.provider.Dialect() == wire.Anthropic {
 			out.Set("X-Api-Key", rt.provider.APIKey)
 		} else {
 			out.Set("Authorization", "Bearer "+rt.provider.APIKey)
 		}
 	}
-	if rt.provider.Type == config.Anthropic && out.Get("Anthropic-Version") == "" {
+	if rt.provider.Dialect() == wire.Anthropic && out.Get("Anthropic-Version") == "" {
 		out.Set("Anthropic-Version", "2023-06-01") // required by the Messages API
 	}
 	return out

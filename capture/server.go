@@ -154,7 +154,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// the client's choosing; lessllm only ever contacts configured upstreams.
 	if r.Method == http.MethodConnect || !strings.HasPrefix(r.RequestURI, "/") {
 		s.Logger.Warn("request refused: lessllm is not a forward proxy", "remote", r.RemoteAddr, "method", r.Method, "uri", r.RequestURI)
-		writeAPIError(w, dialectOpenAI, http.StatusBadRequest, "not_a_forward_proxy",
+		writeAPIError(w, wire.OpenAI, http.StatusBadRequest, "not_a_forward_proxy",
 			"lessllm is an API proxy, not a forward proxy: send API requests to its own URL (e.g. http://127.0.0.1:8000/v1/...)")
 		return
 	}
@@ -162,14 +162,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// percent-encoded) could walk out of a provider's base path on its host.
 	if p := r.URL.Path; p != "/" && path.Clean(p) != strings.TrimSuffix(p, "/") {
 		s.Logger.Warn("request refused: path not in canonical form", "remote", r.RemoteAddr, "path", p)
-		writeAPIError(w, dialectOpenAI, http.StatusBadRequest, "bad_path", fmt.Sprintf("lessllm: path %q is not in canonical form (no . or .. segments, no //)", p))
+		writeAPIError(w, wire.OpenAI, http.StatusBadRequest, "bad_path", fmt.Sprintf("lessllm: path %q is not in canonical form (no . or .. segments, no //)", p))
 		return
 	}
 	if len(s.inboundKeys) > 0 && !s.admit(r) {
 		// Refused before anything is forwarded or recorded.
-		dialect := dialectOf(r.URL.Path, r.Header)
+		dialect := dialectOf(r)
 		if dialect == "" {
-			dialect = dialectOpenAI
+			dialect = wire.OpenAI
 		}
 		s.Logger.Warn("request refused: no valid lessllm key", "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
 		writeAPIError(w, dialect, http.StatusUnauthorized, "invalid_lessllm_key",
@@ -197,7 +197,7 @@ func (x *exchange) since() int64 { return time.Since(x.start).Nanoseconds() }
 
 // fail ends an exchange that got no upstream response: it is recorded, and
 // the client gets an error in its API's format (unless it is gone).
-func (x *exchange) fail(dialect string, status int, kind, code, msg string) {
+func (x *exchange) fail(dialect wire.Dialect, status int, kind, code, msg string) {
 	x.rec.Error = &format.Error{Kind: kind, Message: msg, AtNS: x.since()}
 	if kind == format.ErrClientDisconnect {
 		return
@@ -208,9 +208,9 @@ func (x *exchange) fail(dialect string, status int, kind, code, msg string) {
 
 func (x *exchange) proxy() {
 	s, r := x.s, x.r
-	dialect := dialectOf(r.URL.Path, r.Header)
+	dialect := dialectOf(r)
 	if dialect == "" {
-		x.fail(dialectOpenAI, http.StatusNotFound, format.ErrRejected, "unknown_path",
+		x.fail(wire.OpenAI, http.StatusNotFound, format.ErrRejected, "unknown_path",
 			fmt.Sprintf("lessllm proxies /v1/... API paths only; %q is not one", r.URL.Path))
 		return
 	}
@@ -252,7 +252,7 @@ func (x *exchange) proxy() {
 		return
 	}
 	x.rt = rt
-	x.rec.Route = &format.Route{Provider: rt.providerName, Dialect: dialect, Model: rt.model,
+	x.rec.Route = &format.Route{Provider: rt.providerName, Dialect: string(dialect), Model: rt.model,
 		UpstreamModel: rt.upstreamModel, URL: format.RedactURL(rt.url), Proxy: "direct"}
 	if rt.alias && !(rt.clientAuth && clientKey(r.Header)) && rt.provider.MissingKey() != "" {
 		// Forwarded without a key, the call would fail upstream with an
@@ -271,9 +271,9 @@ func (x *exchange) proxy() {
 	upBody := body
 	switch {
 	case rt.translate:
-		x.rec.Route.UpstreamDialect = rt.provider.Type
+		x.rec.Route.UpstreamDialect = string(rt.provider.Dialect())
 		var warnings []string
-		if dialect == dialectOpenAI {
+		if dialect == wire.OpenAI {
 			upBody, warnings, err = wire.OpenAIChatToAnthropic(plain, rt.upstreamModel)
 		} else {
 			upBody, warnings, err = wire.AnthropicToOpenAIChatRequest(plain, rt.upstreamModel)

@@ -37,7 +37,7 @@ var (
 // modelsLister adds the configured aliases to the upstream's model list
 // (GET /v1/models), so clients that pick a model from the list see them.
 type modelsLister struct {
-	dialect string
+	dialect wire.Dialect
 	aliases map[string]config.ModelAlias
 	status  int
 	body    []byte
@@ -70,7 +70,7 @@ func (m *modelsLister) end(w io.Writer) error {
 	for _, a := range names {
 		target := m.aliases[a].Provider + "/" + m.aliases[a].Model
 		var entry map[string]any
-		if m.dialect == dialectAnthropic {
+		if m.dialect == wire.Anthropic {
 			entry = map[string]any{"type": "model", "id": a, "display_name": a + " (lessllm alias for " + target + ")", "created_at": "1970-01-01T00:00:00Z"}
 		} else {
 			entry = map[string]any{"id": a, "object": "model", "created": 0, "owned_by": "lessllm alias for " + target}
@@ -111,14 +111,14 @@ type responseTranslator struct {
 
 // newResponseTranslator prepares the translation of the response to a
 // request the client sent in dialect clientDialect.
-func newResponseTranslator(clientDialect string, clientBody []byte, model string, start time.Time, maxEvent int64) *responseTranslator {
+func newResponseTranslator(clientDialect wire.Dialect, clientBody []byte, model string, start time.Time, maxEvent int64) *responseTranslator {
 	var req struct {
 		StreamOptions struct {
 			IncludeUsage bool `json:"include_usage"`
 		} `json:"stream_options"`
 	}
 	_ = json.Unmarshal(clientBody, &req)
-	return &responseTranslator{toOpenAI: clientDialect == dialectOpenAI, model: model, created: start.Unix(),
+	return &responseTranslator{toOpenAI: clientDialect == wire.OpenAI, model: model, created: start.Unix(),
 		includeUsage: req.StreamOptions.IncludeUsage, maxEvent: maxEvent}
 }
 

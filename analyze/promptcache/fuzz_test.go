@@ -1,6 +1,10 @@
 package promptcache
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/lessllm/lessllm/format/wire"
+)
 
 // FuzzFingerprint: any request body parses or is refused without a panic,
 // and a fingerprint's cuts rise, pair with their hashes and end at its
@@ -12,13 +16,13 @@ func FuzzFingerprint(f *testing.F) {
 		`{"instructions":"be brief","input":[{"role":"user","content":"x"},{"type":"function_call","name":"f"}]}`,
 		`{"messages":[null,{"role":5}]}`, `[]`, `{`,
 	} {
-		for _, kind := range []string{KindChat, KindMessages, KindResponses} {
-			f.Add(kind, []byte(seed))
+		for _, kind := range []wire.Kind{wire.KindOpenAIChat, wire.KindAnthropicMessages, wire.KindOpenAIResponses} {
+			f.Add(kind.String(), []byte(seed)) // by its stored name, as analyze reads it back
 		}
 	}
 	enc := NewEncoder(byteTokens)
 	f.Fuzz(func(t *testing.T, kind string, body []byte) {
-		r, ok := Parse(kind, body)
+		r, ok := Parse(wire.KindNamed(kind), body)
 		if !ok {
 			return
 		}

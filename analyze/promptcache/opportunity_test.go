@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lessllm/lessllm/analyze/pricing"
+	"github.com/lessllm/lessllm/format/wire"
 )
 
 // TestOpportunityReasons: one family per reason a cache loses hits, each
@@ -54,9 +55,9 @@ func TestOpportunityReasons(t *testing.T) {
 			reqs := map[string]*Request{}
 			for i := range 6 {
 				b, _ := json.Marshal(tc.body(i))
-				kind := KindChat
+				kind := wire.KindOpenAIChat
 				if tc.provider == "anthropic" {
-					kind = KindMessages
+					kind = wire.KindAnthropicMessages
 				}
 				r, _ := Parse(kind, b)
 				fp := enc.Fingerprint(r)

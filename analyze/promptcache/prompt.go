@@ -7,6 +7,8 @@ import (
 	"hash/maphash"
 	"sync"
 	"time"
+
+	"github.com/lessllm/lessllm/format/wire"
 )
 
 // Prompt canonicalisation. A provider caches the prompt as its model reads
@@ -22,13 +24,6 @@ import (
 // canonical form keeps that order and marks where content blocks and cache
 // breakpoints end; the exact bytes a provider tokenises are not public, so
 // counts are scaled to the API's own prompt count (replay.go).
-
-// Kinds of request this package reads (the upstream API's endpoint).
-const (
-	KindChat      = "chat"      // OpenAI /chat/completions
-	KindResponses = "responses" // OpenAI /responses
-	KindMessages  = "messages"  // Anthropic /messages
-)
 
 // piece is a run of canonical prompt text.
 type piece struct {
@@ -63,9 +58,10 @@ func (r *Request) Text() string {
 	return string(b)
 }
 
-// Parse canonicalises a request body of the given kind. It returns false
-// for a body that is not a JSON object.
-func Parse(kind string, body []byte) (*Request, bool) {
+// Parse canonicalises a request body of the given kind: Chat Completions,
+// Responses or Messages. It returns false for a body that is not a JSON
+// object.
+func Parse(kind wire.Kind, body []byte) (*Request, bool) {
 	var req map[string]any
 	if json.Unmarshal(body, &req) != nil || req == nil {
 		return nil, false
@@ -75,7 +71,7 @@ func Parse(kind string, body []byte) (*Request, bool) {
 		r.ExplicitOnly = o["mode"] == "explicit"
 	}
 	switch kind {
-	case KindMessages:
+	case wire.KindAnthropicMessages:
 		if tools, ok := req["tools"].([]any); ok {
 			for _, t := range tools {
 				r.block(canonJSON(t), t)
@@ -88,12 +84,12 @@ func Parse(kind string, body []byte) (*Request, bool) {
 		if ttl := breakpointTTL(req["cache_control"], 5*time.Minute); ttl > 0 && len(r.pieces) > 0 {
 			r.pieces[len(r.pieces)-1].cacheTTL = max(r.pieces[len(r.pieces)-1].cacheTTL, ttl)
 		}
-	case KindChat:
+	case wire.KindOpenAIChat:
 		if tools, ok := req["tools"]; ok {
 			r.block(canonJSON(tools), nil)
 		}
 		r.messages(req["messages"])
-	case KindResponses:
+	case wire.KindOpenAIResponses:
 		if tools, ok := req["tools"]; ok {
 			r.block(canonJSON(tools), nil)
 		}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lessllm/lessllm/format/wire"
 )
 
 // byteTokens is a tokenizer with one token per byte, so token counts in
@@ -26,7 +28,7 @@ func text(seed string, n int) string {
 
 type step struct {
 	at      time.Duration // after t0
-	kind    string
+	kind    wire.Kind
 	model   string
 	body    any // marshalled to the request body
 	want    int64
@@ -78,8 +80,8 @@ func TestOpenAIPrefixRules(t *testing.T) {
 	t.Run("minimum_length", func(t *testing.T) {
 		short := text("short", 900)
 		replay(t, "openai", []step{
-			{at: 0, kind: KindChat, model: "gpt-4o", body: chat(short, "q1"), miss: "below_minimum"},
-			{at: time.Minute, kind: KindChat, model: "gpt-4o", body: chat(short, "q2"), miss: "below_minimum"},
+			{at: 0, kind: wire.KindOpenAIChat, model: "gpt-4o", body: chat(short, "q1"), miss: "below_minimum"},
+			{at: time.Minute, kind: wire.KindOpenAIChat, model: "gpt-4o", body: chat(short, "q2"), miss: "below_minimum"},
 		})
 	})
 	t.Run("step_rounding", func(t *testing.T) {
@@ -87,16 +89,16 @@ func TestOpenAIPrefixRules(t *testing.T) {
 		// from its first byte), located to a block of 16: 3008 → steps of
 		// 128 from 1024: 1024 + 15×128 = 2944.
 		replay(t, "openai", []step{
-			{at: 0, kind: KindChat, model: "gpt-4o", body: chat(long, "first question"), miss: "first_seen"},
-			{at: time.Minute, kind: KindChat, model: "gpt-4o", body: chat(long, "second question"), want: 2944},
+			{at: 0, kind: wire.KindOpenAIChat, model: "gpt-4o", body: chat(long, "first question"), miss: "first_seen"},
+			{at: time.Minute, kind: wire.KindOpenAIChat, model: "gpt-4o", body: chat(long, "second question"), want: 2944},
 		})
 	})
 	t.Run("ttl_expiry_and_refresh", func(t *testing.T) {
 		replay(t, "openai", []step{
-			{at: 0, kind: KindChat, model: "gpt-4o", body: chat(long, "a"), miss: "first_seen"},
-			{at: 4 * time.Minute, kind: KindChat, model: "gpt-4o", body: chat(long, "b"), want: 2944},
-			{at: 8 * time.Minute, kind: KindChat, model: "gpt-4o", body: chat(long, "c"), want: 2944}, // alive: refreshed at 4 min
-			{at: 14 * time.Minute, kind: KindChat, model: "gpt-4o", body: chat(long, "d"), miss: "expired"},
+			{at: 0, kind: wire.KindOpenAIChat, model: "gpt-4o", body: chat(long, "a"), miss: "first_seen"},
+			{at: 4 * time.Minute, kind: wire.KindOpenAIChat, model: "gpt-4o", body: chat(long, "b"), want: 2944},
+			{at: 8 * time.Minute, kind: wire.KindOpenAIChat, model: "gpt-4o", body: chat(long, "c"), want: 2944}, // alive: refreshed at 4 min
+			{at: 14 * time.Minute, kind: wire.KindOpenAIChat, model: "gpt-4o", body: chat(long, "d"), miss: "expired"},
 		})
 	})
 	t.Run("retention_24h", func(t *testing.T) {
@@ -106,8 +108,8 @@ func TestOpenAIPrefixRules(t *testing.T) {
 			return m
 		}
 		replay(t, "openai", []step{
-			{at: 0, kind: KindChat, model: "gpt-4o", body: b("a"), miss: "first_seen"},
-			{at: 3 * time.Hour, kind: KindChat, model: "gpt-4o", body: b("b"), want: 2944},
+			{at: 0, kind: wire.KindOpenAIChat, model: "gpt-4o", body: b("a"), miss: "first_seen"},
+			{at: 3 * time.Hour, kind: wire.KindOpenAIChat, model: "gpt-4o", body: b("b"), want: 2944},
 		})
 	})
 	t.Run("prompt_cache_key_scopes", func(t *testing.T) {
@@ -117,16 +119,16 @@ func TestOpenAIPrefixRules(t *testing.T) {
 			return m
 		}
 		replay(t, "openai", []step{
-			{at: 0, kind: KindChat, model: "gpt-4o", body: b("tenant-1", "a"), miss: "first_seen"},
-			{at: time.Minute, kind: KindChat, model: "gpt-4o", body: b("tenant-2", "b"), miss: "first_seen"},
-			{at: 2 * time.Minute, kind: KindChat, model: "gpt-4o", body: b("tenant-1", "c"), want: 2944},
+			{at: 0, kind: wire.KindOpenAIChat, model: "gpt-4o", body: b("tenant-1", "a"), miss: "first_seen"},
+			{at: time.Minute, kind: wire.KindOpenAIChat, model: "gpt-4o", body: b("tenant-2", "b"), miss: "first_seen"},
+			{at: 2 * time.Minute, kind: wire.KindOpenAIChat, model: "gpt-4o", body: b("tenant-1", "c"), want: 2944},
 		})
 	})
 	t.Run("not_usable_before_the_response_began", func(t *testing.T) {
 		replay(t, "openai", []step{
-			{at: 0, kind: KindChat, model: "gpt-4o", body: chat(long, "a"), miss: "first_seen", usableA: 2 * time.Second},
-			{at: time.Second, kind: KindChat, model: "gpt-4o", body: chat(long, "b"), miss: "first_seen"},
-			{at: 3 * time.Second, kind: KindChat, model: "gpt-4o", body: chat(long, "c"), want: 2944},
+			{at: 0, kind: wire.KindOpenAIChat, model: "gpt-4o", body: chat(long, "a"), miss: "first_seen", usableA: 2 * time.Second},
+			{at: time.Second, kind: wire.KindOpenAIChat, model: "gpt-4o", body: chat(long, "b"), miss: "first_seen"},
+			{at: 3 * time.Second, kind: wire.KindOpenAIChat, model: "gpt-4o", body: chat(long, "c"), want: 2944},
 		})
 	})
 }
@@ -134,7 +136,7 @@ func TestOpenAIPrefixRules(t *testing.T) {
 func TestLearnedStep(t *testing.T) {
 	enc := NewEncoder(byteTokens)
 	body, _ := json.Marshal(chat(text("policy", 3000), "q"))
-	r, _ := Parse(KindChat, body)
+	r, _ := Parse(wire.KindOpenAIChat, body)
 	fp := enc.Fingerprint(r)
 	mk := func(id string, at time.Duration, cached int64) Call {
 		return Call{ID: id, Provider: "openai", Model: "gpt-4o", Scope: "s", At: t0.Add(at), Usable: t0.Add(at),
@@ -186,31 +188,31 @@ func TestAnthropicBreakpointRules(t *testing.T) {
 	}
 	t.Run("no_breakpoint", func(t *testing.T) {
 		replay(t, "anthropic", []step{
-			{kind: KindMessages, model: sonnet, body: messages(sonnet, nil, []any{sys(long, "")}, user("q1", false)), miss: "no_breakpoint"},
-			{at: time.Minute, kind: KindMessages, model: sonnet, body: messages(sonnet, nil, []any{sys(long, "")}, user("q2", false)), miss: "no_breakpoint"},
+			{kind: wire.KindAnthropicMessages, model: sonnet, body: messages(sonnet, nil, []any{sys(long, "")}, user("q1", false)), miss: "no_breakpoint"},
+			{at: time.Minute, kind: wire.KindAnthropicMessages, model: sonnet, body: messages(sonnet, nil, []any{sys(long, "")}, user("q2", false)), miss: "no_breakpoint"},
 		})
 	})
 	t.Run("system_breakpoint_write_then_read", func(t *testing.T) {
 		replay(t, "anthropic", []step{
-			{kind: KindMessages, model: sonnet, body: messages(sonnet, nil, []any{sys(long, "5m")}, user("q1", false)), wantW5: 2000, miss: "first_seen"},
-			{at: time.Minute, kind: KindMessages, model: sonnet, body: messages(sonnet, nil, []any{sys(long, "5m")}, user("q2", false)), want: 2000},
+			{kind: wire.KindAnthropicMessages, model: sonnet, body: messages(sonnet, nil, []any{sys(long, "5m")}, user("q1", false)), wantW5: 2000, miss: "first_seen"},
+			{at: time.Minute, kind: wire.KindAnthropicMessages, model: sonnet, body: messages(sonnet, nil, []any{sys(long, "5m")}, user("q2", false)), want: 2000},
 			// Five idle minutes after the last hit: expired.
-			{at: 6*time.Minute + time.Second, kind: KindMessages, model: sonnet, body: messages(sonnet, nil, []any{sys(long, "5m")}, user("q3", false)), wantW5: 2000, miss: "expired"},
+			{at: 6*time.Minute + time.Second, kind: wire.KindAnthropicMessages, model: sonnet, body: messages(sonnet, nil, []any{sys(long, "5m")}, user("q3", false)), wantW5: 2000, miss: "expired"},
 		})
 	})
 	t.Run("one_hour_ttl", func(t *testing.T) {
 		replay(t, "anthropic", []step{
-			{kind: KindMessages, model: sonnet, body: messages(sonnet, nil, []any{sys(long, "1h")}, user("q1", false)), wantW1: 2000, miss: "first_seen"},
-			{at: 50 * time.Minute, kind: KindMessages, model: sonnet, body: messages(sonnet, nil, []any{sys(long, "1h")}, user("q2", false)), want: 2000},
+			{kind: wire.KindAnthropicMessages, model: sonnet, body: messages(sonnet, nil, []any{sys(long, "1h")}, user("q1", false)), wantW1: 2000, miss: "first_seen"},
+			{at: 50 * time.Minute, kind: wire.KindAnthropicMessages, model: sonnet, body: messages(sonnet, nil, []any{sys(long, "1h")}, user("q2", false)), want: 2000},
 		})
 	})
 	t.Run("minimum_per_model", func(t *testing.T) {
 		const haiku = "claude-3-5-haiku-20241022"
 		mid := text("handbook", 1500) // enough for Sonnet (1,024), not for Haiku 3.5 (2,048)
 		replay(t, "anthropic", []step{
-			{kind: KindMessages, model: haiku, body: messages(haiku, nil, []any{sys(mid, "5m")}, user("q1", false)), miss: "below_minimum"},
-			{at: time.Minute, kind: KindMessages, model: haiku, body: messages(haiku, nil, []any{sys(mid, "5m")}, user("q2", false)), miss: "below_minimum"},
-			{at: 2 * time.Minute, kind: KindMessages, model: sonnet, body: messages(sonnet, nil, []any{sys(mid, "5m")}, user("q2", false)), wantW5: 1500, miss: "first_seen"},
+			{kind: wire.KindAnthropicMessages, model: haiku, body: messages(haiku, nil, []any{sys(mid, "5m")}, user("q1", false)), miss: "below_minimum"},
+			{at: time.Minute, kind: wire.KindAnthropicMessages, model: haiku, body: messages(haiku, nil, []any{sys(mid, "5m")}, user("q2", false)), miss: "below_minimum"},
+			{at: 2 * time.Minute, kind: wire.KindAnthropicMessages, model: sonnet, body: messages(sonnet, nil, []any{sys(mid, "5m")}, user("q2", false)), wantW5: 1500, miss: "first_seen"},
 		})
 	})
 	t.Run("tools_system_messages_order", func(t *testing.T) {
@@ -224,9 +226,9 @@ func TestAnthropicBreakpointRules(t *testing.T) {
 		desc := text("tooldoc", 1200)
 		toolTokens := int64(len(canonJSON(tool(desc)[0])))
 		replay(t, "anthropic", []step{
-			{kind: KindMessages, model: sonnet, body: body(desc, long, "q1"), wantW5: toolTokens + 2000, miss: "first_seen"},
-			{at: time.Minute, kind: KindMessages, model: sonnet, body: body(desc, text("other", 2000), "q2"), want: toolTokens, wantW5: 2000},
-			{at: 2 * time.Minute, kind: KindMessages, model: sonnet, body: body(text("newtool", 1200), long, "q3"), wantW5: toolTokens + 2000, miss: "first_seen"},
+			{kind: wire.KindAnthropicMessages, model: sonnet, body: body(desc, long, "q1"), wantW5: toolTokens + 2000, miss: "first_seen"},
+			{at: time.Minute, kind: wire.KindAnthropicMessages, model: sonnet, body: body(desc, text("other", 2000), "q2"), want: toolTokens, wantW5: 2000},
+			{at: 2 * time.Minute, kind: wire.KindAnthropicMessages, model: sonnet, body: body(text("newtool", 1200), long, "q3"), wantW5: toolTokens + 2000, miss: "first_seen"},
 		})
 	})
 	t.Run("lookback_20_blocks", func(t *testing.T) {
@@ -242,18 +244,18 @@ func TestAnthropicBreakpointRules(t *testing.T) {
 		}
 		base := []any{sys(long, "")}
 		replay(t, "anthropic", []step{
-			{kind: KindMessages, model: sonnet, body: messages(sonnet, nil, base, turns(2)...), wantW5: 2000 + 2*(8+61), miss: "first_seen"},
-			{at: time.Minute, kind: KindMessages, model: sonnet, body: messages(sonnet, nil, base, turns(4)...), want: 2000 + 2*(8+61), wantW5: 2 * (8 + 61)},
+			{kind: wire.KindAnthropicMessages, model: sonnet, body: messages(sonnet, nil, base, turns(2)...), wantW5: 2000 + 2*(8+61), miss: "first_seen"},
+			{at: time.Minute, kind: wire.KindAnthropicMessages, model: sonnet, body: messages(sonnet, nil, base, turns(4)...), want: 2000 + 2*(8+61), wantW5: 2 * (8 + 61)},
 			// 22 blocks later: the look-back does not reach the entry at turn 4.
-			{at: 2 * time.Minute, kind: KindMessages, model: sonnet, body: messages(sonnet, nil, base, turns(26)...), wantW5: 2000 + 26*(8+61), miss: "first_seen"},
+			{at: 2 * time.Minute, kind: wire.KindAnthropicMessages, model: sonnet, body: messages(sonnet, nil, base, turns(26)...), wantW5: 2000 + 26*(8+61), miss: "first_seen"},
 		})
 	})
 	t.Run("breakpoint_after_the_changing_part", func(t *testing.T) {
 		// The breakpoint is on the user turn, which changes every call: the
 		// entry written never matches the next prompt.
 		replay(t, "anthropic", []step{
-			{kind: KindMessages, model: sonnet, body: messages(sonnet, nil, []any{sys(long, "")}, user("q1", true)), wantW5: 2000 + 8 + 2, miss: "first_seen"},
-			{at: time.Minute, kind: KindMessages, model: sonnet, body: messages(sonnet, nil, []any{sys(long, "")}, user("q2", true)), wantW5: 2000 + 8 + 2, miss: "first_seen"},
+			{kind: wire.KindAnthropicMessages, model: sonnet, body: messages(sonnet, nil, []any{sys(long, "")}, user("q1", true)), wantW5: 2000 + 8 + 2, miss: "first_seen"},
+			{at: time.Minute, kind: wire.KindAnthropicMessages, model: sonnet, body: messages(sonnet, nil, []any{sys(long, "")}, user("q2", true)), wantW5: 2000 + 8 + 2, miss: "first_seen"},
 		})
 	})
 	t.Run("at_most_four_breakpoints", func(t *testing.T) {
@@ -263,7 +265,7 @@ func TestAnthropicBreakpointRules(t *testing.T) {
 		}
 		// Only the first four count: 4×600 written, the fifth part not.
 		replay(t, "anthropic", []step{
-			{kind: KindMessages, model: sonnet, body: messages(sonnet, nil, blocks, user("q", false)), wantW5: 2400, miss: "first_seen"},
+			{kind: wire.KindAnthropicMessages, model: sonnet, body: messages(sonnet, nil, blocks, user("q", false)), wantW5: 2400, miss: "first_seen"},
 		})
 	})
 }
@@ -283,9 +285,9 @@ func TestOpenAIExplicitBreakpoints(t *testing.T) {
 	sysEnd := int64(10 + 3000)
 	replay(t, "openai", []step{
 		// Implicit mode: the explicit breakpoint and the whole prompt are written.
-		{kind: KindChat, model: "gpt-5.6", body: body("first", false), wantW5: sysEnd + 8 + 5, miss: "first_seen"},
+		{kind: wire.KindOpenAIChat, model: "gpt-5.6", body: body("first", false), wantW5: sysEnd + 8 + 5, miss: "first_seen"},
 		// Read up to the system prompt (not rounded), write the new tail.
-		{at: time.Minute, kind: KindChat, model: "gpt-5.6", body: body("second", true), want: sysEnd},
+		{at: time.Minute, kind: wire.KindOpenAIChat, model: "gpt-5.6", body: body("second", true), want: sysEnd},
 	})
 }
 
@@ -293,7 +295,7 @@ func TestFamilyMasksDigits(t *testing.T) {
 	enc := NewEncoder(byteTokens)
 	fp := func(system string) *Fingerprint {
 		b, _ := json.Marshal(chat(system, "q"))
-		r, _ := Parse(KindChat, b)
+		r, _ := Parse(wire.KindOpenAIChat, b)
 		return enc.Fingerprint(r)
 	}
 	rest := text("policy", 2000)

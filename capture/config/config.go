@@ -28,6 +28,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/lessllm/lessllm/capture/egress"
+	"github.com/lessllm/lessllm/format/wire"
 )
 
 // File is the whole configuration file.
@@ -293,11 +294,15 @@ type CacheRule struct {
 // (cache.enabled, default true).
 func (f *File) CacheModel() bool { return f.Cache.Enabled == nil || *f.Cache.Enabled }
 
-// Provider types.
+// Provider types. A type names how lessllm reaches a provider; Dialect
+// says which API it speaks (today each type speaks the dialect of its name).
 const (
-	OpenAI    = "openai"
-	Anthropic = "anthropic"
+	OpenAI    = string(wire.OpenAI)
+	Anthropic = string(wire.Anthropic)
 )
+
+// Dialect is the API the provider speaks.
+func (p *Provider) Dialect() wire.Dialect { return wire.Dialect(p.Type) }
 
 // Default returns the configuration used without a file: the two public
 // APIs with keys from OPENAI_API_KEY and ANTHROPIC_API_KEY.

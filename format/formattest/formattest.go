@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lessllm/lessllm/format"
+	"github.com/lessllm/lessllm/format/wire"
 )
 
 // words is the vocabulary of generated text: common English words, so the
@@ -91,7 +92,7 @@ func StreamedChat(r *rand.Rand, start time.Time, chunks int) *format.Exchange {
 				"X-Stainless-Lang": {"go"},
 			}, nil),
 		},
-		Route: &format.Route{Provider: "openai", Dialect: "openai", Model: "gpt-4o-mini",
+		Route: &format.Route{Provider: "openai", Dialect: string(wire.OpenAI), Model: "gpt-4o-mini",
 			UpstreamModel: "gpt-4o-mini", URL: "https://api.openai.com/v1/chat/completions", Proxy: "direct"},
 	}
 	ex.Request.SetBody(reqBody, int64(len(reqBody)))

@@ -22,11 +22,11 @@ var finishReasons = map[string]string{
 }
 
 // ClientFinishReason is the finish reason a client speaking clientDialect
-// ("openai" or "anthropic") got for a translated call whose upstream
+// got for a translated call whose upstream
 // answered with upstream (the other API's word): what the translators in
 // this package send.
-func ClientFinishReason(clientDialect, upstream string) string {
-	if clientDialect == "anthropic" {
+func ClientFinishReason(clientDialect Dialect, upstream string) string {
+	if clientDialect == Anthropic {
 		return stopReason(upstream)
 	}
 	return finishReason(upstream)

@@ -8,40 +8,6 @@ import (
 	"strings"
 )
 
-// Kind is an API endpoint whose responses wire knows how to read.
-type Kind int
-
-const (
-	KindUnknown           Kind = iota
-	KindOpenAIChat             // POST /v1/chat/completions
-	KindOpenAIResponses        // POST /v1/responses
-	KindOpenAICompletions      // POST /v1/completions (legacy)
-	KindOpenAIEmbeddings       // POST /v1/embeddings
-	KindAnthropicMessages      // POST /v1/messages
-)
-
-// KindOf maps a request path to its Kind by its last segments, so that an
-// upstream path under a base path ("/openai/v1/chat/completions" on a
-// gateway, "/v1/chat/completions" on the API itself) is read the same way.
-func KindOf(path string) Kind {
-	path = strings.TrimSuffix(path, "/")
-	for _, k := range []struct {
-		suffix string
-		kind   Kind
-	}{ // chat/completions before completions: the longer suffix wins
-		{"/chat/completions", KindOpenAIChat},
-		{"/responses", KindOpenAIResponses},
-		{"/completions", KindOpenAICompletions},
-		{"/embeddings", KindOpenAIEmbeddings},
-		{"/messages", KindAnthropicMessages},
-	} {
-		if strings.HasSuffix(path, k.suffix) {
-			return k.kind
-		}
-	}
-	return KindUnknown
-}
-
 // Stream is a streamed response read back: the JSON the non-streamed API
 // would have returned, and what timing analysis needs.
 type Stream struct {

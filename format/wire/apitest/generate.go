@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/lessllm/lessllm/format/wire"
 )
 
 // midFaultAfter is how many content chunks a *-mid fault lets through.
@@ -19,7 +21,7 @@ func (s *Simulator) auth(r *http.Request) string {
 
 // chat serves POST /v1/chat/completions.
 func (s *Simulator) chat(w http.ResponseWriter, r *http.Request) {
-	c, req := s.start(w, r, "openai", "max_tokens")
+	c, req := s.start(w, r, wire.OpenAI, "max_tokens")
 	if c == nil {
 		return
 	}
@@ -53,7 +55,7 @@ func (s *Simulator) chat(w http.ResponseWriter, r *http.Request) {
 			message["tool_calls"] = []any{map[string]any{"id": tool.id, "type": "function",
 				"function": map[string]any{"name": tool.name, "arguments": tool.args}}}
 		}
-		s.headers(c, "openai")
+		s.headers(c, wire.OpenAI)
 		writeJSON(w, http.StatusOK, map[string]any{
 			"id": id, "object": "chat.completion", "created": created, "model": model, "system_fingerprint": "fp_sim",
 			"choices": []any{map[string]any{"index": 0, "message": message, "logprobs": nil, "finish_reason": finish}},
@@ -61,7 +63,7 @@ func (s *Simulator) chat(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	s.headers(c, "openai")
+	s.headers(c, wire.OpenAI)
 	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	w.(http.Flusher).Flush()
@@ -136,9 +138,9 @@ func (s *Simulator) stream(c *call, emit func(i int)) bool {
 // headers sets the provider-specific response headers analyze reads.
 // Openai-Processing-Ms is, as OpenAI sends it, the time the server spent
 // before sending the headers: generation included for a non-streamed call.
-func (s *Simulator) headers(c *call, dialect string) {
+func (s *Simulator) headers(c *call, dialect wire.Dialect) {
 	h := c.w.Header()
-	if dialect == "anthropic" {
+	if dialect == wire.Anthropic {
 		h.Set("Request-Id", s.id("req_"))
 		h.Set("Anthropic-Organization-Id", "sim-org")
 		return
@@ -150,12 +152,12 @@ func (s *Simulator) headers(c *call, dialect string) {
 
 // messages serves POST /v1/messages (Anthropic).
 func (s *Simulator) messages(w http.ResponseWriter, r *http.Request) {
-	c, req := s.start(w, r, "anthropic", "max_tokens")
+	c, req := s.start(w, r, wire.Anthropic, "max_tokens")
 	if c == nil {
 		return
 	}
 	if _, ok := req["max_tokens"].(float64); !ok {
-		writeError(w, "anthropic", http.StatusBadRequest, "invalid_request_error", "max_tokens: Field required")
+		writeError(w, wire.Anthropic, http.StatusBadRequest, "invalid_request_error", "max_tokens: Field required")
 		return
 	}
 	prompt := anthropicPrompt(req)
@@ -191,14 +193,14 @@ func (s *Simulator) messages(w http.ResponseWriter, r *http.Request) {
 		if tool != nil {
 			content = []any{map[string]any{"type": "tool_use", "id": tool.id, "name": tool.name, "input": json.RawMessage(tool.args)}}
 		}
-		s.headers(c, "anthropic")
+		s.headers(c, wire.Anthropic)
 		writeJSON(w, http.StatusOK, map[string]any{
 			"id": id, "type": "message", "role": "assistant", "model": c.model,
 			"content": content, "stop_reason": stop, "stop_sequence": nil, "usage": usage(c.tokens),
 		})
 		return
 	}
-	s.headers(c, "anthropic")
+	s.headers(c, wire.Anthropic)
 	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	// message_start goes out at once, before generation: like the real API,
@@ -231,7 +233,7 @@ func (s *Simulator) messages(w http.ResponseWriter, r *http.Request) {
 
 // responses serves POST /v1/responses (OpenAI Responses API).
 func (s *Simulator) responses(w http.ResponseWriter, r *http.Request) {
-	c, req := s.start(w, r, "openai", "max_output_tokens")
+	c, req := s.start(w, r, wire.OpenAI, "max_output_tokens")
 	if c == nil {
 		return
 	}
@@ -254,11 +256,11 @@ func (s *Simulator) responses(w http.ResponseWriter, r *http.Request) {
 		if !s.waitUntil(c, c.begun.Add(s.jittered(c.ttft+time.Duration(max(c.tokens-1, 0))*max(c.tpot, 0)))) {
 			return
 		}
-		s.headers(c, "openai")
+		s.headers(c, wire.OpenAI)
 		writeJSON(w, http.StatusOK, resp("completed", true))
 		return
 	}
-	s.headers(c, "openai")
+	s.headers(c, wire.OpenAI)
 	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	seq := 0

@@ -117,7 +117,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Clients compress large request bodies (the Codex CLI sends zstd).
 	if ce := r.Header.Get("Content-Encoding"); ce != "" {
 		if body, err = wire.DecodeBody(ce, body, 64<<20); err != nil {
-			writeError(w, "openai", http.StatusBadRequest, "invalid_request_error", "request body: "+err.Error())
+			writeError(w, wire.OpenAI, http.StatusBadRequest, "invalid_request_error", "request body: "+err.Error())
 			return
 		}
 	}
@@ -166,7 +166,7 @@ func (c *call) token(i int) string {
 
 // start parses the common fields; it writes a 400 and returns nil when the
 // body is not a JSON object.
-func (s *Simulator) start(w http.ResponseWriter, r *http.Request, dialect string, maxTokensField string) (*call, map[string]any) {
+func (s *Simulator) start(w http.ResponseWriter, r *http.Request, dialect wire.Dialect, maxTokensField string) (*call, map[string]any) {
 	begun := time.Now()
 	var req map[string]any
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
@@ -279,8 +279,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // writeError writes an error in the dialect's own shape.
-func writeError(w http.ResponseWriter, dialect string, status int, typ, msg string) {
-	if dialect == "anthropic" {
+func writeError(w http.ResponseWriter, dialect wire.Dialect, status int, typ, msg string) {
+	if dialect == wire.Anthropic {
 		writeJSON(w, status, map[string]any{"type": "error", "error": map[string]any{"type": typ, "message": msg}})
 		return
 	}
@@ -289,21 +289,18 @@ func writeError(w http.ResponseWriter, dialect string, status int, typ, msg stri
 
 // fault injects the X-Sim-Fault failures that happen before any response.
 func (s *Simulator) fault(w http.ResponseWriter, r *http.Request) bool {
-	dialect := "openai"
-	if strings.HasPrefix(r.URL.Path, "/v1/messages") {
-		dialect = "anthropic"
-	}
+	dialect := wire.DialectOf(r.URL.Path, r.Header.Get("Anthropic-Version"))
 	switch r.Header.Get("X-Sim-Fault") {
 	case "429":
 		w.Header().Set("Retry-After", "2")
 		typ := "rate_limit_exceeded"
-		if dialect == "anthropic" {
+		if dialect == wire.Anthropic {
 			typ = "rate_limit_error"
 		}
 		writeError(w, dialect, http.StatusTooManyRequests, typ, "Rate limit reached (simulated)")
 	case "500":
 		typ := "server_error"
-		if dialect == "anthropic" {
+		if dialect == wire.Anthropic {
 			typ = "api_error"
 		}
 		writeError(w, dialect, http.StatusInternalServerError, typ, "The server had an error (simulated)")
@@ -357,7 +354,7 @@ func (s *Simulator) models(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Simulator) embeddings(w http.ResponseWriter, r *http.Request) {
-	c, req := s.start(w, r, "openai", "")
+	c, req := s.start(w, r, wire.OpenAI, "")
 	if c == nil {
 		return
 	}
@@ -387,14 +384,14 @@ func (s *Simulator) embeddings(w http.ResponseWriter, r *http.Request) {
 func (s *Simulator) countTokens(w http.ResponseWriter, r *http.Request) {
 	var req map[string]any
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		writeError(w, "anthropic", http.StatusBadRequest, "invalid_request_error", err.Error())
+		writeError(w, wire.Anthropic, http.StatusBadRequest, "invalid_request_error", err.Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"input_tokens": anthropicPrompt(req).total()})
 }
 
 func (s *Simulator) completions(w http.ResponseWriter, r *http.Request) {
-	c, req := s.start(w, r, "openai", "max_tokens")
+	c, req := s.start(w, r, wire.OpenAI, "max_tokens")
 	if c == nil {
 		return
 	}

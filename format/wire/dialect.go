@@ -1,0 +1,96 @@
+package wire
+
+import "strings"
+
+// Dialect is an LLM API's family of wire formats: how its requests,
+// answers, streams, usage and errors are spelled. It is lessllm's one word
+// for "which API is this": the record's route.dialect and
+// route.upstream_dialect, the dialect columns of api_calls, capture's
+// routing and translation, analysis's readers.
+type Dialect string
+
+const (
+	OpenAI    Dialect = "openai"    // OpenAI's API, and every OpenAI-compatible one
+	Anthropic Dialect = "anthropic" // Anthropic's Messages API
+)
+
+// DialectOf returns the API a client speaks, by its request path, or ""
+// for a path outside /v1/. /v1/messages* is Anthropic's; so is /v1/models*
+// when the client sends an anthropic-version header (anthropicVersion, its
+// value; both APIs have that path); every other /v1/ path is OpenAI's (and
+// the OpenAI-compatible APIs').
+func DialectOf(path, anthropicVersion string) Dialect {
+	switch {
+	case path == "/v1/messages" || strings.HasPrefix(path, "/v1/messages/"):
+		return Anthropic
+	case (path == "/v1/models" || strings.HasPrefix(path, "/v1/models/")) && anthropicVersion != "":
+		return Anthropic
+	case strings.HasPrefix(path, "/v1/"):
+		return OpenAI
+	}
+	return ""
+}
+
+// Kind is an API endpoint whose responses wire knows how to read.
+type Kind int
+
+const (
+	KindUnknown           Kind = iota
+	KindOpenAIChat             // POST /v1/chat/completions
+	KindOpenAIResponses        // POST /v1/responses
+	KindOpenAICompletions      // POST /v1/completions (legacy)
+	KindOpenAIEmbeddings       // POST /v1/embeddings
+	KindAnthropicMessages      // POST /v1/messages
+)
+
+// KindOf maps a request path to its Kind by its last segments, so that an
+// upstream path under a base path ("/openai/v1/chat/completions" on a
+// gateway, "/v1/chat/completions" on the API itself) is read the same way.
+func KindOf(path string) Kind {
+	path = strings.TrimSuffix(path, "/")
+	for _, k := range []struct {
+		suffix string
+		kind   Kind
+	}{ // chat/completions before completions: the longer suffix wins
+		{"/chat/completions", KindOpenAIChat},
+		{"/responses", KindOpenAIResponses},
+		{"/completions", KindOpenAICompletions},
+		{"/embeddings", KindOpenAIEmbeddings},
+		{"/messages", KindAnthropicMessages},
+	} {
+		if strings.HasSuffix(path, k.suffix) {
+			return k.kind
+		}
+	}
+	return KindUnknown
+}
+
+// kindNames are the Kinds' names where they are stored (the cache model's
+// fingerprints): stable, unlike the numbers.
+var kindNames = map[Kind]string{KindOpenAIChat: "chat", KindOpenAIResponses: "responses",
+	KindOpenAICompletions: "completions", KindOpenAIEmbeddings: "embeddings", KindAnthropicMessages: "messages"}
+
+// String is the Kind's stored name: chat, responses, completions,
+// embeddings, messages, or "" for KindUnknown.
+func (k Kind) String() string { return kindNames[k] }
+
+// KindNamed is the Kind whose String is name (KindUnknown for any other).
+func KindNamed(name string) Kind {
+	for k, n := range kindNames {
+		if n == name {
+			return k
+		}
+	}
+	return KindUnknown
+}
+
+// Dialect is the API family the endpoint belongs to ("" for KindUnknown).
+func (k Kind) Dialect() Dialect {
+	switch k {
+	case KindUnknown:
+		return ""
+	case KindAnthropicMessages:
+		return Anthropic
+	}
+	return OpenAI
+}
