@@ -24,29 +24,24 @@ import (
 // AnalyzeCmd replays sealed segments into the DuckDB file and the Parquet
 // dataset. Re-running adds only segments not analysed before.
 type AnalyzeCmd struct {
-	Inputs     []string `arg:"" optional:"" name:"path" help:"Segment files or directories (walked recursively; many nodes' segments may sit side by side). Default: the config's capture.dir." type:"path"`
-	DB         string   `name:"db" help:"DuckDB file. Default: the config's logging.db_path, else ./lessllm.duckdb." default:"" env:"LESSLLM_DB" type:"path"`
-	Parquet    string   `help:"Root of the Hive-partitioned Parquet dataset. Default: 'parquet' next to the DB file." default:"" env:"LESSLLM_PARQUET" type:"path"`
-	Full       bool     `help:"Re-analyse every segment, also those the ledger has (after an upgrade or a price change)." default:"false" env:"LESSLLM_FULL"`
-	Config     string   `help:"Config file (pricing overrides, default paths). Empty: ./lessllm.yaml if it exists." default:"" env:"LESSLLM_CONFIG" type:"path"`
-	Workers    int      `help:"Parallel parsers; 0: one per CPU." default:"0" env:"LESSLLM_WORKERS"`
-	NoProgress bool     `help:"No progress bar, even on a terminal." default:"false" env:"LESSLLM_NO_PROGRESS"`
-	CPUProfile string   `name:"cpu-profile" help:"Write a Go CPU profile of the run to this file (performance work)." default:"" env:"LESSLLM_CPU_PROFILE" type:"path"`
+	Inputs []string `arg:"" optional:"" name:"path" help:"Segment files or directories (walked recursively; many nodes' segments may sit side by side). Default: the config's capture.dir." type:"path"`
+	dbFlags
+	Parquet    string `help:"Root of the Hive-partitioned Parquet dataset. Default: 'parquet' next to the DB file." default:"" env:"LESSLLM_PARQUET" type:"path"`
+	Full       bool   `help:"Re-analyse every segment, also those the ledger has (after an upgrade or a price change)." default:"false" env:"LESSLLM_FULL"`
+	Workers    int    `help:"Parallel parsers; 0: one per CPU." default:"0" env:"LESSLLM_WORKERS"`
+	NoProgress bool   `help:"No progress bar, even on a terminal." default:"false" env:"LESSLLM_NO_PROGRESS"`
+	CPUProfile string `name:"cpu-profile" help:"Write a Go CPU profile of the run to this file (performance work)." default:"" env:"LESSLLM_CPU_PROFILE" type:"path"`
 }
 
-func (c *AnalyzeCmd) Run(env *Env) error {
+func (c *AnalyzeCmd) Run(env *Env, cfg *config.File) error {
 	stopProfile, err := startCPUProfile(c.CPUProfile)
 	if err != nil {
 		return err
 	}
 	defer stopProfile()
-	cfg, err := loadConfig(c.Config)
-	if err != nil {
-		return err
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	opts, err := analyzeOptions(cfg, c.Inputs, c.DB)
+	opts, err := analyzeOptions(cfg, c.Inputs, c.dbFile(cfg))
 	if err != nil {
 		return err
 	}
@@ -77,20 +72,8 @@ func analyzeOptions(cfg *config.File, inputs []string, db string) (analyze.Optio
 	if err != nil {
 		return analyze.Options{}, err
 	}
-	return analyze.Options{Inputs: inputs, DB: dbPath(db, cfg), Prices: prices(cfg), CacheRules: rules,
+	return analyze.Options{Inputs: inputs, DB: db, Prices: prices(cfg), CacheRules: rules,
 		NoCacheModel: !cfg.CacheModel(), Sensitive: scanner, KeepSensitive: cfg.Sensitive.Keep}, nil
-}
-
-// dbPath is the analysis database: the flag, else the config's
-// logging.db_path, else ./lessllm.duckdb.
-func dbPath(flag string, cfg *config.File) string {
-	if flag != "" {
-		return flag
-	}
-	if cfg.Logging.DBPath != "" {
-		return cfg.Logging.DBPath
-	}
-	return "lessllm.duckdb"
 }
 
 // prices is the embedded table with the config's overrides (USD per

@@ -20,20 +20,15 @@ type BudgetCmd struct {
 
 // BudgetCheckCmd prints one line per budget and fails when any is over.
 type BudgetCheckCmd struct {
-	DB     string `name:"db" help:"DuckDB file. Default: the config's logging.db_path, else ./lessllm.duckdb." default:"" env:"LESSLLM_DB" type:"path"`
-	Config string `help:"Config file with budgets:. Empty: ./lessllm.yaml if it exists." default:"" env:"LESSLLM_CONFIG" type:"path"`
-	Now    string `help:"Evaluate as of this time (RFC 3339, e.g. 2026-11-30T23:00:00Z), to re-check a past day. Empty: now." default:"" env:"LESSLLM_NOW"`
+	dbFlags
+	Now string `help:"Evaluate as of this time (RFC 3339, e.g. 2026-11-30T23:00:00Z), to re-check a past day. Empty: now." default:"" env:"LESSLLM_NOW"`
 }
 
-func (c *BudgetCheckCmd) Run(env *Env) error {
-	cfg, err := loadConfig(c.Config)
-	if err != nil {
-		return err
-	}
+func (c *BudgetCheckCmd) Run(env *Env, cfg *config.File) error {
 	if len(cfg.Budgets) == 0 {
 		return &exitError{code: 2, msg: "no budgets: configured (add a budgets: list to lessllm.yaml)"}
 	}
-	db, err := analyze.OpenReadOnly(dbPath(c.DB, cfg))
+	db, err := analyze.OpenReadOnly(c.dbFile(cfg))
 	if err != nil {
 		return err
 	}

@@ -9,29 +9,25 @@ import (
 	"fmt"
 
 	"github.com/lessllm/lessllm/analyze"
+	"github.com/lessllm/lessllm/capture/config"
 )
 
 // CacheCmd prints the prompt families that miss the provider's prompt
 // cache, the reason, where their prompts diverge, and what a fix saves
 // (table cache_opportunities), and the model's accuracy.
 type CacheCmd struct {
-	Limit    int    `help:"Show the N families with the largest daily saving; 0: all." default:"20" env:"LESSLLM_LIMIT"`
-	All      bool   `help:"Include families where the cache already does what it can (reason none)." default:"false" env:"LESSLLM_CACHE_ALL"`
-	Accuracy bool   `help:"Print the cache_accuracy view (predicted vs actual hit rate per model) instead." default:"false" env:"LESSLLM_CACHE_ACCURACY"`
-	Format   string `help:"Output format." enum:"table,csv,json,json-typed,markdown" default:"table" env:"LESSLLM_FORMAT"`
-	DB       string `name:"db" help:"DuckDB file. Default: the config's logging.db_path, else ./lessllm.duckdb." default:"" env:"LESSLLM_DB" type:"path"`
-	Config   string `help:"Config file (for logging.db_path). Empty: ./lessllm.yaml if it exists." default:"" env:"LESSLLM_CONFIG" type:"path"`
+	Limit    int  `help:"Show the N families with the largest daily saving; 0: all." default:"20" env:"LESSLLM_LIMIT"`
+	All      bool `help:"Include families where the cache already does what it can (reason none)." default:"false" env:"LESSLLM_CACHE_ALL"`
+	Accuracy bool `help:"Print the cache_accuracy view (predicted vs actual hit rate per model) instead." default:"false" env:"LESSLLM_CACHE_ACCURACY"`
+	resultFormat
+	dbFlags
 }
 
-func (c *CacheCmd) Run(env *Env) error {
-	cfg, err := loadConfig(c.Config)
-	if err != nil {
-		return err
-	}
+func (c *CacheCmd) Run(env *Env, cfg *config.File) error {
 	if !cfg.CacheModel() {
 		fmt.Fprintf(env.Stderr, "note: the prompt-cache model is off (cache.enabled: false in %s): analyze builds no cache advice\n", cfg.Path)
 	}
-	db, err := analyze.OpenSandboxed(dbPath(c.DB, cfg))
+	db, err := analyze.OpenSandboxed(c.dbFile(cfg))
 	if err != nil {
 		return err
 	}

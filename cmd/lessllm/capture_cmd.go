@@ -21,7 +21,6 @@ import (
 // in-flight streams and seals the segments.
 type CaptureCmd struct {
 	Listen     string   `help:"Address to listen on; ':8000' binds every interface. Empty: the config's listen (default 127.0.0.1:8000)." default:"" env:"LESSLLM_LISTEN"`
-	Config     string   `help:"Config file. Empty: ./lessllm.yaml if it exists, else built-in defaults." default:"" env:"LESSLLM_CONFIG" type:"path"`
 	Dir        string   `help:"Directory for segments (overrides capture.dir)." default:"" env:"LESSLLM_CAPTURE_DIR" type:"path"`
 	Node       string   `help:"Node name in segment names and records (overrides capture.node; default: host name)." default:"" env:"LESSLLM_NODE"`
 	Log        logFlags `embed:""`
@@ -33,13 +32,13 @@ type CaptureCmd struct {
 	StopOnStdinClose bool `name:"stop-on-stdin-close" help:"Stop (drain, seal, exit) when standard input closes: for a parent process that owns this capture." default:"false"`
 }
 
-func (c *CaptureCmd) Run(env *Env) error {
+func (c *CaptureCmd) Run(env *Env, cfg *config.File) error {
 	stopProfile, err := startCPUProfile(c.CPUProfile)
 	if err != nil {
 		return err
 	}
 	defer stopProfile()
-	return runCapture(env, c.Config, c.Listen, c.Dir, c.Node, c.Log, c.StopOnStdinClose)
+	return runCapture(env, cfg, c.Listen, c.Dir, c.Node, c.Log, c.StopOnStdinClose)
 }
 
 // startCPUProfile profiles the process into path until the returned func
@@ -61,35 +60,18 @@ func startCPUProfile(path string) (func(), error) {
 
 // ServerCmd is the requirements' spelling: `lessllm server --port 8000`.
 type ServerCmd struct {
-	Port   int      `help:"Port to listen on (on the config's listen host, default 127.0.0.1). 0: the config's port." default:"0" env:"LESSLLM_PORT"`
-	Config string   `help:"Config file. Empty: ./lessllm.yaml if it exists, else built-in defaults." default:"" env:"LESSLLM_CONFIG" type:"path"`
-	Dir    string   `help:"Directory for segments (overrides capture.dir)." default:"" env:"LESSLLM_CAPTURE_DIR" type:"path"`
-	Log    logFlags `embed:""`
+	Port int      `help:"Port to listen on (on the config's listen host, default 127.0.0.1). 0: the config's port." default:"0" env:"LESSLLM_PORT"`
+	Dir  string   `help:"Directory for segments (overrides capture.dir)." default:"" env:"LESSLLM_CAPTURE_DIR" type:"path"`
+	Log  logFlags `embed:""`
 }
 
-func (c *ServerCmd) Run(env *Env) error {
+func (c *ServerCmd) Run(env *Env, cfg *config.File) error {
 	listen := ""
 	if c.Port != 0 {
-		cfg, err := loadConfig(c.Config)
-		if err != nil {
-			return err
-		}
 		host, _, _ := net.SplitHostPort(cfg.Listen)
 		listen = net.JoinHostPort(host, strconv.Itoa(c.Port))
 	}
-	return runCapture(env, c.Config, listen, c.Dir, "", c.Log, false)
-}
-
-// loadConfig reads path, or ./lessllm.yaml when path is empty and the file
-// exists, or returns the defaults.
-func loadConfig(path string) (*config.File, error) {
-	if path == "" {
-		if _, err := os.Stat("lessllm.yaml"); err != nil {
-			return config.Default(), nil
-		}
-		path = "lessllm.yaml"
-	}
-	return config.Load(path)
+	return runCapture(env, cfg, listen, c.Dir, "", c.Log, false)
 }
 
 // logFlags configure the structured log on stderr.
@@ -114,11 +96,7 @@ func (l logFlags) logger(env *Env, configured string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(env.Stderr, opts))
 }
 
-func runCapture(env *Env, cfgPath, listen, dir, node string, logf logFlags, stopOnStdinClose bool) error {
-	cfg, err := loadConfig(cfgPath)
-	if err != nil {
-		return err
-	}
+func runCapture(env *Env, cfg *config.File, listen, dir, node string, logf logFlags, stopOnStdinClose bool) error {
 	if listen != "" {
 		cfg.Listen = listen
 	}

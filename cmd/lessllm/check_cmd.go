@@ -8,18 +8,14 @@ import (
 	"time"
 
 	"github.com/lessllm/lessllm/capture"
+	"github.com/lessllm/lessllm/capture/config"
 )
 
 // CheckCmd tries every route to every provider and prints what works.
 type CheckCmd struct {
-	Config string `help:"Config file. Empty: ./lessllm.yaml if it exists, else built-in defaults." default:"" env:"LESSLLM_CONFIG" type:"path"`
 }
 
-func (c *CheckCmd) Run(env *Env) error {
-	cfg, err := loadConfig(c.Config)
-	if err != nil {
-		return err
-	}
+func (c *CheckCmd) Run(env *Env, cfg *config.File) error {
 	results := capture.Check(context.Background(), cfg)
 	w := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "PROVIDER\tROUTE\tRESULT\tCONNECT\tTLS\tTOTAL\tDETAIL")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lessllm/lessllm/analyze"
+	"github.com/lessllm/lessllm/capture/config"
 )
 
 // ExportCmd writes analysed calls to one Parquet or CSV file.
@@ -22,12 +23,11 @@ type ExportCmd struct {
 	Model  []string `help:"Only these models (repeatable); a family name matches its dated snapshots: gpt-4 matches gpt-4-0613, not gpt-4o." default:"" env:"LESSLLM_MODEL"`
 	User   []string `help:"Only these user_id values (repeatable)." default:"" env:"LESSLLM_USER"`
 	Format string   `help:"parquet or csv. Default: from the file's extension, else parquet." enum:",parquet,csv" default:"" env:"LESSLLM_EXPORT_FORMAT"`
-	DB     string   `name:"db" help:"DuckDB file. Default: the config's logging.db_path, else ./lessllm.duckdb." default:"" env:"LESSLLM_DB" type:"path"`
-	Config string   `help:"Config file (for logging.db_path). Empty: ./lessllm.yaml if it exists." default:"" env:"LESSLLM_CONFIG" type:"path"`
+	dbFlags
 	freshFlags
 }
 
-func (c *ExportCmd) Run(env *Env) error {
+func (c *ExportCmd) Run(env *Env, cfg *config.File) error {
 	f := analyze.Filter{Models: nonEmpty(c.Model), Users: nonEmpty(c.User)}
 	var err error
 	if f.Since, err = parseTime("--since", c.Since); err != nil {
@@ -43,7 +43,7 @@ func (c *ExportCmd) Run(env *Env) error {
 			format = analyze.ExportCSV
 		}
 	}
-	_, path, err := c.load(c.Config, c.DB)
+	path, err := c.database(cfg, c.dbFlags)
 	if err != nil {
 		return err
 	}

@@ -23,16 +23,11 @@ type freshFlags struct {
 	From  []string `name:"from" help:"With --fresh: segment files or directories to analyse. Default: the config's capture.dir." type:"path"`
 }
 
-// load reads the config and, with --fresh, brings the database up to date;
-// it returns the config and the database path (the --db flag, else the
-// config's logging.db_path).
-func (f freshFlags) load(configPath, dbFlag string) (*config.File, string, error) {
-	cfg, err := loadConfig(configPath)
-	if err != nil {
-		return nil, "", err
-	}
-	db := dbPath(dbFlag, cfg)
-	return cfg, db, f.bringUpToDate(cfg, db)
+// database is the analysis database's path (the --db flag, else the
+// config's logging.db_path), brought up to date first with --fresh.
+func (f freshFlags) database(cfg *config.File, db dbFlags) (string, error) {
+	path := db.dbFile(cfg)
+	return path, f.bringUpToDate(cfg, path)
 }
 
 // bringUpToDate analyses what is new when --fresh is set, quietly. A

@@ -10,6 +10,8 @@ import (
 	"os"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/lessllm/lessllm/capture/config"
 )
 
 // CLI is the command tree. Commands are kong structs whose Run method
@@ -17,6 +19,9 @@ import (
 type CLI struct {
 	// --version prints what `lessllm version` prints.
 	VersionFlag versionFlag `name:"version" help:"Print the version and exit."`
+	// --config is every command's: main loads the file once and binds it,
+	// so a command's Run takes a *config.File (flags.go).
+	ConfigFile string `name:"config" help:"Config file. Empty: ./lessllm.yaml if it exists, else the built-in defaults." default:"" env:"LESSLLM_CONFIG" type:"path"`
 
 	Capture  CaptureCmd  `cmd:"" help:"Run the capturing proxy."`
 	Server   ServerCmd   `cmd:"" help:"Run the capturing proxy (the requirements' spelling of capture)."`
@@ -63,6 +68,7 @@ func main() {
 		kong.Description("A lightweight LLM API proxy that captures every exchange, and an offline analyzer."),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Bind(&Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}),
+		kong.BindSingletonProvider(func() (*config.File, error) { return loadConfig(cli.ConfigFile) }),
 	)
 	if err != nil {
 		panic(err) // the command tree itself is wrong: a build defect

@@ -10,18 +10,18 @@ import (
 	"strings"
 
 	"github.com/lessllm/lessllm/analyze"
+	"github.com/lessllm/lessllm/capture/config"
 )
 
 // QueryCmd runs SQL against the analysis database, read-only.
 type QueryCmd struct {
-	SQL    string `arg:"" help:"SQL to run; '-' reads it from stdin. Tables: api_calls (one row per call; README \"api_calls\"), analyzed_segments, analysis_problems, cache_prompts, cache_predictions, cache_opportunities, sensitive_findings, lessllm_meta; views: cache_accuracy, cache_cost."`
-	DB     string `name:"db" help:"DuckDB file. Default: the config's logging.db_path, else ./lessllm.duckdb." default:"" env:"LESSLLM_DB" type:"path"`
-	Format string `help:"Output format: table, csv, json (an array of objects), json-typed (columns, DuckDB types and rows, for programs) or markdown." enum:"table,csv,json,json-typed,markdown" default:"table" env:"LESSLLM_FORMAT"`
-	Config string `help:"Config file (for logging.db_path). Empty: ./lessllm.yaml if it exists." default:"" env:"LESSLLM_CONFIG" type:"path"`
+	SQL string `arg:"" help:"SQL to run; '-' reads it from stdin. Tables: api_calls (one row per call; README \"api_calls\"), analyzed_segments, analysis_problems, cache_prompts, cache_predictions, cache_opportunities, sensitive_findings, lessllm_meta; views: cache_accuracy, cache_cost."`
+	dbFlags
+	resultFormat
 	freshFlags
 }
 
-func (c *QueryCmd) Run(env *Env) error {
+func (c *QueryCmd) Run(env *Env, cfg *config.File) error {
 	q := c.SQL
 	if q == "-" {
 		b, err := io.ReadAll(env.Stdin)
@@ -33,7 +33,7 @@ func (c *QueryCmd) Run(env *Env) error {
 	if strings.TrimSpace(q) == "" {
 		return &exitError{code: 2, msg: "query: empty SQL"}
 	}
-	_, path, err := c.load(c.Config, c.DB)
+	path, err := c.database(cfg, c.dbFlags)
 	if err != nil {
 		return err
 	}

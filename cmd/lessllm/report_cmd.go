@@ -12,30 +12,27 @@ import (
 
 	"github.com/lessllm/lessllm/analyze"
 	"github.com/lessllm/lessllm/analyze/report"
+	"github.com/lessllm/lessllm/capture/config"
 )
 
 // ReportCmd writes the analysis database as one self-contained HTML file.
 type ReportCmd struct {
-	Out    string `help:"HTML file to write." default:"report.html" env:"LESSLLM_REPORT_OUT" type:"path"`
-	Since  string `help:"Only calls on or after this date (YYYY-MM-DD, UTC) or time (RFC 3339)." default:"" env:"LESSLLM_SINCE"`
-	Until  string `help:"Only calls before this date (YYYY-MM-DD, UTC) or time (RFC 3339)." default:"" env:"LESSLLM_UNTIL"`
-	DB     string `name:"db" help:"DuckDB file. Default: the config's logging.db_path, else ./lessllm.duckdb." default:"" env:"LESSLLM_DB" type:"path"`
-	Config string `help:"Config file (budgets, logging.db_path). Empty: ./lessllm.yaml if it exists." default:"" env:"LESSLLM_CONFIG" type:"path"`
+	Out   string `help:"HTML file to write." default:"report.html" env:"LESSLLM_REPORT_OUT" type:"path"`
+	Since string `help:"Only calls on or after this date (YYYY-MM-DD, UTC) or time (RFC 3339)." default:"" env:"LESSLLM_SINCE"`
+	Until string `help:"Only calls before this date (YYYY-MM-DD, UTC) or time (RFC 3339)." default:"" env:"LESSLLM_UNTIL"`
+	dbFlags
 }
 
-func (c *ReportCmd) Run(env *Env) error {
-	cfg, err := loadConfig(c.Config)
-	if err != nil {
-		return err
-	}
+func (c *ReportCmd) Run(env *Env, cfg *config.File) error {
 	opts := report.Options{Budgets: budgetsOf(cfg)}
+	var err error
 	if opts.Since, err = parseTime("--since", c.Since); err != nil {
 		return err
 	}
 	if opts.Until, err = parseTime("--until", c.Until); err != nil {
 		return err
 	}
-	db, err := analyze.OpenSandboxed(dbPath(c.DB, cfg)) // the config is loaded once, above
+	db, err := analyze.OpenSandboxed(c.dbFile(cfg))
 	if err != nil {
 		return err
 	}

@@ -11,21 +11,21 @@ import (
 	"time"
 
 	"github.com/lessllm/lessllm/analyze"
+	"github.com/lessllm/lessllm/capture/config"
 )
 
 // StatsCmd prints calls, errors, tokens, cost, latency percentiles and cache
 // hit rates per model (or provider, user, day).
 type StatsCmd struct {
-	Days   int    `help:"Only the last N days; 0: everything." default:"7" env:"LESSLLM_DAYS"`
-	By     string `help:"One row per model, provider, user or day." enum:"model,provider,user,day" default:"model" env:"LESSLLM_BY"`
-	Format string `help:"Output format (json-typed: columns, DuckDB types and rows, for programs)." enum:"table,csv,json,json-typed,markdown" default:"table" env:"LESSLLM_FORMAT"`
-	DB     string `name:"db" help:"DuckDB file. Default: the config's logging.db_path, else ./lessllm.duckdb." default:"" env:"LESSLLM_DB" type:"path"`
-	Config string `help:"Config file (for logging.db_path). Empty: ./lessllm.yaml if it exists." default:"" env:"LESSLLM_CONFIG" type:"path"`
+	Days int    `help:"Only the last N days; 0: everything." default:"7" env:"LESSLLM_DAYS"`
+	By   string `help:"One row per model, provider, user or day." enum:"model,provider,user,day" default:"model" env:"LESSLLM_BY"`
+	resultFormat
+	dbFlags
 	freshFlags
 }
 
-func (c *StatsCmd) Run(env *Env) error {
-	cfg, path, err := c.load(c.Config, c.DB)
+func (c *StatsCmd) Run(env *Env, cfg *config.File) error {
+	path, err := c.database(cfg, c.dbFlags)
 	if err != nil {
 		return err
 	}
