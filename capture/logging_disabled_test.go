@@ -12,7 +12,7 @@ import (
 )
 
 // TestLoggingDisabledRecordsNothing: logging.enabled: false (the
-// requirements' config shape) is a plain proxy — calls are forwarded and
+// Python example's config) is a plain proxy — calls are forwarded and
 // answered, no segment directory or file is created, /healthz is ok.
 func TestLoggingDisabledRecordsNothing(t *testing.T) {
 	off := false

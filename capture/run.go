@@ -19,7 +19,7 @@ import (
 
 // Instance is a running capture proxy: listener, HTTP server, Server and
 // segment recorder. It is what `lessllm capture` runs, and what a Go
-// program embeds (the requirements' configure() / get_proxy_url()).
+// program embeds (what Python's configure() and get_proxy_url() start).
 type Instance struct {
 	// URL is the proxy's base URL, e.g. http://127.0.0.1:8000. OpenAI SDKs
 	// take URL+"/v1", Anthropic SDKs take URL.

@@ -137,7 +137,7 @@ type ModelAlias struct {
 	Model    string `yaml:"model"`
 }
 
-// Routes say how upstreams are reached: the requirements' http_proxy,
+// Routes say how upstreams are reached: the http_proxy,
 // https_proxy and socks_proxy, credentials, exceptions and an ordered
 // fallback list. Empty everywhere: the standard environment variables
 // (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY), else direct.

@@ -58,7 +58,7 @@ func startCPUProfile(path string) (func(), error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
-// ServerCmd is the requirements' spelling: `lessllm server --port 8000`.
+// ServerCmd is capture with only a port to choose: `lessllm server --port 8000`.
 type ServerCmd struct {
 	Port int      `help:"Port to listen on (on the config's listen host, default 127.0.0.1). 0: the config's port." default:"0" env:"LESSLLM_PORT"`
 	Dir  string   `help:"Directory for segments (overrides capture.dir)." default:"" env:"LESSLLM_CAPTURE_DIR" type:"path"`

@@ -24,7 +24,7 @@ type CLI struct {
 	ConfigFile string `name:"config" help:"Config file. Empty: ./lessllm.yaml if it exists, else the built-in defaults." default:"" env:"LESSLLM_CONFIG" type:"path"`
 
 	Capture  CaptureCmd  `cmd:"" help:"Run the capturing proxy."`
-	Server   ServerCmd   `cmd:"" help:"Run the capturing proxy (the requirements' spelling of capture)."`
+	Server   ServerCmd   `cmd:"" help:"Run the capturing proxy on a port (capture with fewer flags)."`
 	Simulate SimulateCmd `cmd:"" help:"Run a simulated OpenAI + Anthropic upstream for demos, tests and benchmarks."`
 	Analyze  AnalyzeCmd  `cmd:"" help:"Analyse sealed segments into DuckDB and Parquet."`
 	Query    QueryCmd    `cmd:"" help:"Run read-only SQL against the analysis database."`
