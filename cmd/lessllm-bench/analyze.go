@@ -100,20 +100,7 @@ func analyzeBench(bin string, sizes []int, chunks, rounds int) string {
 // segments under dir and returns their paths, bytes on disk and bytes of
 // NDJSON.
 func writeBenchSegments(dir string, n, chunks int) (files []string, disk, ndjson int64) {
-	w, err := format.NewWriter(format.WriterOptions{Dir: dir, Node: "bench", FlushInterval: time.Hour, MaxSegmentBytes: 16 << 20})
-	if err != nil {
-		log.Fatal(err)
-	}
-	r := rand.New(rand.NewPCG(1, 2))
-	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	for i := range n {
-		if err := w.Append(formattest.StreamedChat(r, start.Add(time.Duration(i)*time.Second), chunks)); err != nil {
-			log.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		log.Fatal(err)
-	}
+	writeSegments(dir, "bench", 0, n, chunks)
 	segs, err := format.ListSegments([]string{dir}, false)
 	if err != nil {
 		log.Fatal(err)
@@ -149,4 +136,76 @@ func duckQuery(q string) error {
 	defer db.Close()
 	var a, b, c sql.NullInt64
 	return db.QueryRow(q).Scan(&a, &b, &c)
+}
+
+// freshBench measures an incremental run (README "See your calls now"):
+// `lessllm analyze` of add new calls into a database that already holds
+// base calls — streamed exchanges of chunks chunks, a second apart, as
+// writeBenchSegments makes them — the binary as a user runs it. The base
+// database is built once (that run's time is reported too); each round
+// then writes a new segment of add calls, later than everything before,
+// and times the run that analyses it. The last round runs with
+// --cpu-profile, and the profile's top entries are printed with the table.
+func freshBench(bin string, base, add, chunks, rounds int) string {
+	dir, err := os.MkdirTemp("", "lessllm-bench-fresh")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if os.Getenv("LESSLLM_BENCH_KEEP") == "" {
+		defer os.RemoveAll(dir)
+	} else {
+		log.Printf("keeping %s (LESSLLM_BENCH_KEEP)", dir)
+	}
+	captures := filepath.Join(dir, "captures")
+	db := filepath.Join(dir, "lessllm.duckdb")
+	t0 := time.Now()
+	writeSegments(captures, "base", 0, base, chunks)
+	log.Printf("fresh: %d base exchanges written in %v", base, time.Since(t0))
+	baseT := timeAnalyze(bin, captures, db)
+	log.Printf("fresh: base analysis %v", baseT)
+	var runs []time.Duration
+	profile := filepath.Join(dir, "fresh.pprof")
+	for round := range rounds {
+		writeSegments(captures, fmt.Sprintf("new%d", round), base+round*add, add, chunks)
+		args := []string{"analyze", captures, "--db", db, "--no-progress"}
+		if round == rounds-1 {
+			args = append(args, "--cpu-profile", profile)
+		}
+		t := time.Now()
+		if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+			log.Fatalf("lessllm analyze: %v\n%s", err, out)
+		}
+		runs = append(runs, time.Since(t))
+		log.Printf("fresh: %d new into %d, round %d: %v", add, base+round*add, round, runs[round])
+	}
+	top, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=20", bin, profile).Output()
+	if err != nil {
+		top = []byte(fmt.Sprintf("(go tool pprof: %v)", err))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "A database of %d streamed calls (%d chunks each, one segment after another); each round writes a new segment of %d later calls and times `lessllm analyze DIR --db SAME` (the binary, process start included). Median of %d rounds.\n\n", base, chunks, add, rounds)
+	b.WriteString("| run | time |\n|---|---:|\n")
+	fmt.Fprintf(&b, "| the %d calls into a new database (for scale) | %.1f s |\n", base, baseT.Seconds())
+	fmt.Fprintf(&b, "| %d new calls into the database of %d | %.2f s |\n", add, base, median(runs).Seconds())
+	fmt.Fprintf(&b, "\nTarget: ≤ 1 s. CPU profile of the last round (`go tool pprof -top`), flat and cumulative:\n\n```\n%s```\n", top)
+	return b.String()
+}
+
+// writeSegments writes n exchanges, the first at second `from` of the
+// dataset, into sealed 16 MB segments of node name under dir.
+func writeSegments(dir, node string, from, n, chunks int) {
+	w, err := format.NewWriter(format.WriterOptions{Dir: dir, Node: node, FlushInterval: time.Hour, MaxSegmentBytes: 16 << 20})
+	if err != nil {
+		log.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(uint64(from)+1, 2))
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		if err := w.Append(formattest.StreamedChat(r, start.Add(time.Duration(from+i)*time.Second), chunks)); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		log.Fatal(err)
+	}
 }

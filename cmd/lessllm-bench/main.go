@@ -46,8 +46,10 @@ func main() {
 		goBench    = flag.String("gobench", "", "a `go test -bench -benchmem` output to render as the go section")
 		rounds     = flag.Int("rounds", 3, "rounds over all targets (medians are reported)")
 		update     = flag.String("update", "", "rewrite the generated sections of this Markdown file")
-		sections   = flag.String("sections", "proxy,capture,fidelity,memory,analyze", "what to measure")
+		sections   = flag.String("sections", "proxy,capture,fidelity,memory,analyze,fresh", "what to measure")
 		exchanges  = flag.String("analyze-exchanges", "3000,15000", "comma-separated dataset sizes (streamed exchanges) of the analyzer benchmark")
+		freshBase  = flag.Int("fresh-base", 1_000_000, "calls already in the database of the fresh-analysis benchmark")
+		freshAdd   = flag.Int("fresh-add", 100, "new calls each fresh-analysis round analyses")
 		memStreams = flag.Int("memory-streams", 1000, "concurrent slow streams in the memory test")
 		memTime    = flag.Duration("memory-stream-time", 30*time.Second, "how long each slow stream lasts")
 		cmdline    = strings.Join(os.Args, " ")
@@ -83,6 +85,9 @@ func main() {
 			sizes = append(sizes, n)
 		}
 		emit("analyze", analyzeBench(*bin, sizes, 300, *rounds))
+	}
+	if want("fresh") {
+		emit("fresh", freshBench(*bin, *freshBase, *freshAdd, 20, *rounds))
 	}
 	if want("proxy") || want("capture") {
 		fast := b.startSimulator("--ttft", "0", "--tpot", "0", "--output-tokens", "20", "--no-cache")
