@@ -4,10 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,10 +28,10 @@ import (
 // Each call's prompt is fingerprinted while its segment is analysed (in
 // parallel, like every other column) and the fingerprint is kept in table
 // cache_prompts: hashes of its prefixes every 16 tokens and at every block
-// end, never its text. After each run the cache is replayed over every
-// fingerprint in the database, in time order per scope, so a segment that
-// arrives late (another node, a re-shipped copy) still lands in order and
-// an incremental run gives exactly what one full run gives. The replay
+// end, never its text. After each run the cache is replayed, in time order
+// per scope, over the scopes the run touched (replayCache), so a segment
+// that arrives late (another node, a re-shipped copy) still lands in order
+// and an incremental run gives exactly what one full run gives. The replay
 // fills api_calls.estimated_cached_tokens / estimated_cache_hit_rate,
 // table cache_predictions (writes, reasons, cost if every predicted hit
 // happened) and table cache_opportunities.
@@ -250,16 +253,40 @@ type opportunityRow struct {
 	ExampleRequestID     string   `parquet:"example_request_id"`
 }
 
-// replayCache runs the cache model over every fingerprint in the database
-// and rewrites its results.
-func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, prices *pricing.Table, scratch string) error {
+// replayCache runs the cache model and writes its results. A prediction
+// depends only on the calls of its own scope and on the Params learned from
+// the whole database (promptcache.Params), so after a run that added
+// segments only the scopes those segments touch are replayed — and the
+// scopes of every model whose Params moved — with the Params of the whole
+// database: exactly what a replay of everything gives, for a fraction of
+// the work (BENCHMARKS.md 5b); it returns how many calls it replayed.
+// Everything is replayed when asked (full),
+// when the rules or prices differ from the last replay's, on the first
+// replay of a database, and when calls have left the database (a segment
+// replaced by a shorter copy).
+func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, prices *pricing.Table, scratch string, segments []string, full bool) (replayed int, err error) {
+	params, err := cacheParams(ctx, db, rules)
+	if err != nil {
+		return 0, err
+	}
+	state := cacheState{Digest: rules.Digest() + "|" + prices.Digest(), Params: params}
+	where := "" // which cache_prompts rows p to replay; "": all
+	if !full {
+		if scopes, ok := touchedScopes(ctx, db, state, segments); ok {
+			where = scopes
+		}
+	}
+	selected := where
+	if selected == "" {
+		selected = "TRUE"
+	}
 	rows, err := db.QueryContext(ctx, `SELECT p.request_id, p.scope, p.provider, p.model, p.key_fingerprint, p.kind, p.at_us, p.usable_us,
 		p.retention, p.explicit_only, p.tokens, p.family, p.cuts, p.hashes, p.block_ends, p.breakpoints,
 		coalesce(c.actual_prompt_tokens, 0), coalesce(c.actual_cached_tokens, -1),
 		coalesce(c.actual_completion_tokens, c.estimated_completion_tokens, 0)
-		FROM cache_prompts p JOIN api_calls c USING (request_id)`)
+		FROM cache_prompts p JOIN api_calls c USING (request_id) WHERE `+selected)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var calls []promptcache.Call
 	var keys, kinds []string
@@ -274,7 +301,7 @@ func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, pric
 		if err := rows.Scan(&c.ID, &c.Scope, &c.Provider, &c.Model, &key, &kind, &at, &usable, &c.Retention, &c.ExplicitOnly,
 			&tokens, &family, &cuts, &hashes, &blockEnds, &bps, &c.ActualPrompt, &c.ActualCached, &completion); err != nil {
 			rows.Close()
-			return err
+			return 0, err
 		}
 		c.At, c.Usable = time.UnixMicro(at), time.UnixMicro(usable)
 		c.FP = fingerprintOf(tokens, family, cuts, hashes, blockEnds, bps)
@@ -283,10 +310,22 @@ func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, pric
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return err
+		return 0, err
 	}
-	preds := promptcache.Replay(rules, calls)
+	preds := promptcache.ReplayWith(rules, calls, params)
 
+	// One lookup per model, not per call (a million of them cost a second).
+	priceOf := map[string]pricing.Match{}
+	lookup := func(model string) (pricing.Match, bool) {
+		m, ok := priceOf[model]
+		if !ok {
+			if m, ok = prices.Lookup(model); !ok {
+				m.Key = "\x00" // remembered as unknown
+			}
+			priceOf[model] = m
+		}
+		return m, m.Key != "\x00"
+	}
 	out := make([]predictionRow, 0, len(calls))
 	for i, p := range preds {
 		if !p.Modelled {
@@ -302,7 +341,7 @@ func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, pric
 		if fp := calls[i].FP; fp != nil {
 			r.Family = ptr(promptcache.FamilyID(calls[i].Scope, fp.Family))
 		}
-		if price, ok := prices.Lookup(calls[i].Model); ok {
+		if price, ok := lookup(calls[i].Model); ok {
 			cost, _ := price.Cost(pricing.Tokens{Prompt: p.Prompt, Completion: completions[i], CachedRead: p.Cached,
 				CacheWrite5m: p.Written5m, CacheWrite1h: p.Written1h})
 			r.EstimatedCostPredictedCacheUSD = &cost
@@ -318,7 +357,7 @@ func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, pric
 		Requests: func(ids []string) map[string]*promptcache.Request { return requestsByID(ctx, db, ids, kindOf) },
 		Tokens:   func(model, s string) int { return int(countText(encoding(encodingFor(model)), s)) },
 		Price: func(model string) (pricing.Price, bool) {
-			m, ok := prices.Lookup(model)
+			m, ok := lookup(model)
 			return m.Price, ok
 		},
 		KeyOf: func(c *promptcache.Call) string { return keyOf[c.ID] },
@@ -335,12 +374,112 @@ func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, pric
 			oppRows[i].DivergenceExcerpt = &o.DivergenceExcerpt
 		}
 	}
-	return loadCacheResults(ctx, db, scratch, out, oppRows)
+	if err := writeCacheResults(ctx, db, scratch, where, out, oppRows); err != nil {
+		return 0, err
+	}
+	b, err := json.Marshal(state)
+	if err != nil {
+		return 0, err
+	}
+	_, err = db.ExecContext(ctx, `INSERT OR REPLACE INTO lessllm_meta VALUES ('cache_state', ?)`, string(b))
+	return len(calls), err
 }
 
-// loadCacheResults replaces cache_predictions and cache_opportunities and
-// copies the predictions into api_calls, in one transaction.
-func loadCacheResults(ctx context.Context, db *sql.DB, scratch string, preds []predictionRow, opps []opportunityRow) error {
+// cacheState is what a replay depended on beyond the calls, kept in
+// lessllm_meta so that the next run can tell what it must replay again.
+type cacheState struct {
+	Digest string // the rules and prices
+	Params promptcache.Params
+}
+
+// cacheParams learns promptcache.Params from the whole database in SQL,
+// as promptcache.ParamsOf does from the calls (the same filters, the same
+// arithmetic: the median is the element at len/2 of the sorted ratios),
+// without reading a million fingerprints into Go.
+func cacheParams(ctx context.Context, db *sql.DB, rules *promptcache.Table) (promptcache.Params, error) {
+	p := promptcache.Params{Steps: map[string]int{}, Scales: map[string]float64{}}
+	rows, err := db.QueryContext(ctx, `SELECT p.provider, p.model,
+			list(DISTINCT c.actual_cached_tokens) FILTER (WHERE c.actual_cached_tokens > 0),
+			list_extract(list_sort(list(c.actual_prompt_tokens::DOUBLE / p.tokens::DOUBLE) FILTER (WHERE p.tokens > 0 AND c.actual_prompt_tokens > 0)),
+				count(*) FILTER (WHERE p.tokens > 0 AND c.actual_prompt_tokens > 0) // 2 + 1)
+		FROM cache_prompts p JOIN api_calls c USING (request_id) GROUP BY 1, 2`)
+	if err != nil {
+		return p, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var provider, model string
+		var cached any
+		var scale sql.NullFloat64
+		if err := rows.Scan(&provider, &model, &cached, &scale); err != nil {
+			return p, err
+		}
+		var counts []int64
+		if list, ok := cached.([]any); ok {
+			for _, v := range list {
+				if n, ok := v.(int64); ok {
+					counts = append(counts, n)
+				}
+			}
+		}
+		k := provider + "\x00" + model
+		p.Steps[k] = promptcache.LearnStep(rules, provider, model, counts)
+		if scale.Valid {
+			p.Scales[k] = scale.Float64
+		}
+	}
+	return p, rows.Err()
+}
+
+// touchedScopes is the SQL condition on cache_prompts p that selects what
+// an incremental replay must cover: the scopes of the segments loaded in
+// this run, and every scope of a model whose Params moved. It is false
+// when everything must be replayed.
+func touchedScopes(ctx context.Context, db *sql.DB, now cacheState, segments []string) (string, bool) {
+	var raw string
+	if db.QueryRowContext(ctx, `SELECT value FROM lessllm_meta WHERE key = 'cache_state'`).Scan(&raw) != nil {
+		return "", false
+	}
+	var last cacheState
+	if json.Unmarshal([]byte(raw), &last) != nil || last.Digest != now.Digest {
+		return "", false
+	}
+	// Calls whose prediction outlived them: their families' rows cannot be
+	// found by scope any more.
+	var vanished int64
+	if db.QueryRowContext(ctx, `SELECT count(*) FROM cache_predictions WHERE request_id NOT IN (SELECT request_id FROM cache_prompts)`).Scan(&vanished) != nil || vanished > 0 {
+		return "", false
+	}
+	var conds []string
+	if len(segments) > 0 {
+		list := make([]string, len(segments))
+		for i, s := range segments {
+			list[i] = quote(s)
+		}
+		conds = append(conds, `p.scope IN (SELECT scope FROM cache_prompts WHERE segment IN (`+strings.Join(list, ", ")+`))`)
+	}
+	for _, k := range slices.Sorted(maps.Keys(now.Params.Steps)) {
+		ls, lok := last.Params.Steps[k]
+		lsc, lscok := last.Params.Scales[k]
+		sc, scok := now.Params.Scales[k]
+		if !lok || ls != now.Params.Steps[k] || lscok != scok || lsc != sc {
+			provider, model, _ := strings.Cut(k, "\x00")
+			conds = append(conds, fmt.Sprintf(`(p.provider = %s AND p.model = %s)`, quote(provider), quote(model)))
+		}
+	}
+	if len(conds) == 0 {
+		return "FALSE", true
+	}
+	return "(" + strings.Join(conds, " OR ") + ")", true
+}
+
+// writeCacheResults stores a replay's results in one transaction. With
+// where "" (a replay of everything) it replaces cache_predictions and
+// cache_opportunities; otherwise it replaces the results of the replayed
+// calls (those where selects in cache_prompts p) and of their families,
+// and the rest stays as the last replay wrote it. Either way it copies the
+// new predictions into api_calls.
+func writeCacheResults(ctx context.Context, db *sql.DB, scratch, where string, preds []predictionRow, opps []opportunityRow) error {
 	predFile, err := writeTemp(scratch, ".cache_predictions-*.parquet", preds)
 	if err != nil {
 		return err
@@ -356,13 +495,29 @@ func loadCacheResults(ctx context.Context, db *sql.DB, scratch string, preds []p
 		return err
 	}
 	defer tx.Rollback()
-	for _, q := range []string{
+	const ordered = ` ORDER BY saving_usd_per_day DESC NULLS LAST, family`
+	copyToCalls := `UPDATE api_calls SET estimated_cached_tokens = p.estimated_cached_tokens, estimated_cache_hit_rate = round(p.estimated_cache_hit_rate, 6)
+		FROM read_parquet(` + quote(predFile) + `) p WHERE api_calls.request_id = p.request_id`
+	steps := []string{
 		`CREATE OR REPLACE TABLE cache_predictions AS SELECT * FROM read_parquet(` + quote(predFile) + `)`,
-		`CREATE OR REPLACE TABLE cache_opportunities AS SELECT * FROM read_parquet(` + quote(oppFile) + `) ORDER BY saving_usd_per_day DESC NULLS LAST, family`,
-		`UPDATE api_calls SET estimated_cached_tokens = p.estimated_cached_tokens, estimated_cache_hit_rate = round(p.estimated_cache_hit_rate, 6)
-			FROM cache_predictions p WHERE api_calls.request_id = p.request_id`,
+		`CREATE OR REPLACE TABLE cache_opportunities AS SELECT * FROM read_parquet(` + quote(oppFile) + `)` + ordered,
+		copyToCalls,
 		cacheViewsDDL,
-	} {
+	}
+	if where != "" {
+		replayed := `(SELECT request_id FROM cache_prompts p WHERE ` + where + `)`
+		steps = []string{
+			// A family lives in one scope: the replayed scopes' families
+			// are replaced whole (new ones are in the file; none vanish).
+			`DELETE FROM cache_opportunities WHERE family IN (SELECT family FROM cache_predictions WHERE request_id IN ` + replayed + `)`,
+			`DELETE FROM cache_predictions WHERE request_id IN ` + replayed,
+			`INSERT INTO cache_predictions SELECT * FROM read_parquet(` + quote(predFile) + `)`,
+			`INSERT INTO cache_opportunities SELECT * FROM read_parquet(` + quote(oppFile) + `)`,
+			`CREATE OR REPLACE TABLE cache_opportunities AS SELECT * FROM cache_opportunities` + ordered,
+			copyToCalls,
+		}
+	}
+	for _, q := range steps {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("cache results: %w", err)
 		}
@@ -373,7 +528,7 @@ func loadCacheResults(ctx context.Context, db *sql.DB, scratch string, preds []p
 // clearCacheResults empties what the cache model wrote, for a run with
 // the model off.
 func clearCacheResults(ctx context.Context, db *sql.DB, scratch string) error {
-	if err := loadCacheResults(ctx, db, scratch, nil, nil); err != nil {
+	if err := writeCacheResults(ctx, db, scratch, "", nil, nil); err != nil {
 		return err
 	}
 	_, err := db.ExecContext(ctx, `UPDATE api_calls SET estimated_cached_tokens = NULL, estimated_cache_hit_rate = NULL

@@ -83,6 +83,9 @@ type Summary struct {
 	UnknownModels map[string]int64 // model → calls in the database that have tokens but no price
 	PriceVersion  string
 	PriceNotes    []string
+	// CacheReplayed is how many calls the prompt-cache model replayed: all
+	// of them on a full run, those of the scopes new calls touch otherwise.
+	CacheReplayed int
 }
 
 // Run analyses the segments under opts.Inputs into the database and the
@@ -154,6 +157,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	// parsed: the load is mostly one DuckDB thread, the parse keeps every
 	// core busy. Loads stay in segment order, one at a time.
 	var inFlight *loading
+	var runSegments []string           // the names of the segments loaded in this run
 	defer func() { inFlight.wait() }() // on an early return
 	loaded := func() error {
 		sl, err := inFlight.wait()
@@ -162,6 +166,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 			return err
 		}
 		sum.Segments++
+		runSegments = append(runSegments, sl.segment)
 		sum.Records += sl.records
 		sum.Rows += sl.rows
 		sum.Bytes += sl.size
@@ -220,7 +225,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		if opts.NoCacheModel {
 			err = clearCacheResults(ctx, db, filepath.Dir(opts.DB))
 		} else {
-			err = replayCache(ctx, db, opts.CacheRules, opts.Prices, filepath.Dir(opts.DB))
+			sum.CacheReplayed, err = replayCache(ctx, db, opts.CacheRules, opts.Prices, filepath.Dir(opts.DB), runSegments, opts.Full || cacheSwitched)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("prompt-cache model: %w", err)

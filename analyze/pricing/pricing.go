@@ -7,7 +7,10 @@ package pricing
 import (
 	_ "embed"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -91,6 +94,20 @@ func (t *Table) WithOverrides(overrides map[string]Price) *Table {
 		c.overrides[strings.ToLower(k)] = v
 	}
 	return &c
+}
+
+// Digest identifies the prices t charges: the embedded table's version
+// (the archive comes with it) and every override.
+func (t *Table) Digest() string {
+	if t == nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(t.Version)
+	for _, name := range slices.Sorted(maps.Keys(t.overrides)) {
+		fmt.Fprintf(&b, ";%s=%+v", name, t.overrides[name])
+	}
+	return b.String()
 }
 
 // dateSuffix matches the dated-snapshot suffixes providers append to a

@@ -14,9 +14,13 @@
 package promptcache
 
 import (
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -244,4 +248,22 @@ func (t *Table) Lookup(provider, model string) (Rules, bool) {
 		t.modelOverrides[best].applyTo(&r)
 	}
 	return r, true
+}
+
+// Digest identifies the rules t applies, overrides included, for telling
+// whether two analysis runs replayed with the same ones.
+func (t *Table) Digest() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s;", t.Version)
+	for _, name := range slices.Sorted(maps.Keys(t.providers)) {
+		fmt.Fprintf(&b, "p:%s=%+v;", name, t.providers[name])
+	}
+	for _, m := range t.models {
+		fmt.Fprintf(&b, "m:%s/%s;", m.provider, m.match)
+	}
+	for _, name := range slices.Sorted(maps.Keys(t.modelOverrides)) {
+		fmt.Fprintf(&b, "o:%s=%+v;", name, t.modelOverrides[name])
+	}
+	sum := sha256.Sum256([]byte(b.String()))
+	return hex.EncodeToString(sum[:8])
 }

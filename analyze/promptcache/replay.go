@@ -56,6 +56,28 @@ func (p Prediction) HitRate() float64 {
 // analysis replays everything persisted so far (analyze keeps each call's
 // Fingerprint), so a segment that arrives late still lands in time order.
 func Replay(t *Table, calls []Call) []Prediction {
+	return ReplayWith(t, calls, ParamsOf(t, calls))
+}
+
+// Params are what a replay learns from the whole dataset, per provider and
+// model (keyed provider + "\x00" + model): the step cached counts come in
+// (learnedSteps) and the median ratio of the API's prompt counts to ours
+// (medianScales, for calls without usage). Everything else a prediction
+// depends on is in its own scope, so with the same Params a replay of some
+// scopes gives exactly what a replay of all of them gives for those scopes
+// — what lets analyze replay only the scopes new calls touch.
+type Params struct {
+	Steps  map[string]int
+	Scales map[string]float64
+}
+
+// ParamsOf learns the Params of calls.
+func ParamsOf(t *Table, calls []Call) Params {
+	return Params{Steps: learnedSteps(t, calls), Scales: medianScales(calls)}
+}
+
+// ReplayWith replays calls with the given Params (see Replay).
+func ReplayWith(t *Table, calls []Call, params Params) []Prediction {
 	order := make([]int, len(calls))
 	for i := range order {
 		order[i] = i
@@ -70,8 +92,7 @@ func Replay(t *Table, calls []Call) []Prediction {
 		}
 		return x.ID < y.ID
 	})
-	scales := medianScales(calls)
-	steps := learnedSteps(t, calls)
+	scales, steps := params.Scales, params.Steps
 	out := make([]Prediction, len(calls))
 	var c *cache
 	for k, i := range order {
@@ -145,8 +166,7 @@ func learnedSteps(t *Table, calls []Call) map[string]int {
 		k := c.Provider + "\x00" + c.Model
 		g, ok := out[k]
 		if !ok {
-			r, _ := t.Lookup(c.Provider, c.Model)
-			g = max(r.Step, 1)
+			g = LearnStep(t, c.Provider, c.Model, nil)
 		}
 		if c.ActualCached > 0 {
 			g = gcd(g, int(c.ActualCached))
@@ -154,6 +174,20 @@ func learnedSteps(t *Table, calls []Call) map[string]int {
 		out[k] = g
 	}
 	return out
+}
+
+// LearnStep is the step learnedSteps gives a model whose calls reported
+// the positive cached counts in cached (their order and repeats do not
+// matter: a greatest common divisor).
+func LearnStep(t *Table, provider, model string, cached []int64) int {
+	r, _ := t.Lookup(provider, model)
+	g := max(r.Step, 1)
+	for _, n := range cached {
+		if n > 0 {
+			g = gcd(g, int(n))
+		}
+	}
+	return g
 }
 
 func gcd(a, b int) int {

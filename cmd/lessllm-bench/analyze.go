@@ -100,7 +100,7 @@ func analyzeBench(bin string, sizes []int, chunks, rounds int) string {
 // segments under dir and returns their paths, bytes on disk and bytes of
 // NDJSON.
 func writeBenchSegments(dir string, n, chunks int) (files []string, disk, ndjson int64) {
-	writeSegments(dir, "bench", 0, n, chunks)
+	writeSegments(dir, "bench", 0, n, chunks, 0)
 	segs, err := format.ListSegments([]string{dir}, false)
 	if err != nil {
 		log.Fatal(err)
@@ -146,7 +146,7 @@ func duckQuery(q string) error {
 // then writes a new segment of add calls, later than everything before,
 // and times the run that analyses it. The last round runs with
 // --cpu-profile, and the profile's top entries are printed with the table.
-func freshBench(bin string, base, add, chunks, rounds int) string {
+func freshBench(bin string, base, add, chunks, rounds, keys int) string {
 	dir, err := os.MkdirTemp("", "lessllm-bench-fresh")
 	if err != nil {
 		log.Fatal(err)
@@ -159,14 +159,14 @@ func freshBench(bin string, base, add, chunks, rounds int) string {
 	captures := filepath.Join(dir, "captures")
 	db := filepath.Join(dir, "lessllm.duckdb")
 	t0 := time.Now()
-	writeSegments(captures, "base", 0, base, chunks)
+	writeSegments(captures, "base", 0, base, chunks, keys)
 	log.Printf("fresh: %d base exchanges written in %v", base, time.Since(t0))
 	baseT := timeAnalyze(bin, captures, db)
 	log.Printf("fresh: base analysis %v", baseT)
 	var runs []time.Duration
 	profile := filepath.Join(dir, "fresh.pprof")
 	for round := range rounds {
-		writeSegments(captures, fmt.Sprintf("new%d", round), base+round*add, add, chunks)
+		writeSegments(captures, fmt.Sprintf("new%d", round), base+round*add, add, chunks, keys)
 		args := []string{"analyze", captures, "--db", db, "--no-progress"}
 		if round == rounds-1 {
 			args = append(args, "--cpu-profile", profile)
@@ -183,7 +183,11 @@ func freshBench(bin string, base, add, chunks, rounds int) string {
 		top = []byte(fmt.Sprintf("(go tool pprof: %v)", err))
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "A database of %d streamed calls (%d chunks each, one segment after another); each round writes a new segment of %d later calls and times `lessllm analyze DIR --db SAME` (the binary, process start included). Median of %d rounds.\n\n", base, chunks, add, rounds)
+	scopes := "each call with its own API key, so each its own cache scope"
+	if keys > 0 {
+		scopes = fmt.Sprintf("the calls spread over %d API key(s), so over as many cache scopes", keys)
+	}
+	fmt.Fprintf(&b, "A database of %d streamed calls (%d chunks each, %s); each round writes a new segment of %d later calls and times `lessllm analyze DIR --db SAME` (the binary, process start included). Median of %d rounds.\n\n", base, chunks, scopes, add, rounds)
 	b.WriteString("| run | time |\n|---|---:|\n")
 	fmt.Fprintf(&b, "| the %d calls into a new database (for scale) | %.1f s |\n", base, baseT.Seconds())
 	fmt.Fprintf(&b, "| %d new calls into the database of %d | %.2f s |\n", add, base, median(runs).Seconds())
@@ -192,8 +196,10 @@ func freshBench(bin string, base, add, chunks, rounds int) string {
 }
 
 // writeSegments writes n exchanges, the first at second `from` of the
-// dataset, into sealed 16 MB segments of node name under dir.
-func writeSegments(dir, node string, from, n, chunks int) {
+// dataset, into sealed 16 MB segments of node name under dir; keys > 0
+// spreads them over that many API keys (else each has its own, as
+// formattest makes them).
+func writeSegments(dir, node string, from, n, chunks, keys int) {
 	w, err := format.NewWriter(format.WriterOptions{Dir: dir, Node: node, FlushInterval: time.Hour, MaxSegmentBytes: 16 << 20})
 	if err != nil {
 		log.Fatal(err)
@@ -201,7 +207,11 @@ func writeSegments(dir, node string, from, n, chunks int) {
 	r := rand.New(rand.NewPCG(uint64(from)+1, 2))
 	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	for i := range n {
-		if err := w.Append(formattest.StreamedChat(r, start.Add(time.Duration(from+i)*time.Second), chunks)); err != nil {
+		ex := formattest.StreamedChat(r, start.Add(time.Duration(from+i)*time.Second), chunks)
+		if keys > 0 {
+			ex.Request.Headers["Authorization"] = []string{format.RedactValue(fmt.Sprintf("Bearer sk-bench-%d", (from+i)%keys))}
+		}
+		if err := w.Append(ex); err != nil {
 			log.Fatal(err)
 		}
 	}

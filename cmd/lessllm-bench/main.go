@@ -50,6 +50,7 @@ func main() {
 		exchanges  = flag.String("analyze-exchanges", "3000,15000", "comma-separated dataset sizes (streamed exchanges) of the analyzer benchmark")
 		freshBase  = flag.Int("fresh-base", 1_000_000, "calls already in the database of the fresh-analysis benchmark")
 		freshAdd   = flag.Int("fresh-add", 100, "new calls each fresh-analysis round analyses")
+		freshKeys  = flag.String("fresh-keys", "0,1", "comma-separated API key counts of the fresh-analysis datasets (0: a key per call)")
 		memStreams = flag.Int("memory-streams", 1000, "concurrent slow streams in the memory test")
 		memTime    = flag.Duration("memory-stream-time", 30*time.Second, "how long each slow stream lasts")
 		cmdline    = strings.Join(os.Args, " ")
@@ -87,7 +88,15 @@ func main() {
 		emit("analyze", analyzeBench(*bin, sizes, 300, *rounds))
 	}
 	if want("fresh") {
-		emit("fresh", freshBench(*bin, *freshBase, *freshAdd, 20, *rounds))
+		var text []string
+		for _, f := range strings.Split(*freshKeys, ",") {
+			keys, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || keys < 0 {
+				log.Fatalf("-fresh-keys: %q is not a count", f)
+			}
+			text = append(text, freshBench(*bin, *freshBase, *freshAdd, 20, *rounds, keys))
+		}
+		emit("fresh", strings.Join(text, "\n"))
 	}
 	if want("proxy") || want("capture") {
 		fast := b.startSimulator("--ttft", "0", "--tpot", "0", "--output-tokens", "20", "--no-cache")
