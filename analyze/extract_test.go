@@ -69,6 +69,22 @@ data: {"type":"message_stop"}
 
 `
 
+// deepseekStream is a DeepSeek chat stream shaped as its API documents it
+// (api-docs.deepseek.com: OpenAI's chunk format; the usage chunk carries the
+// prompt split into prompt_cache_hit_tokens and prompt_cache_miss_tokens,
+// here without prompt_tokens_details, as some of its answers come).
+const deepseekStream = `data: {"id":"b1f2","object":"chat.completion.chunk","created":1764000000,"model":"deepseek-chat","system_fingerprint":"fp_ffc7281d48_prod0820_fp8_kvcache","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}
+
+data: {"id":"b1f2","object":"chat.completion.chunk","created":1764000000,"model":"deepseek-chat","system_fingerprint":"fp_ffc7281d48_prod0820_fp8_kvcache","choices":[{"index":0,"delta":{"content":"Hello"},"logprobs":null,"finish_reason":null}]}
+
+data: {"id":"b1f2","object":"chat.completion.chunk","created":1764000000,"model":"deepseek-chat","system_fingerprint":"fp_ffc7281d48_prod0820_fp8_kvcache","choices":[{"index":0,"delta":{"content":"!"},"logprobs":null,"finish_reason":null}]}
+
+data: {"id":"b1f2","object":"chat.completion.chunk","created":1764000000,"model":"deepseek-chat","system_fingerprint":"fp_ffc7281d48_prod0820_fp8_kvcache","choices":[{"index":0,"delta":{"content":""},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":1100,"completion_tokens":2,"total_tokens":1102,"prompt_cache_hit_tokens":1024,"prompt_cache_miss_tokens":76}}
+
+data: [DONE]
+
+`
+
 func TestExtractStreams(t *testing.T) {
 	x := &extractor{prices: pricing.Default()}
 	for _, c := range []struct {
@@ -82,6 +98,7 @@ func TestExtractStreams(t *testing.T) {
 		// (after message_start, content_block_start and a ping) is the first content.
 		{"anthropic thinking", "/v1/messages", fixture(t, "llm-anthropic__test_stream_events_thinking.sse"), 46, 0, 0, 0, 130, 0, "end_turn", "alice", "claude-haiku-4-5-20251001"},
 		{"responses usage on the terminal event", "/v1/responses", fixture(t, "simonw-llm__test_responses_basic_streaming.sse"), 11, 5, 0, 0, 0, 0, "completed", "alice", ""},
+		{"deepseek cache fields", "/v1/chat/completions", deepseekStream, 1100, 2, 1024, 0, 110, 10, "stop", "alice", "deepseek-chat"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			call := x.call(sseExchange(t, c.path, c.sse), "seg")

@@ -180,6 +180,28 @@ func TestAnthropicUsageConventions(t *testing.T) {
 	}
 }
 
+// TestOpenAICompatibleUsage: the OpenAI-compatible APIs that report their
+// prompt cache in fields of their own are read by the field.
+func TestOpenAICompatibleUsage(t *testing.T) {
+	for _, c := range []struct {
+		name, body           string
+		prompt, cached, reas int64
+	}{
+		// A deepseek-reasoner answer recorded by opensolon/solon
+		// (solon-ai features/ai/DeepSeek.md): both spellings, no hit.
+		{"deepseek, both spellings", `{"usage":{"prompt_tokens":6,"completion_tokens":92,"total_tokens":98,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":81},"prompt_cache_hit_tokens":0,"prompt_cache_miss_tokens":6}}`, 6, 0, 81},
+		// DeepSeek's documented fields alone (api-docs.deepseek.com/guides/kv_cache).
+		{"deepseek, its own fields only", `{"usage":{"prompt_tokens":1100,"completion_tokens":20,"total_tokens":1120,"prompt_cache_hit_tokens":1024,"prompt_cache_miss_tokens":76}}`, 1100, 1024, 0},
+		{"deepseek, no prompt_tokens", `{"usage":{"completion_tokens":20,"prompt_cache_hit_tokens":1024,"prompt_cache_miss_tokens":76}}`, 1100, 1024, 0},
+		{"openai", `{"usage":{"prompt_tokens":5000,"completion_tokens":10,"prompt_tokens_details":{"cached_tokens":4012}}}`, 5000, 4012, 0},
+	} {
+		u, ok := UsageOf(KindOpenAIChat, []byte(c.body))
+		if !ok || u.Prompt != c.prompt || u.CachedRead != c.cached || u.Reasoning != c.reas || u.Uncached() != c.prompt-c.cached {
+			t.Errorf("%s: %+v", c.name, u)
+		}
+	}
+}
+
 // FuzzReadStream: any bytes, in any dialect, never panic, and whatever
 // response is reassembled is valid JSON.
 func FuzzReadStream(f *testing.F) {

@@ -34,12 +34,25 @@ type openAIChatUsage struct {
 	CompletionTokensDetails *struct {
 		ReasoningTokens int64 `json:"reasoning_tokens"`
 	} `json:"completion_tokens_details"`
+	// DeepSeek's own split of prompt_tokens: read from its disk cache, and
+	// the rest (api-docs.deepseek.com/guides/kv_cache). Some of its answers
+	// carry prompt_tokens_details.cached_tokens as well, some only these.
+	PromptCacheHitTokens  *int64 `json:"prompt_cache_hit_tokens"`
+	PromptCacheMissTokens *int64 `json:"prompt_cache_miss_tokens"`
 }
 
 func (u *openAIChatUsage) normalize() Usage {
 	n := Usage{Prompt: u.PromptTokens, Completion: u.CompletionTokens, Total: u.TotalTokens}
 	if d := u.PromptTokensDetails; d != nil {
 		n.CachedRead, n.CacheWrite = d.CachedTokens, d.CacheWriteTokens
+	}
+	// The OpenAI-compatible APIs that report the cache in their own fields
+	// are recognised by the field; the provider's own count is what it bills.
+	if hit := u.PromptCacheHitTokens; hit != nil {
+		n.CachedRead = *hit
+		if n.Prompt == 0 && u.PromptCacheMissTokens != nil {
+			n.Prompt = *hit + *u.PromptCacheMissTokens
+		}
 	}
 	if d := u.CompletionTokensDetails; d != nil {
 		n.Reasoning = d.ReasoningTokens
