@@ -253,18 +253,17 @@ type opportunityRow struct {
 	ExampleRequestID     string   `parquet:"example_request_id"`
 }
 
-// replayCache runs the cache model and writes its results. A prediction
-// depends only on the calls of its own scope and on the Params learned from
-// the whole database (promptcache.Params), so after a run that added
-// segments only the scopes those segments touch are replayed — and the
-// scopes of every model whose Params moved — with the Params of the whole
-// database: exactly what a replay of everything gives, for a fraction of
-// the work (BENCHMARKS.md 5b); it returns how many calls it replayed.
-// Everything is replayed when asked (full),
-// when the rules or prices differ from the last replay's, on the first
-// replay of a database, and when calls have left the database (a segment
-// replaced by a shorter copy).
-func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, prices *pricing.Table, scratch string, segments []string, full bool) (replayed int, err error) {
+// replayCache runs the cache model, writes its results and returns how
+// many calls it replayed. A prediction depends only on the calls of its own
+// scope and on the Params learned from the whole database
+// (promptcache.Params), so after a run that added segments only the scopes
+// those segments touch are replayed — and every scope of a model whose
+// Params moved — with the Params of the whole database: exactly what a
+// replay of everything gives, for a fraction of the work (BENCHMARKS.md
+// 5b). Everything is replayed when asked (full), when the rules or prices
+// differ from the last replay's, on the first replay of a database, and
+// when calls have left the database (a segment replaced by a shorter copy).
+func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, prices *pricing.Table, scratch string, segments []string, full bool) (int, error) {
 	params, err := cacheParams(ctx, db, rules)
 	if err != nil {
 		return 0, err
@@ -315,16 +314,18 @@ func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, pric
 	preds := promptcache.ReplayWith(rules, calls, params)
 
 	// One lookup per model, not per call (a million of them cost a second).
-	priceOf := map[string]pricing.Match{}
+	type priced struct {
+		pricing.Match
+		ok bool
+	}
+	priceOf := map[string]priced{}
 	lookup := func(model string) (pricing.Match, bool) {
-		m, ok := priceOf[model]
-		if !ok {
-			if m, ok = prices.Lookup(model); !ok {
-				m.Key = "\x00" // remembered as unknown
-			}
-			priceOf[model] = m
+		p, seen := priceOf[model]
+		if !seen {
+			p.Match, p.ok = prices.Lookup(model)
+			priceOf[model] = p
 		}
-		return m, m.Key != "\x00"
+		return p.Match, p.ok
 	}
 	out := make([]predictionRow, 0, len(calls))
 	for i, p := range preds {
