@@ -194,6 +194,10 @@ func TestOpenAICompatibleUsage(t *testing.T) {
 		{"deepseek, its own fields only", `{"usage":{"prompt_tokens":1100,"completion_tokens":20,"total_tokens":1120,"prompt_cache_hit_tokens":1024,"prompt_cache_miss_tokens":76}}`, 1100, 1024, 0},
 		{"deepseek, no prompt_tokens", `{"usage":{"completion_tokens":20,"prompt_cache_hit_tokens":1024,"prompt_cache_miss_tokens":76}}`, 1100, 1024, 0},
 		{"openai", `{"usage":{"prompt_tokens":5000,"completion_tokens":10,"prompt_tokens_details":{"cached_tokens":4012}}}`, 5000, 4012, 0},
+		// Moonshot: explicit caching at the top level, automatic caching in
+		// prompt_tokens_details (as openclaw's usage reader, commit 4637b90, found).
+		{"moonshot explicit cache", `{"usage":{"prompt_tokens":3000,"completion_tokens":12,"total_tokens":3012,"cached_tokens":2900}}`, 3000, 2900, 0},
+		{"kimi automatic cache", `{"usage":{"prompt_tokens":3000,"completion_tokens":12,"total_tokens":3012,"prompt_tokens_details":{"cached_tokens":2048}}}`, 3000, 2048, 0},
 	} {
 		u, ok := UsageOf(KindOpenAIChat, []byte(c.body))
 		if !ok || u.Prompt != c.prompt || u.CachedRead != c.cached || u.Reasoning != c.reas || u.Uncached() != c.prompt-c.cached {

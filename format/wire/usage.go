@@ -39,6 +39,10 @@ type openAIChatUsage struct {
 	// carry prompt_tokens_details.cached_tokens as well, some only these.
 	PromptCacheHitTokens  *int64 `json:"prompt_cache_hit_tokens"`
 	PromptCacheMissTokens *int64 `json:"prompt_cache_miss_tokens"`
+	// Moonshot's explicit context caching (moonshot-v1 with a cache id)
+	// reports the tokens it read at the top level; its automatic caching
+	// (Kimi K2) uses prompt_tokens_details like OpenAI's.
+	CachedTokens *int64 `json:"cached_tokens"`
 }
 
 func (u *openAIChatUsage) normalize() Usage {
@@ -48,6 +52,9 @@ func (u *openAIChatUsage) normalize() Usage {
 	}
 	// The OpenAI-compatible APIs that report the cache in their own fields
 	// are recognised by the field; the provider's own count is what it bills.
+	if c := u.CachedTokens; c != nil && u.PromptTokensDetails == nil {
+		n.CachedRead = *c
+	}
 	if hit := u.PromptCacheHitTokens; hit != nil {
 		n.CachedRead = *hit
 		if n.Prompt == 0 && u.PromptCacheMissTokens != nil {
