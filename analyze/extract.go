@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"mime"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,7 +51,7 @@ func (x *extractor) call(ex *format.Exchange, segment string) Call {
 	problems := decodeContent(ex)
 	// The client's API, by the rule capture routed it with; a path outside
 	// /v1/ (refused by capture) reads as OpenAI's.
-	c.Dialect = string(wire.DialectOf(ex.Request.Path, headerValue(ex.Request.Headers, "Anthropic-Version")))
+	c.Dialect = string(wire.DialectOf(ex.Request.Path, http.Header(ex.Request.Headers)))
 	if c.Dialect == "" {
 		c.Dialect = string(wire.OpenAI)
 	}

@@ -14,7 +14,7 @@ import (
 
 // dialectOf is the API a client speaks, by its request (ARCHITECTURE.md §4).
 func dialectOf(r *http.Request) wire.Dialect {
-	return wire.DialectOf(r.URL.Path, r.Header.Get("Anthropic-Version"))
+	return wire.DialectOf(r.URL.Path, r.Header)
 }
 
 // route is the routing decision for one request.

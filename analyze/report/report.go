@@ -114,31 +114,25 @@ func loadColours(ctx context.Context, db *sql.DB) (*colours, error) {
 // palette wrap) takes the next free one.
 func (c *colours) paint(series []Series) []Series {
 	place := func(name string) int {
-		for i, f := range fixedSeries {
-			if f.name == name {
-				if name == "other" {
-					return 1 << 30
-				}
-				return i
-			}
+		if name == "other" {
+			return math.MaxInt
+		}
+		if i, fixed := fixedIndex(name); fixed {
+			return i
 		}
 		if r, ok := c.rank[name]; ok {
 			return len(fixedSeries) + r
 		}
-		return 1<<30 - 1
+		return math.MaxInt - 1 // known to neither: after the models
 	}
 	sort.SliceStable(series, func(i, j int) bool { return place(series[i].Name) < place(series[j].Name) })
 	used := map[string]bool{}
 	for i := range series {
-		name := series[i].Name
-		colour := ""
-		for _, f := range fixedSeries {
-			if f.name == name {
-				colour = f.colour
-			}
-		}
-		if colour == "" {
-			r, ok := c.rank[name]
+		var colour string
+		if f, fixed := fixedIndex(series[i].Name); fixed {
+			colour = fixedSeries[f].colour
+		} else {
+			r, ok := c.rank[series[i].Name]
 			if !ok {
 				r = len(c.rank) + i
 			}
@@ -150,6 +144,16 @@ func (c *colours) paint(series []Series) []Series {
 		series[i].Color, used[colour] = colour, true
 	}
 	return series
+}
+
+// fixedIndex is the position of name in fixedSeries.
+func fixedIndex(name string) (int, bool) {
+	for i, f := range fixedSeries {
+		if f.name == name {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 func (q *querier) rows(sqlText string, scan func(*sql.Rows) error) error {

@@ -27,15 +27,8 @@ import (
 // segments gives the fixed cost of one run (process start, creating the
 // database, the whole-database passes, the final checkpoint).
 func analyzeBench(bin string, sizes []int, chunks, rounds int) string {
-	dir, err := os.MkdirTemp("", "lessllm-bench-analyze")
-	if err != nil {
-		log.Fatal(err)
-	}
-	if os.Getenv("LESSLLM_BENCH_KEEP") == "" {
-		defer os.RemoveAll(dir)
-	} else {
-		log.Printf("keeping %s (LESSLLM_BENCH_KEEP)", dir)
-	}
+	dir, cleanup := workDir("analyze")
+	defer cleanup()
 	var b strings.Builder
 	fmt.Fprintf(&b, "Streamed chat exchanges of %d chunks in 16 MB segments. Median of %d rounds; every analysis starts from a new database (`lessllm analyze DIR --db NEW`, the binary, process start included).\n\n", chunks, rounds)
 	b.WriteString("| dataset | reader | time | exchanges/s | NDJSON MB/s |\n|---|---|---:|---:|---:|\n")
@@ -96,6 +89,21 @@ func analyzeBench(bin string, sizes []int, chunks, rounds int) string {
 	return b.String()
 }
 
+// workDir makes a temporary directory for a benchmark section and returns
+// the function that removes it — or keeps it, logging where, when
+// LESSLLM_BENCH_KEEP is set (to look at the data or a profile afterwards).
+func workDir(section string) (string, func()) {
+	dir, err := os.MkdirTemp("", "lessllm-bench-"+section)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if os.Getenv("LESSLLM_BENCH_KEEP") != "" {
+		log.Printf("keeping %s (LESSLLM_BENCH_KEEP)", dir)
+		return dir, func() {}
+	}
+	return dir, func() { os.RemoveAll(dir) }
+}
+
 // writeBenchSegments writes n streamed exchanges into sealed 16 MB
 // segments under dir and returns their paths, bytes on disk and bytes of
 // NDJSON.
@@ -147,15 +155,8 @@ func duckQuery(q string) error {
 // and times the run that analyses it. The last round runs with
 // --cpu-profile, and the profile's top entries are printed with the table.
 func freshBench(bin string, base, add, chunks, rounds, keys int) string {
-	dir, err := os.MkdirTemp("", "lessllm-bench-fresh")
-	if err != nil {
-		log.Fatal(err)
-	}
-	if os.Getenv("LESSLLM_BENCH_KEEP") == "" {
-		defer os.RemoveAll(dir)
-	} else {
-		log.Printf("keeping %s (LESSLLM_BENCH_KEEP)", dir)
-	}
+	dir, cleanup := workDir("fresh")
+	defer cleanup()
 	captures := filepath.Join(dir, "captures")
 	db := filepath.Join(dir, "lessllm.duckdb")
 	t0 := time.Now()

@@ -1,6 +1,9 @@
 package wire
 
-import "strings"
+import (
+	"net/http"
+	"strings"
+)
 
 // Dialect is an LLM API's family of wire formats: how its requests,
 // answers, streams, usage and errors are spelled. It is lessllm's one word
@@ -16,14 +19,14 @@ const (
 
 // DialectOf returns the API a client speaks, by its request path, or ""
 // for a path outside /v1/. /v1/messages* is Anthropic's; so is /v1/models*
-// when the client sends an anthropic-version header (anthropicVersion, its
-// value; both APIs have that path); every other /v1/ path is OpenAI's (and
-// the OpenAI-compatible APIs').
-func DialectOf(path, anthropicVersion string) Dialect {
+// when the client sends an anthropic-version header (both APIs have that
+// path; h is read only then: capture calls this on every request); every
+// other /v1/ path is OpenAI's (and the OpenAI-compatible APIs').
+func DialectOf(path string, h http.Header) Dialect {
 	switch {
 	case path == "/v1/messages" || strings.HasPrefix(path, "/v1/messages/"):
 		return Anthropic
-	case (path == "/v1/models" || strings.HasPrefix(path, "/v1/models/")) && anthropicVersion != "":
+	case (path == "/v1/models" || strings.HasPrefix(path, "/v1/models/")) && h.Get("Anthropic-Version") != "":
 		return Anthropic
 	case strings.HasPrefix(path, "/v1/"):
 		return OpenAI

@@ -289,7 +289,7 @@ func writeError(w http.ResponseWriter, dialect wire.Dialect, status int, typ, ms
 
 // fault injects the X-Sim-Fault failures that happen before any response.
 func (s *Simulator) fault(w http.ResponseWriter, r *http.Request) bool {
-	dialect := wire.DialectOf(r.URL.Path, r.Header.Get("Anthropic-Version"))
+	dialect := wire.DialectOf(r.URL.Path, r.Header)
 	switch r.Header.Get("X-Sim-Fault") {
 	case "429":
 		w.Header().Set("Retry-After", "2")
