@@ -8,16 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// Budget is a spending limit on one model, provider, user or API key
-// fingerprint — or on everything when none is named — per UTC day, week
-// (from Monday) or calendar month.
-type Budget struct {
-	Model, Provider, User, Key string
-	Period                     string // daily | weekly | monthly
-	USD                        float64
-}
+	"github.com/lessllm/lessllm/analyze/budget"
+)
 
 // Budget states.
 const (
@@ -28,28 +21,11 @@ const (
 
 // BudgetStatus is a budget's spend in its current period.
 type BudgetStatus struct {
-	Budget
+	budget.Budget
 	Scope                  string // "model=gpt-4o-mini", "everything"
 	PeriodStart, PeriodEnd time.Time
 	SpentUSD, ProjectedUSD float64
 	State, Reason          string
-}
-
-// periodBounds is the UTC period containing now.
-func periodBounds(period string, now time.Time) (time.Time, time.Time, error) {
-	now = now.UTC()
-	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	switch period {
-	case "daily":
-		return day, day.AddDate(0, 0, 1), nil
-	case "weekly":
-		start := day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7)) // Monday
-		return start, start.AddDate(0, 0, 7), nil
-	case "monthly":
-		start := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
-		return start, start.AddDate(0, 1, 0), nil
-	}
-	return time.Time{}, time.Time{}, fmt.Errorf("budget period %q: want daily, weekly or monthly", period)
 }
 
 // CheckBudgets computes each budget's spend so far in its current period
@@ -57,12 +33,12 @@ func periodBounds(period string, now time.Time) (time.Time, time.Time, error) {
 // end at the rate of the last full period length before now — so a daily
 // budget checked at 00:30 is projected from the last 24 hours, not from
 // half an hour.
-func CheckBudgets(ctx context.Context, db *sql.DB, budgets []Budget, now time.Time) ([]BudgetStatus, error) {
+func CheckBudgets(ctx context.Context, db *sql.DB, budgets []budget.Budget, now time.Time) ([]BudgetStatus, error) {
 	out := make([]BudgetStatus, 0, len(budgets))
 	for _, b := range budgets {
-		start, end, err := periodBounds(b.Period, now)
+		start, end, err := budget.Bounds(b.Period, now)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("budget: %w", err)
 		}
 		var conds, scope []string
 		var args []any

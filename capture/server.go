@@ -25,6 +25,7 @@ import (
 	"github.com/lessllm/lessllm/capture/config"
 	"github.com/lessllm/lessllm/capture/egress"
 	"github.com/lessllm/lessllm/format"
+	"github.com/lessllm/lessllm/format/configfile"
 	"github.com/lessllm/lessllm/format/wire"
 )
 
@@ -509,7 +510,7 @@ func (x *exchange) readBody() ([]byte, error) {
 	return buf.Bytes(), err
 }
 
-func capBytes(b []byte, limit config.ByteSize) []byte {
+func capBytes(b []byte, limit configfile.ByteSize) []byte {
 	if int64(len(b)) > int64(limit) {
 		return b[:limit]
 	}

@@ -18,6 +18,7 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -57,13 +58,14 @@ type Rules struct {
 }
 
 // Override changes some Rules of a model or provider; unset fields keep
-// the table's value. It is the shape of lessllm.yaml's cache: entries.
+// the table's value. It is the shape of lessllm.yaml's cache: entries
+// (Config).
 type Override struct {
-	Mode        string
-	MinTokens   int
-	Step        int
-	TTL         time.Duration
-	ExtendedTTL time.Duration
+	Mode        string        `yaml:"mode"`         // prefix | breakpoints
+	MinTokens   int           `yaml:"min_tokens"`   // shortest cacheable prompt or prefix
+	Step        int           `yaml:"step"`         // granularity of cached counts (prefix mode)
+	TTL         time.Duration `yaml:"ttl"`          // idle lifetime of an entry
+	ExtendedTTL time.Duration `yaml:"extended_ttl"` // prompt_cache_retention 24h / cache_control ttl 1h
 }
 
 // Table holds the rules of every provider and model.
@@ -168,19 +170,16 @@ func (t *Table) WithOverrides(providers, models map[string]Override) (*Table, er
 	}
 	out.modelOverrides = map[string]Override{}
 	for name, o := range providers {
-		r, known := out.providers[name]
-		if !known {
-			// An OpenAI-compatible server: prefix caching (vLLM, SGLang and
-			// similar reuse any cached prefix) unless the mode says otherwise.
-			r = Rules{Mode: ModePrefix, Step: 1}
-		}
-		o.applyTo(&r)
-		if err := r.validate(); err != nil {
+		r, err := t.overridden(name, o)
+		if err != nil {
 			return nil, fmt.Errorf("cache.providers.%s: %w", name, err)
 		}
 		out.providers[name] = r
 	}
 	for m, o := range models {
+		if err := o.check(); err != nil {
+			return nil, fmt.Errorf("cache.models.%s: %w", m, err)
+		}
 		out.modelOverrides[strings.ToLower(m)] = o
 	}
 	out.Version = t.Version
@@ -188,6 +187,40 @@ func (t *Table) WithOverrides(providers, models map[string]Override) (*Table, er
 		out.Version += "+config"
 	}
 	return &out, nil
+}
+
+// overridden is a provider's rules with o applied, or what is wrong with
+// them: the one check of a provider's cache: entry (Config.Validate and
+// WithOverrides both use it).
+func (t *Table) overridden(provider string, o Override) (Rules, error) {
+	if err := o.check(); err != nil {
+		return Rules{}, err
+	}
+	r, known := t.providers[provider]
+	if !known {
+		// An OpenAI-compatible server: prefix caching (vLLM, SGLang and
+		// similar reuse any cached prefix) unless the mode says otherwise.
+		r = Rules{Mode: ModePrefix, Step: 1}
+	}
+	o.applyTo(&r)
+	if err := r.validate(); err != nil {
+		if !known && r.TTL <= 0 {
+			return Rules{}, errors.New("a provider the rules do not know (an OpenAI-compatible server) needs ttl, and usually min_tokens and step")
+		}
+		return Rules{}, err
+	}
+	return r, nil
+}
+
+// check is what an override must be on its own, whoever it applies to.
+func (o Override) check() error {
+	if o.Mode != "" && o.Mode != ModePrefix && o.Mode != ModeBreakpoints {
+		return fmt.Errorf("mode %q: want %s or %s", o.Mode, ModePrefix, ModeBreakpoints)
+	}
+	if o.MinTokens < 0 || o.Step < 0 || o.TTL < 0 || o.ExtendedTTL < 0 {
+		return errors.New("values cannot be negative")
+	}
+	return nil
 }
 
 func (o Override) applyTo(r *Rules) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lessllm/lessllm/analyze"
+	"github.com/lessllm/lessllm/analyze/budget"
 )
 
 //go:embed report.html.tmpl
@@ -24,7 +25,7 @@ var pageTemplate string
 // Options select what the report covers.
 type Options struct {
 	Since, Until time.Time // zero: unbounded
-	Budgets      []analyze.Budget
+	Budgets      []budget.Budget
 	Now          time.Time // budgets are evaluated as of Now; zero: time.Now()
 }
 

@@ -10,8 +10,10 @@
 package sensitive
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -148,11 +150,6 @@ func Defaults() []Rule {
 	}
 }
 
-// Custom is a rule from the config.
-type Custom struct {
-	Kind, Pattern string
-}
-
 // Scanner applies a set of rules. The zero value finds nothing.
 type Scanner struct {
 	rules  []Rule
@@ -162,32 +159,58 @@ type Scanner struct {
 // New returns a scanner with the default rules minus disabled kinds, plus
 // custom ones.
 func New(disable []string, custom []Custom) (*Scanner, error) {
+	s, problems := compile(disable, custom)
+	if len(problems) > 0 {
+		return nil, errors.New(problems[0].msg)
+	}
+	return s, nil
+}
+
+// problem is what compile found wrong, with the config keys it concerns.
+type problem struct {
+	msg  string
+	keys []string
+}
+
+// compile builds the scanner New returns: the one check of the sensitive:
+// settings (Config.Validate and New both use it).
+func compile(disable []string, custom []Custom) (*Scanner, []problem) {
 	off := map[string]bool{}
 	for _, k := range disable {
 		off[k] = true
 	}
 	s := &Scanner{}
-	known := map[string]bool{}
+	var known []string
 	for _, r := range Defaults() {
-		known[r.Kind] = true
+		known = append(known, r.Kind)
 		if !off[r.Kind] {
 			s.rules = append(s.rules, r)
 		}
 	}
-	for _, k := range disable {
-		if !known[k] {
-			return nil, fmt.Errorf("sensitive.disable: unknown kind %q", k)
+	var problems []problem
+	for i, k := range disable {
+		if !slices.Contains(known, k) {
+			problems = append(problems, problem{fmt.Sprintf("sensitive.disable: unknown kind %q (the built-in kinds: %s)", k, strings.Join(known, ", ")),
+				[]string{"sensitive", "disable", fmt.Sprintf("[%d]", i)}})
 		}
 	}
-	for _, c := range custom {
+	for i, c := range custom {
+		at := []string{"sensitive", "rules", fmt.Sprintf("[%d]", i)}
+		if c.Kind == "" {
+			problems = append(problems, problem{fmt.Sprintf("sensitive.rules[%d]: kind is required", i), at})
+		}
 		re, err := regexp.Compile(c.Pattern)
-		if err != nil {
-			return nil, fmt.Errorf("sensitive.rules %q: %w", c.Kind, err)
+		if err != nil || c.Pattern == "" {
+			if err == nil {
+				err = errors.New("empty")
+			}
+			problems = append(problems, problem{fmt.Sprintf("sensitive.rules[%d] %q: pattern is not a regular expression (RE2): %v", i, c.Kind, err), append(at, "pattern")})
+			continue
 		}
 		s.rules = append(s.rules, Rule{Kind: c.Kind, re: re})
 		s.custom = true
 	}
-	return s, nil
+	return s, problems
 }
 
 // Maybe reports whether any rule's prefilter matches s: a caller can skip

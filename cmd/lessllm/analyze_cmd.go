@@ -15,10 +15,6 @@ import (
 	"syscall"
 
 	"github.com/lessllm/lessllm/analyze"
-	"github.com/lessllm/lessllm/analyze/pricing"
-	"github.com/lessllm/lessllm/analyze/promptcache"
-	"github.com/lessllm/lessllm/analyze/sensitive"
-	"github.com/lessllm/lessllm/capture/config"
 )
 
 // AnalyzeCmd replays sealed segments into the DuckDB file and the Parquet
@@ -33,7 +29,7 @@ type AnalyzeCmd struct {
 	CPUProfile string `name:"cpu-profile" help:"Write a Go CPU profile of the run to this file (performance work)." default:"" env:"LESSLLM_CPU_PROFILE" type:"path"`
 }
 
-func (c *AnalyzeCmd) Run(env *Env, cfg *config.File) error {
+func (c *AnalyzeCmd) Run(env *Env, cfg *Config) error {
 	stopProfile, err := startCPUProfile(c.CPUProfile)
 	if err != nil {
 		return err
@@ -60,72 +56,20 @@ func (c *AnalyzeCmd) Run(env *Env, cfg *config.File) error {
 // analyzeOptions are the options of an analysis run as the config sets
 // them: inputs (default: the config's capture.dir), database, prices, cache
 // rules and the sensitive-data scan.
-func analyzeOptions(cfg *config.File, inputs []string, db string) (analyze.Options, error) {
+func analyzeOptions(cfg *Config, inputs []string, db string) (analyze.Options, error) {
 	if len(inputs) == 0 {
 		inputs = []string{cfg.Capture.Dir}
 	}
-	rules, err := cacheRules(cfg)
+	rules, err := cfg.CacheModel.Table()
 	if err != nil {
-		return analyze.Options{}, err
+		return analyze.Options{}, fmt.Errorf("%s: %w", cfg.Path, err)
 	}
-	scanner, err := sensitiveScanner(cfg)
+	scanner, err := cfg.Sensitive.Scanner()
 	if err != nil {
-		return analyze.Options{}, err
+		return analyze.Options{}, fmt.Errorf("%s: %w", cfg.Path, err)
 	}
-	return analyze.Options{Inputs: inputs, DB: db, Prices: prices(cfg), CacheRules: rules,
-		NoCacheModel: !cfg.CacheModel(), Sensitive: scanner, KeepSensitive: cfg.Sensitive.Keep}, nil
-}
-
-// prices is the embedded table with the config's overrides (USD per
-// million tokens there, per token here).
-func prices(cfg *config.File) *pricing.Table {
-	if len(cfg.Pricing) == 0 {
-		return pricing.Default()
-	}
-	over := map[string]pricing.Price{}
-	for model, p := range cfg.Pricing {
-		per := func(v *float64, def float64) float64 {
-			if v == nil {
-				return def
-			}
-			return *v / 1e6
-		}
-		in := per(p.Input, 0)
-		w5 := per(p.CacheWrite, in)
-		over[model] = pricing.Price{Input: in, Output: per(p.Output, 0), CacheRead: per(p.CacheRead, in), CacheWrite5m: w5, CacheWrite1h: per(p.CacheWrite1h, w5)}
-	}
-	return pricing.Default().WithOverrides(over)
-}
-
-// cacheRules is the embedded prompt-cache table with the config's cache:
-// overrides.
-func cacheRules(cfg *config.File) (*promptcache.Table, error) {
-	conv := func(in map[string]config.CacheRule) map[string]promptcache.Override {
-		out := map[string]promptcache.Override{}
-		for k, r := range in {
-			out[k] = promptcache.Override{Mode: r.Mode, MinTokens: r.MinTokens, Step: r.Step, TTL: r.TTL,
-				ExtendedTTL: r.ExtendedTTL}
-		}
-		return out
-	}
-	t, err := promptcache.Default().WithOverrides(conv(cfg.Cache.Providers), conv(cfg.Cache.Models))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
-	}
-	return t, nil
-}
-
-// sensitiveScanner is the default detectors with the config's changes.
-func sensitiveScanner(cfg *config.File) (*sensitive.Scanner, error) {
-	var custom []sensitive.Custom
-	for _, r := range cfg.Sensitive.Rules {
-		custom = append(custom, sensitive.Custom{Kind: r.Kind, Pattern: r.Pattern})
-	}
-	s, err := sensitive.New(cfg.Sensitive.Disable, custom)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
-	}
-	return s, nil
+	return analyze.Options{Inputs: inputs, DB: db, Prices: cfg.Prices.Table(), CacheRules: rules,
+		NoCacheModel: !cfg.CacheModel.Enabled(), Sensitive: scanner, KeepSensitive: cfg.Sensitive.Sensitive.Keep}, nil
 }
 
 func printSummary(env *Env, s *analyze.Summary) {

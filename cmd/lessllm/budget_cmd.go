@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/lessllm/lessllm/analyze"
-	"github.com/lessllm/lessllm/capture/config"
 )
 
 // BudgetCmd groups the budget commands.
@@ -24,8 +23,8 @@ type BudgetCheckCmd struct {
 	Now string `help:"Evaluate as of this time (RFC 3339, e.g. 2026-11-30T23:00:00Z), to re-check a past day. Empty: now." default:"" env:"LESSLLM_NOW"`
 }
 
-func (c *BudgetCheckCmd) Run(env *Env, cfg *config.File) error {
-	if len(cfg.Budgets) == 0 {
+func (c *BudgetCheckCmd) Run(env *Env, cfg *Config) error {
+	if len(cfg.Budgets.Budgets) == 0 {
 		return &exitError{code: 2, msg: "no budgets: configured (add a budgets: list to lessllm.yaml)"}
 	}
 	db, err := analyze.OpenReadOnly(c.dbFile(cfg))
@@ -39,7 +38,7 @@ func (c *BudgetCheckCmd) Run(env *Env, cfg *config.File) error {
 			return err
 		}
 	}
-	st, err := analyze.CheckBudgets(context.Background(), db, budgetsOf(cfg), now)
+	st, err := analyze.CheckBudgets(context.Background(), db, cfg.Budgets.Budgets, now)
 	if err != nil {
 		return err
 	}
@@ -54,13 +53,4 @@ func (c *BudgetCheckCmd) Run(env *Env, cfg *config.File) error {
 		return &exitError{code: 1, msg: fmt.Sprintf("%d of %d budgets exceeded or projected to be", over, len(st))}
 	}
 	return nil
-}
-
-// budgetsOf converts the config's budgets.
-func budgetsOf(cfg *config.File) []analyze.Budget {
-	out := make([]analyze.Budget, len(cfg.Budgets))
-	for i, b := range cfg.Budgets {
-		out[i] = analyze.Budget{Model: b.Model, Provider: b.Provider, User: b.User, Key: b.Key, Period: b.Period, USD: b.USD}
-	}
-	return out
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 
 	"github.com/lessllm/lessllm/analyze"
-	"github.com/lessllm/lessllm/capture/config"
 )
 
 // CacheCmd prints the prompt families that miss the provider's prompt
@@ -23,8 +22,8 @@ type CacheCmd struct {
 	dbFlags
 }
 
-func (c *CacheCmd) Run(env *Env, cfg *config.File) error {
-	if !cfg.CacheModel() {
+func (c *CacheCmd) Run(env *Env, cfg *Config) error {
+	if !cfg.CacheModel.Enabled() {
 		fmt.Fprintf(env.Stderr, "note: the prompt-cache model is off (cache.enabled: false in %s): analyze builds no cache advice\n", cfg.Path)
 	}
 	db, err := analyze.OpenSandboxed(c.dbFile(cfg))

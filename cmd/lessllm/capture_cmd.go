@@ -14,7 +14,6 @@ import (
 	"syscall"
 
 	"github.com/lessllm/lessllm/capture"
-	"github.com/lessllm/lessllm/capture/config"
 )
 
 // CaptureCmd runs the capturing proxy until SIGTERM or SIGINT, then drains
@@ -32,7 +31,7 @@ type CaptureCmd struct {
 	StopOnStdinClose bool `name:"stop-on-stdin-close" help:"Stop (drain, seal, exit) when standard input closes: for a parent process that owns this capture." default:"false"`
 }
 
-func (c *CaptureCmd) Run(env *Env, cfg *config.File) error {
+func (c *CaptureCmd) Run(env *Env, cfg *Config) error {
 	stopProfile, err := startCPUProfile(c.CPUProfile)
 	if err != nil {
 		return err
@@ -65,7 +64,7 @@ type ServerCmd struct {
 	Log  logFlags `embed:""`
 }
 
-func (c *ServerCmd) Run(env *Env, cfg *config.File) error {
+func (c *ServerCmd) Run(env *Env, cfg *Config) error {
 	listen := ""
 	if c.Port != 0 {
 		host, _, _ := net.SplitHostPort(cfg.Listen)
@@ -96,7 +95,7 @@ func (l logFlags) logger(env *Env, configured string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(env.Stderr, opts))
 }
 
-func runCapture(env *Env, cfg *config.File, listen, dir, node string, logf logFlags, stopOnStdinClose bool) error {
+func runCapture(env *Env, cfg *Config, listen, dir, node string, logf logFlags, stopOnStdinClose bool) error {
 	if listen != "" {
 		cfg.Listen = listen
 	}
@@ -131,7 +130,7 @@ func runCapture(env *Env, cfg *config.File, listen, dir, node string, logf logFl
 			cancel()
 		}()
 	}
-	inst, err := capture.Start(cfg, log)
+	inst, err := capture.Start(cfg.File, log)
 	if err != nil {
 		return err
 	}

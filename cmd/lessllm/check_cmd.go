@@ -8,15 +8,14 @@ import (
 	"time"
 
 	"github.com/lessllm/lessllm/capture"
-	"github.com/lessllm/lessllm/capture/config"
 )
 
 // CheckCmd tries every route to every provider and prints what works.
 type CheckCmd struct {
 }
 
-func (c *CheckCmd) Run(env *Env, cfg *config.File) error {
-	results := capture.Check(context.Background(), cfg)
+func (c *CheckCmd) Run(env *Env, cfg *Config) error {
+	results := capture.Check(context.Background(), cfg.File)
 	w := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "PROVIDER\tROUTE\tRESULT\tCONNECT\tTLS\tTOTAL\tDETAIL")
 	reachable := map[string]bool{}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/lessllm/lessllm/capture/config"
+	"github.com/lessllm/lessllm/format/configfile"
 )
 
 // ConfigCmd groups the commands about lessllm.yaml itself.
@@ -29,7 +29,7 @@ func (c *ConfigJSONCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	doc, err := config.Document(c.Config, data)
+	doc, err := configfile.Document(c.Config, data)
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
@@ -63,7 +63,7 @@ func (c *ConfigValidateCmd) Run(env *Env) error {
 }
 
 // load reads the config as every command does; errors exit 2.
-func (c *ConfigValidateCmd) load() (*config.File, error) {
+func (c *ConfigValidateCmd) load() (*Config, error) {
 	cfg, err := loadConfig(c.Config)
 	if err == nil {
 		return cfg, nil

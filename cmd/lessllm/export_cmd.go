@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/lessllm/lessllm/analyze"
-	"github.com/lessllm/lessllm/capture/config"
 )
 
 // ExportCmd writes analysed calls to one Parquet or CSV file.
@@ -27,7 +26,7 @@ type ExportCmd struct {
 	freshFlags
 }
 
-func (c *ExportCmd) Run(env *Env, cfg *config.File) error {
+func (c *ExportCmd) Run(env *Env, cfg *Config) error {
 	f := analyze.Filter{Models: nonEmpty(c.Model), Users: nonEmpty(c.User)}
 	var err error
 	if f.Since, err = parseTime("--since", c.Since); err != nil {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/lessllm/lessllm/analyze"
-	"github.com/lessllm/lessllm/capture/config"
 )
 
 // freshFlags are shared by the commands that read the analysis database
@@ -25,7 +24,7 @@ type freshFlags struct {
 
 // database is the analysis database's path (the --db flag, else the
 // config's logging.db_path), brought up to date first with --fresh.
-func (f freshFlags) database(cfg *config.File, db dbFlags) (string, error) {
+func (f freshFlags) database(cfg *Config, db dbFlags) (string, error) {
 	path := db.dbFile(cfg)
 	return path, f.bringUpToDate(cfg, path)
 }
@@ -34,7 +33,7 @@ func (f freshFlags) database(cfg *config.File, db dbFlags) (string, error) {
 // capture directory that does not exist yet (no call made so far) is not
 // an error: the database is created empty, so the command answers with no
 // rows instead of failing on a missing file.
-func (f freshFlags) bringUpToDate(cfg *config.File, db string) error {
+func (f freshFlags) bringUpToDate(cfg *Config, db string) error {
 	if !f.Fresh {
 		return nil
 	}

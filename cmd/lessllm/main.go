@@ -10,8 +10,6 @@ import (
 	"os"
 
 	"github.com/alecthomas/kong"
-
-	"github.com/lessllm/lessllm/capture/config"
 )
 
 // CLI is the command tree. Commands are kong structs whose Run method
@@ -20,7 +18,7 @@ type CLI struct {
 	// --version prints what `lessllm version` prints.
 	VersionFlag versionFlag `name:"version" help:"Print the version and exit."`
 	// --config is every command's: main loads the file once and binds it,
-	// so a command's Run takes a *config.File (flags.go).
+	// so a command's Run takes a *Config (flags.go).
 	ConfigFile string `name:"config" help:"Config file. Empty: ./lessllm.yaml if it exists, else the built-in defaults." default:"" env:"LESSLLM_CONFIG" type:"path"`
 
 	Capture  CaptureCmd  `cmd:"" help:"Run the capturing proxy."`
@@ -68,7 +66,7 @@ func main() {
 		kong.Description("A lightweight LLM API proxy that captures every exchange, and an offline analyzer."),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Bind(&Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}),
-		kong.BindSingletonProvider(func() (*config.File, error) { return loadConfig(cli.ConfigFile) }),
+		kong.BindSingletonProvider(func() (*Config, error) { return loadConfig(cli.ConfigFile) }),
 	)
 	if err != nil {
 		panic(err) // the command tree itself is wrong: a build defect

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/lessllm/lessllm/analyze"
-	"github.com/lessllm/lessllm/capture/config"
 )
 
 // QueryCmd runs SQL against the analysis database, read-only.
@@ -21,7 +20,7 @@ type QueryCmd struct {
 	freshFlags
 }
 
-func (c *QueryCmd) Run(env *Env, cfg *config.File) error {
+func (c *QueryCmd) Run(env *Env, cfg *Config) error {
 	q := c.SQL
 	if q == "-" {
 		b, err := io.ReadAll(env.Stdin)

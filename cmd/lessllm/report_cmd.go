@@ -12,7 +12,6 @@ import (
 
 	"github.com/lessllm/lessllm/analyze"
 	"github.com/lessllm/lessllm/analyze/report"
-	"github.com/lessllm/lessllm/capture/config"
 )
 
 // ReportCmd writes the analysis database as one self-contained HTML file.
@@ -23,8 +22,8 @@ type ReportCmd struct {
 	dbFlags
 }
 
-func (c *ReportCmd) Run(env *Env, cfg *config.File) error {
-	opts := report.Options{Budgets: budgetsOf(cfg)}
+func (c *ReportCmd) Run(env *Env, cfg *Config) error {
+	opts := report.Options{Budgets: cfg.Budgets.Budgets}
 	var err error
 	if opts.Since, err = parseTime("--since", c.Since); err != nil {
 		return err

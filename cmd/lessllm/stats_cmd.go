@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/lessllm/lessllm/analyze"
-	"github.com/lessllm/lessllm/capture/config"
 )
 
 // StatsCmd prints calls, errors, tokens, cost, latency percentiles and cache
@@ -24,7 +23,7 @@ type StatsCmd struct {
 	freshFlags
 }
 
-func (c *StatsCmd) Run(env *Env, cfg *config.File) error {
+func (c *StatsCmd) Run(env *Env, cfg *Config) error {
 	path, err := c.database(cfg, c.dbFlags)
 	if err != nil {
 		return err
@@ -48,8 +47,8 @@ func (c *StatsCmd) Run(env *Env, cfg *config.File) error {
 	if c.Format != "table" {
 		return nil
 	}
-	if len(cfg.Budgets) > 0 {
-		st, err := analyze.CheckBudgets(ctx, db, budgetsOf(cfg), time.Now())
+	if len(cfg.Budgets.Budgets) > 0 {
+		st, err := analyze.CheckBudgets(ctx, db, cfg.Budgets.Budgets, time.Now())
 		if err != nil {
 			return err
 		}

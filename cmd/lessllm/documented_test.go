@@ -1,4 +1,4 @@
-package config
+package main
 
 import (
 	"os"
@@ -9,6 +9,9 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/lessllm/lessllm/capture/config"
+	"github.com/lessllm/lessllm/format/configfile"
 )
 
 // keyPaths lists every key path the config accepts, from the types:
@@ -25,7 +28,7 @@ func keyPaths(t reflect.Type, prefix string, into map[string]bool) {
 	case t.Kind() == reflect.Slice:
 		keyPaths(t.Elem(), prefix+"[]", into)
 		return
-	case t.Kind() != reflect.Struct || t.PkgPath() != reflect.TypeOf(File{}).PkgPath() || reflect.PointerTo(t).Implements(reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()):
+	case t.Kind() != reflect.Struct || (t.Name() != "" && !strings.HasPrefix(t.PkgPath(), "github.com/lessllm/lessllm/")) || reflect.PointerTo(t).Implements(reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()):
 		return // a value
 	}
 	for i := 0; i < t.NumField(); i++ {
@@ -99,8 +102,10 @@ func TestEveryKeyDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg := &Config{File: config.Default()}
+	schema := configfile.Schema(append([]any{cfg.File}, cfg.analysisSections()...)...)
 	accepted := map[string]bool{}
-	keyPaths(reflect.TypeOf(File{}), "", accepted)
+	keyPaths(schema, "", accepted)
 	documented := map[string]bool{}
 	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllSubmatch(readme, -1)
 	for _, b := range blocks {
@@ -109,8 +114,8 @@ func TestEveryKeyDocumented(t *testing.T) {
 			t.Errorf("README yaml block does not parse: %v\n%s", err, b[1])
 			continue
 		}
-		docPaths(&doc, reflect.TypeOf(File{}), "", documented)
-		if _, err := Parse("README.md", b[1]); err != nil && strings.Contains(err.Error(), "unknown key") {
+		docPaths(&doc, schema, "", documented)
+		if _, err := parseConfig("README.md", b[1]); err != nil && strings.Contains(err.Error(), "unknown key") {
 			t.Errorf("a README example uses a key the config does not accept: %v", err)
 		}
 	}
