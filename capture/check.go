@@ -70,7 +70,10 @@ func checkRoute(ctx context.Context, cfg *config.File, name string, prov *config
 	ctx, cancel := context.WithTimeout(ctx, cfg.Proxy.Timeouts.Connect+cfg.Proxy.Timeouts.TLSHandshake+cfg.Proxy.Timeouts.ResponseHeader)
 	defer cancel()
 	url := strings.TrimSuffix(prov.BaseURL, "/") + "/models"
-	if prov.Dialect() == wire.Anthropic {
+	switch {
+	case prov.Type == config.AzureOpenAI:
+		url, _ = azureURL(prov, "/v1/models", "") // base_url was checked when the config loaded
+	case prov.Dialect() == wire.Anthropic:
 		url = strings.TrimSuffix(prov.BaseURL, "/") + "/v1/models"
 	}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, url, nil)
@@ -78,14 +81,8 @@ func checkRoute(ctx context.Context, cfg *config.File, name string, prov *config
 		res.Detail = err.Error()
 		return res
 	}
-	if prov.APIKey != "" {
-		if prov.Dialect() == wire.Anthropic {
-			req.Header.Set("X-Api-Key", prov.APIKey)
-			req.Header.Set("Anthropic-Version", "2023-06-01")
-		} else {
-			req.Header.Set("Authorization", "Bearer "+prov.APIKey)
-		}
-	}
+	// The credentials an alias call would carry.
+	req.Header = upstreamHeader(http.Header{}, &route{provider: prov})
 	start := time.Now()
 	resp, err := tr.RoundTrip(req)
 	res.Total = time.Since(start)
@@ -105,9 +102,9 @@ func checkRoute(ctx context.Context, cfg *config.File, name string, prov *config
 	res.OK = true // the route works; the status says whether the key does
 	res.Detail = fmt.Sprintf("GET %s: %s", url, resp.Status)
 	switch {
-	case prov.APIKey == "" && prov.MissingKey() != "":
+	case prov.MissingKey() != "":
 		res.Detail += fmt.Sprintf(" (no API key configured: %s is not set)", prov.MissingKey())
-	case prov.APIKey == "":
+	case prov.APIKey == "" && prov.EntraToken == "":
 		res.Detail += " (no API key configured)"
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		res.Detail += " (route works; the API key was refused)"

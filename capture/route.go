@@ -24,8 +24,11 @@ type route struct {
 	provider      *config.Provider
 	model         string // as the client asked ("" when the body names none)
 	upstreamModel string
-	alias         bool
-	url           string
+	// bodyModel is the model the upstream request's body names: the
+	// upstream model, or for Azure OpenAI its deployment.
+	bodyModel string
+	alias     bool
+	url       string
 	// clientAuth: the client's own credential may go upstream. Only the
 	// dialect's default provider is the one the client's key was meant for.
 	clientAuth bool
@@ -38,6 +41,9 @@ type route struct {
 // model is read from it only when aliases are configured (no alias, no
 // parse: the common case costs nothing).
 func resolve(cfg *config.File, dialect wire.Dialect, r *http.Request, body []byte) (*route, error) {
+	if _, ok := wire.AzureAsOpenAIPath(r.URL.Path); ok {
+		return resolveAzure(cfg, r)
+	}
 	rt := &route{dialect: dialect, providerName: string(dialect), clientAuth: true}
 	if len(cfg.Models) > 0 && len(body) > 0 && r.Method == http.MethodPost {
 		var peek struct {
@@ -51,6 +57,7 @@ func resolve(cfg *config.File, dialect wire.Dialect, r *http.Request, body []byt
 	if a, ok := cfg.Models[rt.model]; ok && rt.model != "" {
 		rt.alias, rt.providerName, rt.upstreamModel = true, a.Provider, a.Model
 	}
+	rt.bodyModel = rt.upstreamModel
 	rt.provider = cfg.Providers[rt.providerName]
 	if rt.provider == nil {
 		return nil, fmt.Errorf("no provider %q is configured for %s requests", rt.providerName, dialect)
@@ -68,12 +75,62 @@ func resolve(cfg *config.File, dialect wire.Dialect, r *http.Request, body []byt
 		rt.translate = true
 		path = &url.URL{Path: target}
 	}
-	u, err := upstreamURL(rt.provider.BaseURL, path)
+	var err error
+	if rt.provider.Type == config.AzureOpenAI {
+		rt.bodyModel = rt.provider.Deployment(rt.upstreamModel)
+		rt.url, err = azureURL(rt.provider, path.Path, rt.bodyModel)
+	} else {
+		rt.url, err = upstreamURL(rt.provider.BaseURL, path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return rt, nil
+}
+
+// resolveAzure routes a request a client built for Azure OpenAI sends
+// (openai-go's azure.WithEndpoint, Python's AzureOpenAI): its path and
+// query go as they are to the azure_openai provider — the one named so, or
+// the only one of that type — with the client's own key.
+func resolveAzure(cfg *config.File, r *http.Request) (*route, error) {
+	name := config.AzureOpenAI
+	if p := cfg.Providers[name]; p == nil || p.Type != config.AzureOpenAI {
+		var found []string
+		for n, p := range cfg.Providers {
+			if p != nil && p.Type == config.AzureOpenAI {
+				found = append(found, n)
+			}
+		}
+		if len(found) != 1 {
+			return nil, fmt.Errorf("%s is an Azure OpenAI path: configure one provider of type azure_openai (or name one azure_openai); found %d", r.URL.Path, len(found))
+		}
+		name = found[0]
+	}
+	rt := &route{dialect: wire.OpenAI, providerName: name, provider: cfg.Providers[name], clientAuth: true}
+	u, err := upstreamURL(rt.provider.BaseURL, r.URL)
 	if err != nil {
 		return nil, err
 	}
 	rt.url = u
 	return rt, nil
+}
+
+// azureDeploymentPaths are the OpenAI endpoints Azure serves under a
+// deployment (/openai/deployments/{deployment}/…?api-version=…); the rest
+// are reached through its v1 API only.
+var azureDeploymentPaths = map[string]bool{"/v1/chat/completions": true, "/v1/completions": true, "/v1/embeddings": true}
+
+// azureURL is where an OpenAI-path request for deployment goes on an Azure
+// OpenAI resource: the deployment path with api_version when the provider
+// sets one, else Azure's v1 API (learn.microsoft.com, "Azure OpenAI v1
+// API"), which takes the deployment as the body's model.
+func azureURL(p *config.Provider, openAIPath, deployment string) (string, error) {
+	rest := strings.TrimPrefix(openAIPath, "/v1/")
+	if p.APIVersion != "" && azureDeploymentPaths[openAIPath] {
+		q := url.Values{"api-version": {p.APIVersion}}
+		return upstreamURL(p.BaseURL, &url.URL{Path: "/openai/deployments/" + url.PathEscape(deployment) + "/" + rest, RawQuery: q.Encode()})
+	}
+	return upstreamURL(p.BaseURL, &url.URL{Path: "/openai/v1/" + rest})
 }
 
 // upstreamURL joins the provider's API root with the request path. SDK
@@ -148,11 +205,17 @@ func upstreamHeader(in http.Header, rt *route) http.Header {
 			out.Del(h)
 		}
 	}
-	if !hasClientKey && rt.provider.APIKey != "" {
-		if rt.provider.Dialect() == wire.Anthropic {
-			out.Set("X-Api-Key", rt.provider.APIKey)
-		} else {
-			out.Set("Authorization", "Bearer "+rt.provider.APIKey)
+	if !hasClientKey {
+		switch p := rt.provider; {
+		case p.Type == config.AzureOpenAI && p.EntraToken != "":
+			out.Set("Authorization", "Bearer "+p.EntraToken)
+		case p.APIKey == "":
+		case p.Type == config.AzureOpenAI:
+			out.Set("Api-Key", p.APIKey)
+		case p.Dialect() == wire.Anthropic:
+			out.Set("X-Api-Key", p.APIKey)
+		default:
+			out.Set("Authorization", "Bearer "+p.APIKey)
 		}
 	}
 	if rt.provider.Dialect() == wire.Anthropic && out.Get("Anthropic-Version") == "" {
@@ -175,12 +238,16 @@ func clientKey(h http.Header) bool {
 // key from the config: the client sent none, or the route may not carry
 // the client's (upstreamHeader decides the same way).
 func usesConfiguredKey(in http.Header, rt *route) bool {
-	return rt.provider.APIKey != "" && (!rt.clientAuth || !clientKey(in))
+	return (rt.provider.APIKey != "" || rt.provider.EntraToken != "") && (!rt.clientAuth || !clientKey(in))
 }
 
 // endpointAllowed reports whether allowed_endpoints lets a configured key
-// be spent on method and path.
+// be spent on method and path. An Azure OpenAI path is judged as the OpenAI
+// path it stands for.
 func endpointAllowed(list []config.Endpoint, method, path string) bool {
+	if p, ok := wire.AzureAsOpenAIPath(path); ok {
+		path = p
+	}
 	for _, e := range list {
 		if e.Matches(method, path) {
 			return true

@@ -19,11 +19,38 @@ import (
 // chunk reaches the client before the upstream sends the next one: the
 // upstream waits for the client to acknowledge each event. A proxy that
 // held back even one chunk would deadlock here and fail at the timeout.
+// Each door into capture is tried: OpenAI's path, and Azure OpenAI's (a
+// client built for Azure, and an alias to an Azure deployment).
 func TestStreamingIsNotBuffered(t *testing.T) {
+	for _, door := range []struct {
+		name, path, model, upstreamPath string
+		provider                        func(upstream string) (string, *config.Provider)
+	}{
+		{"openai", "/v1/chat/completions", "m", "/v1/chat/completions", func(up string) (string, *config.Provider) {
+			return config.OpenAI, &config.Provider{Type: config.OpenAI, BaseURL: up + "/v1"}
+		}},
+		{"azure_client", "/openai/deployments/d/chat/completions?api-version=2024-10-21", "m", "/openai/deployments/d/chat/completions",
+			func(up string) (string, *config.Provider) {
+				return config.AzureOpenAI, &config.Provider{Type: config.AzureOpenAI, BaseURL: up, APIKey: configAzureKey}
+			}},
+		{"azure_alias", "/v1/chat/completions", "on-azure", "/openai/deployments/m/chat/completions", func(up string) (string, *config.Provider) {
+			return config.AzureOpenAI, &config.Provider{Type: config.AzureOpenAI, BaseURL: up, APIKey: configAzureKey, APIVersion: "2024-10-21"}
+		}},
+	} {
+		t.Run(door.name, func(t *testing.T) {
+			lockstepThrough(t, door.path, door.model, door.upstreamPath, door.provider)
+		})
+	}
+}
+
+func lockstepThrough(t *testing.T, path, model, upstreamPath string, provider func(upstream string) (string, *config.Provider)) {
 	const events = 20
 	acks := make(chan int)
 	var sent bytes.Buffer
 	lockstep := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != upstreamPath {
+			t.Errorf("upstream got %s, want %s", r.URL.Path, upstreamPath)
+		}
 		w.Header().Set("Content-Type", "text/event-stream")
 		for i := range events {
 			ev := fmt.Sprintf("data: {\"i\":%d,\"pad\":%q}\n\n", i, strings.Repeat("x", i*37))
@@ -43,9 +70,11 @@ func TestStreamingIsNotBuffered(t *testing.T) {
 	}))
 	defer lockstep.Close()
 	h := newHarness(t, apitest.Options{}, func(c *config.File) {
-		c.Providers[config.OpenAI].BaseURL = lockstep.URL + "/v1"
+		name, p := provider(lockstep.URL)
+		c.Providers[name] = p
+		c.Models["on-azure"] = config.ModelAlias{Provider: config.AzureOpenAI, Model: "m"}
 	})
-	resp, err := http.Post(h.inst.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m","stream":true}`))
+	resp, err := http.Post(h.inst.URL+path, "application/json", strings.NewReader(`{"model":"`+model+`","stream":true}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +96,8 @@ func TestStreamingIsNotBuffered(t *testing.T) {
 	if got.String() != sent.String() {
 		t.Fatal("the client's bytes differ from what the upstream sent")
 	}
-	rec := byPath(t, h.records(t), "/v1/chat/completions")
+	recs := h.records(t)
+	rec := recs[len(recs)-1]
 	if string(rec.Response.Body()) != sent.String() {
 		t.Fatal("the recorded chunks differ from what the upstream sent")
 	}

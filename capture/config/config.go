@@ -83,9 +83,21 @@ type Capture struct {
 
 // Provider is an upstream API.
 type Provider struct {
-	Type    string `yaml:"type"`     // openai | anthropic
-	BaseURL string `yaml:"base_url"` // API root as the provider's official SDK takes it
+	Type    string `yaml:"type"`     // openai | anthropic | azure_openai
+	BaseURL string `yaml:"base_url"` // API root as the provider's official SDK takes it (Azure: the resource endpoint)
 	APIKey  string `yaml:"api_key"`  // used when the client sends none, or for aliases
+	// EntraToken, for azure_openai, is a Microsoft Entra ID bearer token
+	// sent instead of api_key (Authorization: Bearer).
+	EntraToken string `yaml:"entra_token"`
+	// APIVersion, for azure_openai, sends aliases to the deployment paths
+	// (/openai/deployments/{deployment}/chat/completions?api-version=…);
+	// empty sends them to Azure's v1 API (/openai/v1/…, the deployment as
+	// the model).
+	APIVersion string `yaml:"api_version"`
+	// Deployments, for azure_openai, maps a model name (as an alias names
+	// it) to the deployment that serves it; a model not listed is its own
+	// deployment name.
+	Deployments map[string]string `yaml:"deployments"`
 	// Proxy, when set, replaces the top-level proxy routes for this
 	// provider (timeouts and pool stay global).
 	Proxy *Routes `yaml:"proxy"`
@@ -100,7 +112,7 @@ type Provider struct {
 // its key from the environment and got none ("" when it has a key, or was
 // never meant to have one).
 func (p *Provider) MissingKey() string {
-	if p.APIKey != "" || len(p.KeyEnv) == 0 {
+	if p.APIKey != "" || p.EntraToken != "" || len(p.KeyEnv) == 0 {
 		return ""
 	}
 	return strings.Join(p.KeyEnv, ", ")
@@ -218,14 +230,28 @@ type Logging struct {
 }
 
 // Provider types. A type names how lessllm reaches a provider; Dialect
-// says which API it speaks (today each type speaks the dialect of its name).
+// says which API it speaks.
 const (
-	OpenAI    = string(wire.OpenAI)
-	Anthropic = string(wire.Anthropic)
+	OpenAI      = string(wire.OpenAI)
+	Anthropic   = string(wire.Anthropic)
+	AzureOpenAI = "azure_openai" // Azure OpenAI: OpenAI's API under /openai/ paths, keys in api-key
 )
 
 // Dialect is the API the provider speaks.
-func (p *Provider) Dialect() wire.Dialect { return wire.Dialect(p.Type) }
+func (p *Provider) Dialect() wire.Dialect {
+	if p.Type == AzureOpenAI {
+		return wire.OpenAI
+	}
+	return wire.Dialect(p.Type)
+}
+
+// Deployment is the Azure deployment that serves model.
+func (p *Provider) Deployment(model string) string {
+	if d, ok := p.Deployments[model]; ok && d != "" {
+		return d
+	}
+	return model
+}
 
 // Default returns the configuration used without a file: the two public
 // APIs with keys from OPENAI_API_KEY and ANTHROPIC_API_KEY.
@@ -281,7 +307,7 @@ func Parse(path string, data []byte, sections ...any) (*File, error) {
 func (f *File) BeforeExpand() {
 	for _, p := range f.Providers {
 		if p != nil {
-			p.KeyEnv = configfile.EnvNames(p.APIKey)
+			p.KeyEnv = configfile.EnvNames(p.APIKey + p.EntraToken)
 		}
 	}
 }
@@ -342,8 +368,11 @@ func (f *File) Validate(c *configfile.Checker) {
 			bad(fmt.Sprintf("provider %q is empty (want type, base_url, api_key)", name), "providers", name)
 			continue
 		}
-		if p.Type != OpenAI && p.Type != Anthropic {
-			bad(fmt.Sprintf("provider %q: type %q, want openai (any OpenAI-compatible API) or anthropic", name, p.Type), "providers", name, "type")
+		if p.Type != OpenAI && p.Type != Anthropic && p.Type != AzureOpenAI {
+			bad(fmt.Sprintf("provider %q: type %q, want openai (any OpenAI-compatible API), anthropic or azure_openai", name, p.Type), "providers", name, "type")
+		}
+		if p.Type != AzureOpenAI && (p.APIVersion != "" || len(p.Deployments) > 0 || p.EntraToken != "") {
+			bad(fmt.Sprintf("provider %q: api_version, deployments and entra_token are for type azure_openai", name), "providers", name)
 		}
 		if u, err := url.Parse(p.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad(fmt.Sprintf("provider %q: base_url %q is not an http(s) URL", name, p.BaseURL), "providers", name, "base_url")

@@ -18,20 +18,42 @@ const (
 )
 
 // DialectOf returns the API a client speaks, by its request path, or ""
-// for a path outside /v1/. /v1/messages* is Anthropic's; so is /v1/models*
-// when the client sends an anthropic-version header (both APIs have that
-// path; h is read only then: capture calls this on every request); every
-// other /v1/ path is OpenAI's (and the OpenAI-compatible APIs').
+// for a path outside /v1/ and /openai/. /v1/messages* is Anthropic's; so
+// is /v1/models* when the client sends an anthropic-version header (both
+// APIs have that path; h is read only then: capture calls this on every
+// request); every other /v1/ path is OpenAI's (and the OpenAI-compatible
+// APIs'), and so is every /openai/ path: Azure OpenAI's
+// (/openai/deployments/{deployment}/…, /openai/v1/…), which clients built
+// for Azure send.
 func DialectOf(path string, h http.Header) Dialect {
 	switch {
 	case path == "/v1/messages" || strings.HasPrefix(path, "/v1/messages/"):
 		return Anthropic
 	case (path == "/v1/models" || strings.HasPrefix(path, "/v1/models/")) && h.Get("Anthropic-Version") != "":
 		return Anthropic
-	case strings.HasPrefix(path, "/v1/"):
+	case strings.HasPrefix(path, "/v1/") || strings.HasPrefix(path, AzurePrefix):
 		return OpenAI
 	}
 	return ""
+}
+
+// AzurePrefix starts every Azure OpenAI API path.
+const AzurePrefix = "/openai/"
+
+// AzureAsOpenAIPath is the OpenAI path an Azure OpenAI path stands for
+// (/openai/deployments/d/chat/completions and /openai/v1/chat/completions
+// → /v1/chat/completions), and false for a path that is not Azure's.
+func AzureAsOpenAIPath(path string) (string, bool) {
+	rest, ok := strings.CutPrefix(path, AzurePrefix)
+	if !ok {
+		return "", false
+	}
+	if d, ok := strings.CutPrefix(rest, "deployments/"); ok {
+		_, rest, _ = strings.Cut(d, "/")
+	} else {
+		rest = strings.TrimPrefix(rest, "v1/")
+	}
+	return "/v1/" + rest, true
 }
 
 // Kind is an API endpoint whose responses wire knows how to read.

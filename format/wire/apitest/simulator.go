@@ -1,4 +1,5 @@
-// Package apitest is a simulated OpenAI + Anthropic API — a test upstream,
+// Package apitest is a simulated OpenAI + Anthropic API (and Azure OpenAI's
+// paths to the OpenAI one, azure.go) — a test upstream,
 // as net/http/httptest is a test server — for tests, benchmarks, the demo
 // and `lessllm simulate`. It is not on capture's path: capture forwards to
 // it as to any upstream. It speaks the real wire formats (checked with the
@@ -66,9 +67,9 @@ type Simulator struct {
 // Received is a request as the simulator saw it, kept for tests that check
 // what reached the upstream (headers, body).
 type Received struct {
-	Method, Path string
-	Header       http.Header
-	Body         []byte
+	Method, Path, Query string
+	Header              http.Header
+	Body                []byte
 }
 
 var _ http.Handler = (*Simulator)(nil)
@@ -99,6 +100,7 @@ func New(opts Options) *Simulator {
 	s.mux.HandleFunc("POST /v1/completions", s.completions)
 	s.mux.HandleFunc("POST /v1/embeddings", s.embeddings)
 	s.mux.HandleFunc("GET /v1/models", s.models)
+	s.routeAzure()
 	return s
 }
 
@@ -130,7 +132,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(s.received) >= s.keep {
 		s.received = s.received[1:]
 	}
-	s.received = append(s.received, Received{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+	s.received = append(s.received, Received{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
 	s.mu.Unlock()
 	r.Body = io.NopCloser(strings.NewReader(string(body)))
 	if s.fault(w, r) {
