@@ -74,10 +74,14 @@ func countText(enc *tiktoken.Tiktoken, s string) int64 {
 // single letter took over ten minutes. Text is therefore encoded in windows
 // of at most windowBytes, cut just before a space that starts a word —
 // where the pre-split regex ends a piece anyway, so ordinary text counts
-// exactly as before — and a run of longRunBytes without such a place (a
-// long word, DNA, base64, a run of spaces) is cut every longRunBytes. Work
-// is then linear in the text; only pieces longer than longRunBytes, which
-// no BPE vocabulary has tokens for, may count a token differently at a cut.
+// exactly as before. A run of longRunBytes without such a place (code
+// indented with tabs, a long word, DNA, base64, a run of spaces) is cut at
+// its last ASCII letter followed by ASCII punctuation other than an
+// apostrophe — where cl100k's and o200k's pre-split also always ends a
+// piece (a letter piece ends at the first non-letter; only a contraction,
+// 's, continues one) — or, without one, every longRunBytes. Work is then
+// linear in the text; only pieces longer than longRunBytes, which no BPE
+// vocabulary has tokens for, may count a token differently at a cut.
 const (
 	windowBytes  = 2048
 	longRunBytes = 128
@@ -105,17 +109,23 @@ func encodeBounded(enc *tiktoken.Tiktoken, s string) []int {
 
 // cutPoint is the length of the next window of s: all of it when short;
 // else up to the last word-starting space within windowBytes, or earlier
-// where a run of longRunBytes without one ends; never inside a UTF-8
-// sequence.
+// where a run of longRunBytes without one ends (at its last letter →
+// punctuation boundary when it has one); never inside a UTF-8 sequence.
 func cutPoint(s string) int {
-	lastBreak, runStart := 0, 0
+	lastBreak, runStart, lastPunct := 0, 0, 0
 	for i := 1; i < len(s); i++ {
 		// Not before a line break: punctuation pieces take the line
 		// breaks after them (".\n\n" is one piece).
 		if s[i] == ' ' && !isSpace(s[i-1]) {
 			lastBreak, runStart = i, i
 		}
+		if isASCIILetter(s[i-1]) && isASCIIPunct(s[i]) {
+			lastPunct = i
+		}
 		if i-runStart >= longRunBytes {
+			if lastPunct > runStart {
+				return lastPunct
+			}
 			return runeStart(s, i)
 		}
 		if i >= windowBytes {
@@ -126,6 +136,14 @@ func cutPoint(s string) int {
 		}
 	}
 	return len(s)
+}
+
+func isASCIILetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
+// isASCIIPunct: printable ASCII that is neither a letter, a digit nor a
+// space, and not the apostrophe that starts a contraction.
+func isASCIIPunct(c byte) bool {
+	return c > ' ' && c < 0x7f && c != '\'' && !isASCIILetter(c) && (c < '0' || c > '9')
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }

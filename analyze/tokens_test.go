@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// TestBoundedEncodingKeepsOrdinaryText: on text made of words the windows
-// cut where the tokenizer's own pre-split ends a piece, so the tokens are
-// exactly the unbounded encoder's.
+// TestBoundedEncodingKeepsOrdinaryText: on text made of words, and on code,
+// the windows cut where the tokenizer's own pre-split ends a piece, so the
+// tokens are exactly the unbounded encoder's.
 func TestBoundedEncodingKeepsOrdinaryText(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
@@ -18,7 +18,10 @@ func TestBoundedEncodingKeepsOrdinaryText(t *testing.T) {
 	}
 	for _, name := range []string{"cl100k_base", "o200k_base"} {
 		enc := encoding(name)
-		for _, text := range []string{string(readme), strings.Repeat("Grüße, 世界! The quick brown fox — 123 456.\n\n", 400)} {
+		// Go imports indented with tabs: runs without a word-starting space
+		// longer than longRunBytes, cut at a letter → punctuation boundary.
+		imports := "import (\n" + strings.Repeat("\t\"github.com/lessllm/lessllm/analyze/promptcache\"\n\t\"github.com/lessllm/lessllm/analyze/budget\"\n", 12) + ")\n"
+		for _, text := range []string{string(readme), strings.Repeat("Grüße, 世界! The quick brown fox — 123 456.\n\n", 400), imports} {
 			want := enc.EncodeOrdinary(text)
 			got := encodeBounded(enc, text)
 			if len(got) != len(want) {

@@ -155,12 +155,14 @@ func captureRound(t *testing.T, upstream, dir string, round int, seen *usageSeen
 			return nil
 		},
 	}
-	// Three calls at a time: enough to interleave streams in one segment, few
+	// Two calls at a time: enough to interleave streams in one segment, few
 	// enough that a burst of starts on two cores does not itself delay the
-	// first tokens the test measures.
+	// first tokens the test measures (with three, 4–7 of 30 first tokens came
+	// 10–20 ms late on this 2-core machine, and the stamped calls showed the
+	// simulator really sent them late).
 	var wg sync.WaitGroup
 	errs := make(chan error, len(calls)*2)
-	slots := make(chan struct{}, 3)
+	slots := make(chan struct{}, 2)
 	for rep := range 2 {
 		for k, call := range calls {
 			wg.Go(func() {
@@ -258,16 +260,20 @@ func TestAnalyzeEndToEnd(t *testing.T) {
 	})
 
 	t.Run("timings", func(t *testing.T) {
-		// The configured timings must come back: the median over every
-		// streamed call, and at least 90% of calls one by one (a call the
-		// shared 2-core machine delayed really did see a later first
-		// token). The stamped calls carry the simulator's send time of each
-		// token, so each of their TTFTs is also checked against the moment
-		// the upstream really sent its first token.
+		// The configured timings must come back. A first token can come
+		// late, never early: each TTFT is at least the simulator's 150 ms
+		// (less would be a measurement error), the median within 10 ms
+		// above it, and 90% of calls within 20 ms (on this 2-core machine
+		// forwarding the request and the simulator's own parsing take 2–5 ms,
+		// and a call the machine delayed really did see a later first
+		// token). The precise check is the stamped calls': they carry the
+		// simulator's send time of each token, so each of their TTFTs is
+		// checked against the moment the upstream really sent its first
+		// token, to within 5 ms.
 		rows := queryRows(t, one, `SELECT endpoint, model, estimated_ttft_ms AS ttft, estimated_tpot_ms AS tpot, epoch_us(timestamp) AS start_us,
 				response_json->>'$.choices[0].message.content' AS text FROM api_calls
 				WHERE stream AND ttft_source = 'measured' AND error_type IS NULL`)
-		var ttfts, tpots []float64
+		var ttfts, tpots, gpt4o []float64
 		offTTFT, offTPOT, stamped, offStamp := 0, 0, 0, 0
 		for _, r := range rows {
 			ttft, ok1 := r["ttft"].(float64)
@@ -277,9 +283,15 @@ func TestAnalyzeEndToEnd(t *testing.T) {
 				continue
 			}
 			ttfts, tpots = append(ttfts, ttft), append(tpots, tpot)
-			if math.Abs(ttft-150) > 10 {
+			if ttft < 149 {
+				t.Errorf("%s %s: TTFT %.1f ms, before the simulator's first token", r["endpoint"], r["model"], ttft)
+			}
+			if ttft > 170 {
 				offTTFT++
 				t.Logf("%s %s: TTFT %.1f ms", r["endpoint"], r["model"], ttft)
+			}
+			if r["model"] == "gpt-4o" {
+				gpt4o = append(gpt4o, ttft)
 			}
 			if math.Abs(tpot-20) > 2 {
 				offTPOT++
@@ -295,11 +307,11 @@ func TestAnalyzeEndToEnd(t *testing.T) {
 			}
 		}
 		n := len(ttfts)
-		if mt, mp := median(ttfts), median(tpots); math.Abs(mt-150) > 10 || math.Abs(mp-20) > 2 {
-			t.Errorf("median TTFT %.1f ms (want 150±10), median TPOT %.2f ms (want 20±2)", mt, mp)
+		if mt, mp := median(ttfts), median(tpots); mt < 149 || mt > 160 || math.Abs(mp-20) > 2 {
+			t.Errorf("median TTFT %.1f ms (want 150 to 160), median TPOT %.2f ms (want 20±2)", mt, mp)
 		}
 		if offTTFT*10 > n || offTPOT*10 > n {
-			t.Errorf("%d of %d calls off 150±10 ms TTFT, %d off 20±2 ms TPOT: more than 10%%", offTTFT, n, offTPOT)
+			t.Errorf("%d of %d calls over 170 ms TTFT, %d off 20±2 ms TPOT: more than 10%%", offTTFT, n, offTPOT)
 		}
 		if stamped < 6 || offStamp*10 > stamped {
 			t.Errorf("%d of %d stamped calls measured more than 5 ms from the upstream's own first-token time", offStamp, stamped)
@@ -311,8 +323,10 @@ func TestAnalyzeEndToEnd(t *testing.T) {
 		if n := rows[0]["n"].(float64); n != 6 {
 			t.Errorf("%v non-streamed gpt-4o calls with a modeled TTFT, want 6", n)
 		}
-		if lo, hi := rows[0]["lo"].(float64), rows[0]["hi"].(float64); lo < 140 || hi > 160 {
-			t.Errorf("modeled TTFT of non-streamed gpt-4o in [%.1f, %.1f], want 150±10", lo, hi)
+		// Non-streamed calls are modeled from the streamed calls of their
+		// model: within 10 ms of what those measured.
+		if lo, hi, m := rows[0]["lo"].(float64), rows[0]["hi"].(float64), median(gpt4o); lo < m-10 || hi > m+10 {
+			t.Errorf("modeled TTFT of non-streamed gpt-4o in [%.1f, %.1f], want %.1f±10 (the streamed calls' median)", lo, hi, m)
 		}
 	})
 
@@ -450,8 +464,8 @@ func TestAnalyzeEndToEnd(t *testing.T) {
 		// q2, experiment report: the fixed simulator timings come back.
 		for _, r := range run("q2.sql") {
 			if m := r["model"]; m == "gpt-4o" || m == "claude-sonnet-4-5" || m == "gpt-4.1" {
-				if ttft := num(r["avg_ttft"]); math.Abs(ttft-150) > 10 {
-					t.Errorf("q2: %v avg TTFT %v", m, ttft)
+				if ttft := num(r["avg_ttft"]); ttft < 149 || ttft > 165 {
+					t.Errorf("q2: %v avg TTFT %v, want 150 to 165 (see timings)", m, ttft)
 				}
 				if tpot := num(r["avg_tpot"]); math.Abs(tpot-20) > 2 {
 					t.Errorf("q2: %v avg TPOT %v", m, tpot)
