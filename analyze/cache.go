@@ -282,30 +282,30 @@ func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, pric
 	rows, err := db.QueryContext(ctx, `SELECT p.request_id, p.scope, p.provider, p.model, p.key_fingerprint, p.kind, p.at_us, p.usable_us,
 		p.retention, p.explicit_only, p.tokens, p.family, p.cuts, p.hashes, p.block_ends, p.breakpoints,
 		coalesce(c.actual_prompt_tokens, 0), coalesce(c.actual_cached_tokens, -1),
-		coalesce(c.actual_completion_tokens, c.estimated_completion_tokens, 0)
+		coalesce(c.actual_completion_tokens, c.estimated_completion_tokens, 0), coalesce(c.price_source, '')
 		FROM cache_prompts p JOIN api_calls c USING (request_id) WHERE `+selected)
 	if err != nil {
 		return 0, err
 	}
 	var calls []promptcache.Call
-	var keys, kinds []string
+	var keys, kinds, sources []string
 	var completions []int64
 	for rows.Next() {
 		var c promptcache.Call
-		var key, kind string
+		var key, kind, source string
 		var at, usable, completion int64
 		var tokens int32
 		var family uint64
 		var cuts, hashes, blockEnds, bps []byte
 		if err := rows.Scan(&c.ID, &c.Scope, &c.Provider, &c.Model, &key, &kind, &at, &usable, &c.Retention, &c.ExplicitOnly,
-			&tokens, &family, &cuts, &hashes, &blockEnds, &bps, &c.ActualPrompt, &c.ActualCached, &completion); err != nil {
+			&tokens, &family, &cuts, &hashes, &blockEnds, &bps, &c.ActualPrompt, &c.ActualCached, &completion, &source); err != nil {
 			rows.Close()
 			return 0, err
 		}
 		c.At, c.Usable = time.UnixMicro(at), time.UnixMicro(usable)
 		c.FP = fingerprintOf(tokens, family, cuts, hashes, blockEnds, bps)
 		calls = append(calls, c)
-		keys, kinds, completions = append(keys, key), append(kinds, kind), append(completions, completion)
+		keys, kinds, completions, sources = append(keys, key), append(kinds, kind), append(completions, completion), append(sources, source)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -313,19 +313,27 @@ func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, pric
 	}
 	preds := promptcache.ReplayWith(rules, calls, params)
 
-	// One lookup per model, not per call (a million of them cost a second).
+	// A call is priced at the entry its analysis found (price_source), so
+	// that one call has one price everywhere; one lookup per entry, not per
+	// call (a million of them cost a second).
 	type priced struct {
 		pricing.Match
 		ok bool
 	}
 	priceOf := map[string]priced{}
-	lookup := func(model string) (pricing.Match, bool) {
-		p, seen := priceOf[model]
+	lookup := func(source string) (pricing.Match, bool) {
+		p, seen := priceOf[source]
 		if !seen {
-			p.Match, p.ok = prices.Lookup(model)
-			priceOf[model] = p
+			p.Match, p.ok = prices.Entry(source)
+			priceOf[source] = p
 		}
 		return p.Match, p.ok
+	}
+	sourceOfModel := map[string]string{} // a family's model → its calls' entry, for the advice's savings
+	for i := range calls {
+		if _, seen := sourceOfModel[calls[i].Model]; !seen && sources[i] != "" {
+			sourceOfModel[calls[i].Model] = sources[i]
+		}
 	}
 	out := make([]predictionRow, 0, len(calls))
 	for i, p := range preds {
@@ -342,7 +350,7 @@ func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, pric
 		if fp := calls[i].FP; fp != nil {
 			r.Family = ptr(promptcache.FamilyID(calls[i].Scope, fp.Family))
 		}
-		if price, ok := lookup(calls[i].Model); ok {
+		if price, ok := lookup(sources[i]); ok {
 			cost, _ := price.Cost(pricing.Tokens{Prompt: p.Prompt, Completion: completions[i], CachedRead: p.Cached,
 				CacheWrite5m: p.Written5m, CacheWrite1h: p.Written1h})
 			r.EstimatedCostPredictedCacheUSD = &cost
@@ -358,7 +366,7 @@ func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, pric
 		Requests: func(ids []string) map[string]*promptcache.Request { return requestsByID(ctx, db, ids, kindOf) },
 		Tokens:   func(model, s string) int { return int(countText(encoding(encodingFor(model)), s)) },
 		Price: func(model string) (pricing.Price, bool) {
-			m, ok := lookup(model)
+			m, ok := lookup(sourceOfModel[model])
 			return m.Price, ok
 		},
 		KeyOf: func(c *promptcache.Call) string { return keyOf[c.ID] },

@@ -132,25 +132,27 @@ WHERE api_calls.server_processing_ms IS NULL AND api_calls.status IS NOT NULL
 	AND api_calls.provider = rtt.provider AND coalesce(api_calls.proxy, '') = rtt.route`
 
 // priceEstimated prices the calls whose tokens were only known after
-// calibration (Claude without usage).
+// calibration (Claude without usage), at the entry their analysis found
+// (price_source).
 func priceEstimated(ctx context.Context, db *sql.DB, prices *pricing.Table) error {
-	rows, err := db.QueryContext(ctx, `SELECT DISTINCT coalesce(upstream_model, response_model) FROM api_calls
-		WHERE usage_source = 'estimated' AND estimated_prompt_tokens IS NOT NULL AND coalesce(upstream_model, response_model) ILIKE '%claude%'`)
+	rows, err := db.QueryContext(ctx, `SELECT DISTINCT price_source FROM api_calls
+		WHERE usage_source = 'estimated' AND estimated_prompt_tokens IS NOT NULL AND coalesce(upstream_model, response_model) ILIKE '%claude%'
+		AND price_source IS NOT NULL`)
 	if err != nil {
 		return err
 	}
-	var models []string
+	var sources []string
 	for rows.Next() {
-		var m string
-		if err := rows.Scan(&m); err != nil {
+		var s string
+		if err := rows.Scan(&s); err != nil {
 			rows.Close()
 			return err
 		}
-		models = append(models, m)
+		sources = append(sources, s)
 	}
 	rows.Close()
-	for _, m := range models {
-		p, ok := prices.Lookup(m)
+	for _, source := range sources {
+		p, ok := prices.Entry(source)
 		if !ok {
 			continue
 		}
@@ -158,8 +160,8 @@ func priceEstimated(ctx context.Context, db *sql.DB, prices *pricing.Table) erro
 			estimated_cost_usd = estimated_prompt_tokens * ? + coalesce(estimated_completion_tokens, 0) * ?,
 			estimated_cost_without_cache_usd = estimated_prompt_tokens * ? + coalesce(estimated_completion_tokens, 0) * ?,
 			price_version = ?
-			WHERE usage_source = 'estimated' AND coalesce(upstream_model, response_model) = ?`,
-			p.Input, p.Output, p.Input, p.Output, p.Version, m)
+			WHERE usage_source = 'estimated' AND coalesce(upstream_model, response_model) ILIKE '%claude%' AND price_source = ?`,
+			p.Input, p.Output, p.Input, p.Output, p.Version, source)
 		if err != nil {
 			return err
 		}

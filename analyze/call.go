@@ -12,7 +12,7 @@ import (
 // meaning). It is stored in every Parquet file's metadata and in the
 // database; a change to a column's meaning or type bumps it. Columns are
 // only ever added at the end.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // Call is one row of api_calls: one captured exchange, analysed. The struct
 // is the single definition of the schema: Parquet files are written from it
@@ -97,6 +97,12 @@ type Call struct {
 	// API's words; finish_reason is what the client saw (they differ on
 	// translated calls: length vs max_tokens). Schema version 2.
 	UpstreamFinishReason *string `parquet:"upstream_finish_reason,optional,dict"`
+	// PriceSource is the price table key that priced the call
+	// ("azure/gpt-4o-mini", "gpt-4o"), "fallback:" and a key when the
+	// provider's own entry is missing and every provider lists that model
+	// at one price, or "missing:" and the key looked up when nothing
+	// priced it (pricing.LookupFor). Schema version 3.
+	PriceSource *string `parquet:"price_source,optional,dict"`
 }
 
 // jsonColumns hold a JSON document as text.

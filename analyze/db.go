@@ -298,7 +298,7 @@ func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'
 // unknownModels counts, per model, the calls that have token counts but no
 // price: the table does not know the model and no override names it.
 func unknownModels(ctx context.Context, db *sql.DB) (map[string]int64, error) {
-	rows, err := db.QueryContext(ctx, `SELECT coalesce(upstream_model, response_model, '(none)'), count(*) FROM api_calls
+	rows, err := db.QueryContext(ctx, `SELECT `+lookedUp+`, count(*) FROM api_calls
 		WHERE estimated_cost_usd IS NULL AND usage_source <> 'none' GROUP BY 1`)
 	if err != nil {
 		return nil, err

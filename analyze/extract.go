@@ -59,7 +59,9 @@ func (x *extractor) call(ex *format.Exchange, segment string) Call {
 	if ex.Upstream != nil {
 		up = ex.Upstream
 	}
+	priceProvider := "" // the price table's provider (pricing.ProviderOf)
 	if r := ex.Route; r != nil {
+		priceProvider = pricing.ProviderOf(r.URL)
 		c.Provider = r.Provider
 		c.Dialect = r.Dialect
 		c.Model = str(r.Model)
@@ -196,7 +198,7 @@ func (x *extractor) call(ex *format.Exchange, segment string) Call {
 	if stream != nil && stream.ContentEvents > 0 {
 		streamMetrics(&c, stream, firstNonNil(c.ActualCompletionTokens, c.EstimatedCompletionTokens))
 	}
-	x.cost(&c, model)
+	x.cost(&c, priceProvider, model)
 	if c.ActualCompletionTokens != nil && *c.ActualCompletionTokens > 0 && c.TotalLatencyMs > 0 {
 		c.OutputTokensPerS = ptr(float64(*c.ActualCompletionTokens) / (c.TotalLatencyMs / 1e3))
 	}
@@ -350,8 +352,13 @@ func setUsage(c *Call, u wire.Usage) {
 }
 
 // cost prices the call's tokens — the API's counts when it gave them, else
-// our estimate — at the table's prices for model. Unknown model: NULL.
-func (x *extractor) cost(c *Call, model string) {
+// our estimate — at the table's prices for model as its provider bills it.
+// Unknown model: NULL.
+func (x *extractor) cost(c *Call, provider, model string) {
+	p, ok := x.price(c, provider, model)
+	if !ok {
+		return
+	}
 	var t pricing.Tokens
 	switch c.UsageSource {
 	case "api":
@@ -360,23 +367,44 @@ func (x *extractor) cost(c *Call, model string) {
 		// Writes not split by TTL (OpenAI's cache_write_tokens) bill as 5-minute writes.
 		t.CacheWrite5m = *c.ActualCacheCreationTokens - t.CacheWrite1h
 	case "estimated":
-		if c.EstimatedPromptTokens == nil { // Claude: priced after calibration
+		if c.EstimatedPromptTokens == nil { // Claude: priced after calibration, at price_source
 			return
 		}
 		t = pricing.Tokens{Prompt: *c.EstimatedPromptTokens, Completion: deref(c.EstimatedCompletionTokens)}
 	default:
 		return
 	}
-	p, ok := x.prices.Lookup(model)
-	if !ok && c.ResponseModel != nil {
-		p, ok = x.prices.Lookup(*c.ResponseModel)
-	}
-	if !ok {
-		return
-	}
 	with, without := p.Cost(t)
 	c.EstimatedCostUSD, c.EstimatedCostWithoutCacheUSD = ptr(with), ptr(without)
 	c.PriceVersion = str(p.Version)
+}
+
+// price looks the call's price up by the provider its upstream URL belongs
+// to (pricing.LookupFor) and sets price_source: the table key that priced
+// it, which every later pass reads back (calibration, the cache model's
+// predicted cost), or "missing:" and the key looked up. A call that names
+// no model has neither.
+func (x *extractor) price(c *Call, provider, model string) (pricing.Match, bool) {
+	if model == "" && c.ResponseModel != nil {
+		model = *c.ResponseModel
+	}
+	if model == "" {
+		return pricing.Match{}, false
+	}
+	p, ok := x.prices.LookupFor(provider, model)
+	if !ok && c.ResponseModel != nil {
+		p, ok = x.prices.LookupFor(provider, *c.ResponseModel)
+	}
+	if !ok {
+		key := model
+		if provider != "" {
+			key = provider + "/" + model
+		}
+		c.PriceSource = str("missing:" + key)
+		return p, false
+	}
+	c.PriceSource = str(p.Source)
+	return p, true
 }
 
 // requestFields are the parts of a request body analysis reads.

@@ -66,14 +66,15 @@ FROM api_calls WHERE NOT (`+HasModel+`) AND `+cond+`
 GROUP BY ALL ORDER BY calls DESC, endpoint, provider`, args...)
 }
 
-// UnpricedCalls lists, per model name looked up in the price table (the
-// upstream's, else the response's), the calls f selects that have token
-// counts but no cost: the names to add under pricing: in lessllm.yaml.
-// Calls the API refused are not billed and not listed.
+// UnpricedCalls lists, per key looked up in the price table (price_source's
+// "missing:azure/prod-custom"; else the upstream's model, else the
+// response's), the calls f selects that have token counts but no cost: the
+// names to add under pricing: in lessllm.yaml. Calls the API refused are
+// not billed and not listed.
 func UnpricedCalls(ctx context.Context, db *sql.DB, f Filter) (*Result, error) {
 	cond, args := f.where()
 	return Query(ctx, db, `
-SELECT coalesce(upstream_model, response_model, '(none)') AS looked_up,
+SELECT `+lookedUp+` AS looked_up,
 	string_agg(DISTINCT model, ', ' ORDER BY model) FILTER (WHERE model IS DISTINCT FROM coalesce(upstream_model, response_model)) AS alias,
 	count(*) AS calls,
 	sum(coalesce(actual_prompt_tokens, estimated_prompt_tokens)) AS prompt_tokens,
@@ -83,6 +84,9 @@ SELECT coalesce(upstream_model, response_model, '(none)') AS looked_up,
 FROM api_calls WHERE estimated_cost_usd IS NULL AND usage_source <> 'none' AND `+cond+`
 GROUP BY 1 ORDER BY calls DESC, looked_up`, args...)
 }
+
+// lookedUp is the price table key an unpriced call was looked up by.
+const lookedUp = `coalesce(CASE WHEN price_source LIKE 'missing:%' THEN substr(price_source, 9) END, upstream_model, response_model, '(none)')`
 
 // LastDays is the filter of the last n days up to now (n ≤ 0: no limit).
 func LastDays(n int, now time.Time) Filter {

@@ -42,7 +42,7 @@ type route struct {
 // parse: the common case costs nothing).
 func resolve(cfg *config.File, dialect wire.Dialect, r *http.Request, body []byte) (*route, error) {
 	if _, ok := wire.AzureAsOpenAIPath(r.URL.Path); ok {
-		return resolveAzure(cfg, r)
+		return resolveAzure(cfg, r, body)
 	}
 	rt := &route{dialect: dialect, providerName: string(dialect), clientAuth: true}
 	if len(cfg.Models) > 0 && len(body) > 0 && r.Method == http.MethodPost {
@@ -91,8 +91,10 @@ func resolve(cfg *config.File, dialect wire.Dialect, r *http.Request, body []byt
 // resolveAzure routes a request a client built for Azure OpenAI sends
 // (openai-go's azure.WithEndpoint, Python's AzureOpenAI): its path and
 // query go as they are to the azure_openai provider — the one named so, or
-// the only one of that type — with the client's own key.
-func resolveAzure(cfg *config.File, r *http.Request) (*route, error) {
+// the only one of that type — with the client's own key. The deployment
+// (from the path, or the v1 API's body) is recorded as the model, mapped
+// back through the provider's deployments: to the model it serves.
+func resolveAzure(cfg *config.File, r *http.Request, body []byte) (*route, error) {
 	name := config.AzureOpenAI
 	if p := cfg.Providers[name]; p == nil || p.Type != config.AzureOpenAI {
 		var found []string
@@ -107,6 +109,16 @@ func resolveAzure(cfg *config.File, r *http.Request) (*route, error) {
 		name = found[0]
 	}
 	rt := &route{dialect: wire.OpenAI, providerName: name, provider: cfg.Providers[name], clientAuth: true}
+	deployment, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, wire.AzurePrefix+"deployments/"), "/")
+	if !strings.HasPrefix(r.URL.Path, wire.AzurePrefix+"deployments/") {
+		var peek struct {
+			Model string `json:"model"`
+		}
+		if json.Unmarshal(body, &peek) == nil {
+			deployment = peek.Model
+		}
+	}
+	rt.model, rt.upstreamModel, rt.bodyModel = deployment, rt.provider.ModelOf(deployment), deployment
 	u, err := upstreamURL(rt.provider.BaseURL, r.URL)
 	if err != nil {
 		return nil, err

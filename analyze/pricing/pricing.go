@@ -37,12 +37,19 @@ type Table struct {
 	overrides   map[string]Price
 	models      map[string]Price
 	retired     map[string]Match
+	// mixed holds the model names the table prices differently under
+	// different providers (LookupFor's fallback refuses them).
+	mixed map[string]bool
 }
 
 // Match is the price Lookup found and where it came from.
 type Match struct {
 	Price
 	Key string // the name that matched
+	// Source is what api_calls.price_source stores: Key, or "fallback:"
+	// and Key when LookupFor priced a provider's call at another
+	// provider's identical price. Entry reads it back.
+	Source string
 	// Version is stored with the priced call (price_version): the
 	// embedded table's ("litellm-2026-07-24"), for a retired model the
 	// date of the last table that listed it ("litellm-2026-03-12"), or
@@ -70,8 +77,9 @@ func Default() *Table {
 		t.models[name] = price(p)
 	}
 	for name, r := range f.Retired {
-		t.retired[name] = Match{Price: price(r.Prices), Key: name, Version: r.Version}
+		t.retired[name] = Match{Price: price(r.Prices), Key: name, Source: name, Version: r.Version}
 	}
+	t.mixed = mixedPrices(t.models)
 	return t
 }
 
@@ -127,12 +135,12 @@ func (t *Table) Lookup(model string) (Match, bool) {
 	names := candidates(model)
 	for _, name := range names {
 		if p, ok := t.overrides[name]; ok {
-			return Match{Price: p, Key: name, Version: "config"}, true
+			return Match{Price: p, Key: name, Source: name, Version: "config"}, true
 		}
 	}
 	for _, name := range names {
 		if p, ok := t.models[name]; ok {
-			return Match{Price: p, Key: name, Version: t.tableVersion()}, true
+			return Match{Price: p, Key: name, Source: name, Version: t.tableVersion()}, true
 		}
 		if m, ok := t.retired[name]; ok {
 			return m, true

@@ -245,6 +245,17 @@ func (p *Provider) Dialect() wire.Dialect {
 	return wire.Dialect(p.Type)
 }
 
+// ModelOf is the model an Azure deployment serves: the deployments entry
+// that names it, else the deployment's own name.
+func (p *Provider) ModelOf(deployment string) string {
+	for _, model := range slices.Sorted(maps.Keys(p.Deployments)) {
+		if p.Deployments[model] == deployment {
+			return model
+		}
+	}
+	return deployment
+}
+
 // Deployment is the Azure deployment that serves model.
 func (p *Provider) Deployment(model string) string {
 	if d, ok := p.Deployments[model]; ok && d != "" {
