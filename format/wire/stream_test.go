@@ -106,6 +106,19 @@ func TestReassembleRecordedStreams(t *testing.T) {
 			},
 		},
 		{
+			// Azure OpenAI: a first event with no choices, no id and no
+			// model (the prompt's content-filter results), an empty role
+			// delta, then content; reasoning counted inside completion.
+			file: "fantasy__azure_gpt-5-mini_simple_streaming", kind: KindOpenAIChat, finish: "stop",
+			usage: Usage{Prompt: 19, Completion: 76, Total: 95, Reasoning: 64},
+			check: func(t *testing.T, s *Stream, resp map[string]any) {
+				msg := resp["choices"].([]any)[0].(map[string]any)["message"].(map[string]any)
+				if msg["content"] != "Olá!" || s.Model != "gpt-5-mini-2025-08-07" || s.ContentEvents != 2 || resp["id"] != "chatcmpl-CLxf6VStuacrIaxo8vDi3CgHCWd53" {
+					t.Fatalf("content %q, model %q, %d content events, id %v", msg["content"], s.Model, s.ContentEvents, resp["id"])
+				}
+			},
+		},
+		{
 			file: "simonw-llm__test_responses_basic_streaming", kind: KindOpenAIResponses, finish: "completed",
 			check: func(t *testing.T, s *Stream, resp map[string]any) {
 				if !s.HasUsage || s.Usage.Completion == 0 || s.ContentEvents != 1 || resp["status"] != "completed" {
