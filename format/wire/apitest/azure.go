@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/lessllm/lessllm/format/wire"
 )
 
 // Azure OpenAI serves OpenAI's API under /openai/: per deployment,
@@ -15,7 +17,8 @@ import (
 // deployment. Keys come in api-key, or an Entra ID token as a bearer.
 // The simulator answers both ways with the OpenAI handlers, the
 // deployment as the model, after checking that a credential came and,
-// on deployment paths, an api-version.
+// on deployment paths, an api-version; a stream starts with the prompt's
+// content-filter results, as Azure's do.
 
 func (s *Simulator) routeAzure() {
 	for _, e := range []struct {
@@ -52,6 +55,16 @@ func (s *Simulator) azure(h http.HandlerFunc, versioned bool) http.HandlerFunc {
 		h(w, r)
 	}
 }
+
+// azurePath reports whether r came in on an Azure OpenAI path.
+func azurePath(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, wire.AzurePrefix) }
+
+// azurePromptFilterEvent is the event an Azure stream of Chat Completions
+// starts with: no choices, no id, no model, the prompt's content-filter
+// results (the shape of testdata/recorded/fantasy__azure_*.sse).
+var azurePromptFilterEvent = []byte(`{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0,` +
+	`"content_filter_results":{"hate":{"filtered":false,"severity":"safe"},"self_harm":{"filtered":false,"severity":"safe"},` +
+	`"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"}}}]}`)
 
 // azureError writes Azure's error shape: a code and a message.
 func azureError(w http.ResponseWriter, status int, code, msg string) {

@@ -66,6 +66,9 @@ func (s *Simulator) chat(w http.ResponseWriter, r *http.Request) {
 	s.headers(c, wire.OpenAI)
 	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
+	if azurePath(r) {
+		sse(w, "", azurePromptFilterEvent) // at once, before the first token
+	}
 	w.(http.Flusher).Flush()
 	chunk := func(delta map[string]any, fin any) []byte {
 		m := map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": model, "system_fingerprint": "fp_sim",
