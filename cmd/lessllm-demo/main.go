@@ -26,6 +26,7 @@ import (
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
 	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/azure"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/responses"
 )
@@ -53,11 +54,19 @@ capture:
 providers:
   openai:    { type: openai,    base_url: "http://%s/v1", api_key: sk-demo-openai }
   anthropic: { type: anthropic, base_url: "http://%s",    api_key: sk-ant-demo }
+  azure_openai:              # an Azure OpenAI resource (simulated too)
+    type: azure_openai
+    base_url: "http://%s"
+    api_key: azure-demo-key
+    api_version: 2024-10-21
+    deployments: { gpt-4o-mini: prod-mini }
+models:
+  mini-azure: { provider: azure_openai, model: gpt-4o-mini }   # an unchanged OpenAI SDK call to an Azure deployment
 logging: { enabled: true, storage: duckdb, db_path: %s }
 budgets:
   - { model: gpt-4o, period: monthly, usd: 50 }
   - { user: team-a, period: daily, usd: 0.001 }
-`, capAddr, filepath.Join(*dir, "captures"), simAddr, simAddr, filepath.Join(*dir, "lessllm.duckdb"))), 0o600))
+`, capAddr, filepath.Join(*dir, "captures"), simAddr, simAddr, simAddr, filepath.Join(*dir, "lessllm.duckdb"))), 0o600))
 	capture := start(*bin, "capture", "--config", cfg)
 	waitListening(capAddr)
 	proxy := "http://" + capAddr
@@ -149,7 +158,21 @@ budgets:
 		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(plantedSecrets)}}, user0(teams))
 	must(err)
 	fmt.Printf("    %-30s %q\n", "openai chat, leaking data", "(card, e-mail, AWS key in the prompt)")
-	fmt.Printf("\n%d calls through lessllm in %.1f s. Stopping capture (SIGTERM seals the segments)…\n\n", *calls+3, time.Since(start).Seconds())
+	// Azure OpenAI both ways: the OpenAI SDK unchanged, to an alias on a
+	// deployment (streamed), and a client built for Azure (its own key).
+	s := oc.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{Model: "mini-azure",
+		Messages:      []openai.ChatCompletionMessageParamUnion{openai.UserMessage(prompts[0])},
+		StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}}, user0(teams))
+	for s.Next() {
+	}
+	must(s.Err())
+	fmt.Printf("    %-30s %s\n", "openai sdk → azure deployment", "streamed")
+	az := openai.NewClient(azure.WithEndpoint(proxy, "2024-10-21"), azure.WithAPIKey("azure-demo-client-key"), azure.WithUnsafeAllowHTTP(), option.WithMaxRetries(0))
+	_, err = az.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "prod-mini",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(prompts[1])}}, user0(teams))
+	must(err)
+	fmt.Printf("    %-30s %s\n", "azure client (openai-go)", "non-streamed")
+	fmt.Printf("\n%d calls through lessllm in %.1f s. Stopping capture (SIGTERM seals the segments)…\n\n", *calls+5, time.Since(start).Seconds())
 	must(capture.Process.Signal(syscall.SIGTERM))
 	if err := capture.Wait(); err != nil {
 		log.Fatalf("capture exited with %v", err)
