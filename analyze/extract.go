@@ -198,7 +198,11 @@ func (x *extractor) call(ex *format.Exchange, segment string) Call {
 	if stream != nil && stream.ContentEvents > 0 {
 		streamMetrics(&c, stream, firstNonNil(c.ActualCompletionTokens, c.EstimatedCompletionTokens))
 	}
-	x.cost(&c, priceProvider, model)
+	var reported *float64 // what the API says the call cost (wire.Usage.CostUSD)
+	if hasUsage && usage.CostReported {
+		reported = &usage.CostUSD
+	}
+	x.cost(&c, priceProvider, model, reported)
 	if c.ActualCompletionTokens != nil && *c.ActualCompletionTokens > 0 && c.TotalLatencyMs > 0 {
 		c.OutputTokensPerS = ptr(float64(*c.ActualCompletionTokens) / (c.TotalLatencyMs / 1e3))
 	}
@@ -353,19 +357,30 @@ func setUsage(c *Call, u wire.Usage) {
 
 // cost prices the call's tokens — the API's counts when it gave them, else
 // our estimate — at the table's prices for model as its provider bills it.
-// Unknown model: NULL.
-func (x *extractor) cost(c *Call, provider, model string) {
+// Unknown model: NULL. An amount the API reported (OpenRouter's
+// usage.cost) is the call's cost instead, with price_version "api"
+// (price_source still names the table's entry, which the cache model's
+// predictions use); what it would have cost without the prompt cache adds
+// the table's cache discount to it when the table prices the model.
+func (x *extractor) cost(c *Call, provider, model string, reported *float64) {
 	p, ok := x.price(c, provider, model)
+	if reported != nil {
+		c.EstimatedCostUSD, c.PriceVersion = ptr(*reported), str("api")
+		if *c.ActualCachedTokens == 0 && *c.ActualCacheCreationTokens == 0 {
+			c.EstimatedCostWithoutCacheUSD = ptr(*reported)
+		} else if ok {
+			with, without := p.Cost(tokensOf(c))
+			c.EstimatedCostWithoutCacheUSD = ptr(*reported + without - with)
+		}
+		return
+	}
 	if !ok {
 		return
 	}
 	var t pricing.Tokens
 	switch c.UsageSource {
 	case "api":
-		t = pricing.Tokens{Prompt: *c.ActualPromptTokens, Completion: *c.ActualCompletionTokens,
-			CachedRead: *c.ActualCachedTokens, CacheWrite1h: *c.ActualCacheCreation1hTokens}
-		// Writes not split by TTL (OpenAI's cache_write_tokens) bill as 5-minute writes.
-		t.CacheWrite5m = *c.ActualCacheCreationTokens - t.CacheWrite1h
+		t = tokensOf(c)
 	case "estimated":
 		if c.EstimatedPromptTokens == nil { // Claude: priced after calibration, at price_source
 			return
@@ -377,6 +392,15 @@ func (x *extractor) cost(c *Call, provider, model string) {
 	with, without := p.Cost(t)
 	c.EstimatedCostUSD, c.EstimatedCostWithoutCacheUSD = ptr(with), ptr(without)
 	c.PriceVersion = str(p.Version)
+}
+
+// tokensOf is the billed counts of a call with the API's usage.
+func tokensOf(c *Call) pricing.Tokens {
+	t := pricing.Tokens{Prompt: *c.ActualPromptTokens, Completion: *c.ActualCompletionTokens,
+		CachedRead: *c.ActualCachedTokens, CacheWrite1h: *c.ActualCacheCreation1hTokens}
+	// Writes not split by TTL (OpenAI's cache_write_tokens) bill as 5-minute writes.
+	t.CacheWrite5m = *c.ActualCacheCreationTokens - t.CacheWrite1h
+	return t
 }
 
 // price looks the call's price up by the provider its upstream URL belongs

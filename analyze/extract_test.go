@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -99,6 +100,9 @@ func TestExtractStreams(t *testing.T) {
 		{"anthropic thinking", "/v1/messages", fixture(t, "llm-anthropic__test_stream_events_thinking.sse"), 46, 0, 0, 0, 130, 0, "end_turn", "alice", "claude-haiku-4-5-20251001"},
 		{"responses usage on the terminal event", "/v1/responses", fixture(t, "simonw-llm__test_responses_basic_streaming.sse"), 11, 5, 0, 0, 0, 0, "completed", "alice", ""},
 		{"deepseek cache fields", "/v1/chat/completions", deepseekStream, 1100, 2, 1024, 0, 110, 10, "stop", "alice", "deepseek-chat"},
+		// Azure: the prompt-filter event (100 ms) and the empty role delta
+		// (110 ms) are no first token; "Olá" (120 ms) is.
+		{"azure prompt filter first", "/openai/deployments/gpt-5-mini/chat/completions", fixture(t, "fantasy__azure_gpt-5-mini_simple_streaming.sse"), 19, 76, 0, 0, 120, 0, "stop", "alice", "gpt-5-mini-2025-08-07"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			call := x.call(sseExchange(t, c.path, c.sse), "seg")
@@ -180,6 +184,48 @@ func TestProxyMs(t *testing.T) {
 			got := x.call(ex, "seg").ProxyMs
 			if (got == nil) != (tc.want == nil) || (got != nil && *got != *tc.want) {
 				t.Errorf("proxy_ms %v, want %v", deref(got), deref(tc.want))
+			}
+		})
+	}
+}
+
+// TestCostByProvider: a call is priced as the provider its upstream URL
+// belongs to bills it, and an amount the API reported is the cost.
+func TestCostByProvider(t *testing.T) {
+	x := &extractor{prices: pricing.Default()}
+	openrouter := fixture(t, "fantasy__openrouter_glm-4.6_simple.json")
+	for _, tc := range []struct {
+		name, url, model, body string
+		source, version        string
+		cost                   func(pricing.Match) float64
+	}{
+		// OpenRouter's usage.cost (a recorded answer) is what was billed.
+		{"openrouter reports its cost", "https://openrouter.ai/api/v1/chat/completions", "z-ai/glm-4.6", openrouter,
+			"openrouter/z-ai/glm-4.6", "api", func(pricing.Match) float64 { return 0.0040773 }},
+		// DeepSeek's own prices, its cache hit at its cache price.
+		{"deepseek at its own price", "https://api.deepseek.com/chat/completions", "deepseek-chat",
+			`{"model":"deepseek-chat","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1100,"completion_tokens":2,"total_tokens":1102,"prompt_cache_hit_tokens":1024,"prompt_cache_miss_tokens":76}}`,
+			"deepseek/deepseek-chat", "", func(p pricing.Match) float64 { return 76*p.Input + 1024*p.CacheRead + 2*p.Output }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ex := &format.Exchange{V: 1, ID: "test", Node: "n", StartNS: t0.UnixNano(), EndNS: t0.UnixNano() + 1e9,
+				Request:  format.Request{Method: "POST", Path: "/v1/chat/completions"},
+				Route:    &format.Route{Provider: "p", Dialect: "openai", UpstreamModel: tc.model, URL: tc.url, Proxy: "direct"},
+				Response: &format.Response{Status: 200, Headers: format.Header{"Content-Type": {"application/json"}}},
+			}
+			ex.Request.SetBody([]byte(`{"model":"`+tc.model+`"}`), 0)
+			ex.Response.Chunks = []format.Chunk{format.NewChunk(5e8, []byte(tc.body))}
+			call := x.call(ex, "seg")
+			price, ok := pricing.Default().Entry(tc.source)
+			if !ok || deref(call.PriceSource) != tc.source {
+				t.Fatalf("price_source %q, want %q (in the table: %v)", deref(call.PriceSource), tc.source, ok)
+			}
+			want := tc.cost(price)
+			if call.EstimatedCostUSD == nil || math.Abs(*call.EstimatedCostUSD-want) > 1e-12 {
+				t.Errorf("cost %v, want %v", call.EstimatedCostUSD, want)
+			}
+			if tc.version != "" && deref(call.PriceVersion) != tc.version {
+				t.Errorf("price_version %q, want %q", deref(call.PriceVersion), tc.version)
 			}
 		})
 	}

@@ -219,6 +219,23 @@ func TestOpenAICompatibleUsage(t *testing.T) {
 	}
 }
 
+// TestReportedCost: OpenRouter says what a call cost (usage.cost, USD); a
+// recorded answer (charmbracelet/fantasy), which arrives after a run of
+// keep-alive whitespace.
+func TestReportedCost(t *testing.T) {
+	body, err := os.ReadFile(recorded("fantasy__openrouter_glm-4.6_simple.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, ok := UsageOf(KindOpenAIChat, body)
+	if !ok || !u.CostReported || u.CostUSD != 0.0040773 || u.Prompt != 16 || u.Completion != 1937 || u.Reasoning != 1378 {
+		t.Fatalf("%v %+v", ok, u)
+	}
+	if u, _ := UsageOf(KindOpenAIChat, []byte(`{"usage":{"prompt_tokens":5,"completion_tokens":1}}`)); u.CostReported {
+		t.Fatalf("a cost reported where none was: %+v", u)
+	}
+}
+
 // FuzzReadStream: any bytes, in any dialect, never panic, and whatever
 // response is reassembled is valid JSON.
 func FuzzReadStream(f *testing.F) {

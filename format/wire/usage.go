@@ -14,6 +14,11 @@ type Usage struct {
 	CacheWrite   int64 `json:"cache_creation_tokens"` // written to the cache (Anthropic; OpenAI's explicit mode)
 	CacheWrite5m int64 `json:"cache_creation_5m_tokens"`
 	CacheWrite1h int64 `json:"cache_creation_1h_tokens"`
+	// CostUSD is what the API says the call cost, when it says
+	// (CostReported): OpenRouter's usage.cost
+	// (openrouter.ai/docs/use-cases/usage-accounting).
+	CostUSD      float64 `json:"-"`
+	CostReported bool    `json:"-"`
 }
 
 // Uncached is the prompt tokens billed at the plain input price: neither
@@ -43,6 +48,8 @@ type openAIChatUsage struct {
 	// reports the tokens it read at the top level; its automatic caching
 	// (Kimi K2) uses prompt_tokens_details like OpenAI's.
 	CachedTokens *int64 `json:"cached_tokens"`
+	// OpenRouter's amount billed for the call, in USD.
+	Cost *float64 `json:"cost"`
 }
 
 func (u *openAIChatUsage) normalize() Usage {
@@ -63,6 +70,9 @@ func (u *openAIChatUsage) normalize() Usage {
 	}
 	if d := u.CompletionTokensDetails; d != nil {
 		n.Reasoning = d.ReasoningTokens
+	}
+	if u.Cost != nil {
+		n.CostUSD, n.CostReported = *u.Cost, true
 	}
 	if n.Total == 0 {
 		n.Total = n.Prompt + n.Completion
