@@ -113,7 +113,17 @@ func (x *extractor) fingerprint(ex *format.Exchange, c *Call) (promptRow, bool) 
 		return promptRow{}, false
 	}
 	model := deref(c.UpstreamModel)
-	rules, ok := x.cache.Lookup(c.Provider, model)
+	provider := c.Provider
+	rules, ok := x.cache.Lookup(provider, model)
+	if !ok && ex.Route != nil {
+		// A provider configured under a name of the user's whose API the
+		// rules know by its host (an Azure OpenAI resource: "azure"),
+		// modelled with those rules — unless cache: providers: names it.
+		if p := pricing.ProviderOf(ex.Route.URL); p != "" {
+			provider = p
+			rules, ok = x.cache.Lookup(provider, model)
+		}
+	}
 	if !ok {
 		return promptRow{}, false
 	}
@@ -125,8 +135,8 @@ func (x *extractor) fingerprint(ex *format.Exchange, c *Call) (promptRow, bool) 
 	}
 	key := deref(c.APIKeyFingerprint)
 	row := promptRow{
-		RequestID: c.RequestID, Segment: c.Segment, Kind: kind.String(), Provider: c.Provider, Model: model, KeyFingerprint: key,
-		Scope: strings.Join([]string{c.Provider, key, model, ""}, "\x1f"),
+		RequestID: c.RequestID, Segment: c.Segment, Kind: kind.String(), Provider: provider, Model: model, KeyFingerprint: key,
+		Scope: strings.Join([]string{provider, key, model, ""}, "\x1f"),
 		AtUS:  ex.StartNS / 1e3, UsableUS: usable / 1e3,
 	}
 	// A BPE token is at least one byte, so a body with fewer bytes than the
@@ -140,7 +150,7 @@ func (x *extractor) fingerprint(ex *format.Exchange, c *Call) (promptRow, bool) 
 	if !ok {
 		return promptRow{}, false
 	}
-	row.Scope = strings.Join([]string{c.Provider, key, model, req.CacheKey}, "\x1f")
+	row.Scope = strings.Join([]string{provider, key, model, req.CacheKey}, "\x1f")
 	row.Retention, row.ExplicitOnly = req.Retention, req.ExplicitOnly
 	fp := encoderFor(model).Fingerprint(req)
 	row.Tokens, row.Family = fp.Tokens, fp.Family

@@ -173,7 +173,9 @@ func family(t *Table, calls []Call, preds []Prediction, idx []int, src Sources) 
 	default:
 		o.Reason = ReasonNone
 		for _, i := range idx {
-			if preds[i].Miss == "expired" {
+			// A longer retention is advice only where the API has one
+			// (Azure OpenAI documents none).
+			if preds[i].Miss == "expired" && rules.ExtendedTTL > ttl {
 				o.Reason = ReasonTTLGap
 				o.Advice = fmt.Sprintf("Calls come further apart than the %v the cache lives; a longer retention (%v) would keep the entry.", ttl, rules.ExtendedTTL)
 				break

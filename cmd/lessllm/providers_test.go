@@ -21,8 +21,9 @@ import (
 // TestAzureAnalysedEndToEnd: calls to Azure OpenAI through the real
 // binary — an OpenAI SDK alias to a deployment, and openai-go's Azure
 // client — streamed and not, analysed: TTFT and TPOT within the
-// simulator's pacing, tokens as the API reported them, and the cost at
-// Azure's own price for the model the deployment serves (above OpenAI's).
+// simulator's pacing, tokens as the API reported them, the cost at Azure's
+// own price for the model the deployment serves (above OpenAI's), and a
+// prompt-cache prediction by Azure's rules.
 func TestAzureAnalysedEndToEnd(t *testing.T) {
 	sim := httptest.NewServer(apitest.New(apitest.Options{TTFT: 100 * time.Millisecond, TPOT: 10 * time.Millisecond, OutputTokens: 10, NoCache: true}))
 	defer sim.Close()
@@ -65,7 +66,8 @@ models:
 	db := filepath.Join(t.TempDir(), "azure.duckdb")
 	analyzeOK(t, dir, "--db", db)
 	rows := queryRows(t, db, `SELECT provider, model, upstream_model, stream, estimated_ttft_ms AS ttft, estimated_tpot_ms AS tpot,
-		actual_prompt_tokens AS prompt, actual_completion_tokens AS completion, estimated_cost_usd AS cost, price_source
+		actual_prompt_tokens AS prompt, actual_completion_tokens AS completion, estimated_cost_usd AS cost, price_source,
+		estimated_cached_tokens AS predicted_cached
 		FROM api_calls ORDER BY timestamp`)
 	if len(rows) != 8 {
 		t.Fatalf("%d rows, want 8", len(rows))
@@ -76,8 +78,9 @@ models:
 		t.Fatalf("the table's Azure price %g is not above OpenAI's %g: the test would not tell them apart", price.Input, openAI.Input)
 	}
 	for i, r := range rows {
+		// Modelled with Azure's published cache rules (short prompts: 0).
 		want := map[string]any{"provider": "azure_openai", "upstream_model": "gpt-4o-mini", "price_source": "azure/gpt-4o-mini",
-			"model": []string{"mini", "prod-mini"}[i/4], "completion": 10.0}
+			"model": []string{"mini", "prod-mini"}[i/4], "completion": 10.0, "predicted_cached": 0.0}
 		for k, v := range want {
 			if r[k] != v {
 				t.Errorf("row %d: %s = %v, want %v", i, k, r[k], v)
