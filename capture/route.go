@@ -221,7 +221,7 @@ func upstreamHeader(in http.Header, rt *route) http.Header {
 		switch p := rt.provider; {
 		case p.Type == config.AzureOpenAI && p.EntraToken != "":
 			out.Set("Authorization", "Bearer "+p.EntraToken)
-		case p.APIKey == "":
+		case p.APIKey == "": // none configured: none sent
 		case p.Type == config.AzureOpenAI:
 			out.Set("Api-Key", p.APIKey)
 		case p.Dialect() == wire.Anthropic:
