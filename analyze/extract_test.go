@@ -202,6 +202,11 @@ func TestCostByProvider(t *testing.T) {
 		// OpenRouter's usage.cost (a recorded answer) is what was billed.
 		{"openrouter reports its cost", "https://openrouter.ai/api/v1/chat/completions", "z-ai/glm-4.6", openrouter,
 			"openrouter/z-ai/glm-4.6", "api", func(pricing.Match) float64 { return 0.0040773 }},
+		// xAI's cost_in_usd_ticks is what was billed; and its reasoning,
+		// outside completion_tokens, counted as output: the table's price
+		// of the normalised tokens is exactly that bill (checked below).
+		{"xai reports its cost", "https://api.x.ai/v1/chat/completions", "grok-4-fast", fixture(t, "fantasy__xai_grok-4-fast_simple.json"),
+			"xai/grok-4-fast-reasoning", "api", func(pricing.Match) float64 { return 731000 / 1e10 }},
 		// DeepSeek's own prices, its cache hit at its cache price.
 		{"deepseek at its own price", "https://api.deepseek.com/chat/completions", "deepseek-chat",
 			`{"model":"deepseek-chat","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1100,"completion_tokens":2,"total_tokens":1102,"prompt_cache_hit_tokens":1024,"prompt_cache_miss_tokens":76}}`,
@@ -226,6 +231,11 @@ func TestCostByProvider(t *testing.T) {
 			}
 			if tc.version != "" && deref(call.PriceVersion) != tc.version {
 				t.Errorf("price_version %q, want %q", deref(call.PriceVersion), tc.version)
+			}
+			if tc.version == "api" && strings.Contains(tc.url, "x.ai") {
+				if with, _ := price.Cost(tokensOf(&call)); math.Abs(with-want) > 1e-12 {
+					t.Errorf("the table prices xAI's normalised tokens at %v, it billed %v", with, want)
+				}
 			}
 		})
 	}

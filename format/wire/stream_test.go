@@ -219,8 +219,8 @@ func TestOpenAICompatibleUsage(t *testing.T) {
 	}
 }
 
-// TestReportedCost: OpenRouter says what a call cost (usage.cost, USD); a
-// recorded answer (charmbracelet/fantasy), which arrives after a run of
+// TestReportedCost: OpenRouter and xAI say what a call cost; recorded
+// answers (charmbracelet/fantasy) — OpenRouter's arrives after a run of
 // keep-alive whitespace.
 func TestReportedCost(t *testing.T) {
 	body, err := os.ReadFile(recorded("fantasy__openrouter_glm-4.6_simple.json"))
@@ -230,6 +230,20 @@ func TestReportedCost(t *testing.T) {
 	u, ok := UsageOf(KindOpenAIChat, body)
 	if !ok || !u.CostReported || u.CostUSD != 0.0040773 || u.Prompt != 16 || u.Completion != 1937 || u.Reasoning != 1378 {
 		t.Fatalf("%v %+v", ok, u)
+	}
+	// xAI: cost_in_usd_ticks (10⁻¹⁰ USD), and reasoning outside
+	// completion_tokens (its total is prompt + completion + reasoning).
+	body, err = os.ReadFile(recorded("fantasy__xai_grok-4-fast_simple.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, ok = UsageOf(KindOpenAIChat, body)
+	if !ok || !u.CostReported || u.CostUSD != 731000/1e10 || u.Prompt != 165 || u.CachedRead != 156 || u.Completion != 2+125 || u.Reasoning != 125 || u.Total != 292 {
+		t.Fatalf("xai: %v %+v", ok, u)
+	}
+	// OpenAI's own convention (reasoning inside completion) is left as it is.
+	if u, _ := UsageOf(KindOpenAIChat, []byte(`{"usage":{"prompt_tokens":10,"completion_tokens":80,"total_tokens":90,"completion_tokens_details":{"reasoning_tokens":64}}}`)); u.Completion != 80 {
+		t.Fatalf("openai reasoning: %+v", u)
 	}
 	if u, _ := UsageOf(KindOpenAIChat, []byte(`{"usage":{"prompt_tokens":5,"completion_tokens":1}}`)); u.CostReported {
 		t.Fatalf("a cost reported where none was: %+v", u)

@@ -16,7 +16,8 @@ type Usage struct {
 	CacheWrite1h int64 `json:"cache_creation_1h_tokens"`
 	// CostUSD is what the API says the call cost, when it says
 	// (CostReported): OpenRouter's usage.cost
-	// (openrouter.ai/docs/use-cases/usage-accounting).
+	// (openrouter.ai/docs/use-cases/usage-accounting), xAI's
+	// cost_in_usd_ticks.
 	CostUSD      float64 `json:"-"`
 	CostReported bool    `json:"-"`
 }
@@ -48,8 +49,10 @@ type openAIChatUsage struct {
 	// reports the tokens it read at the top level; its automatic caching
 	// (Kimi K2) uses prompt_tokens_details like OpenAI's.
 	CachedTokens *int64 `json:"cached_tokens"`
-	// OpenRouter's amount billed for the call, in USD.
-	Cost *float64 `json:"cost"`
+	// The amount billed for the call: OpenRouter's in USD, xAI's in ticks
+	// of 10⁻¹⁰ USD (docs.x.ai/developers/cost-tracking).
+	Cost           *float64 `json:"cost"`
+	CostInUSDTicks *int64   `json:"cost_in_usd_ticks"`
 }
 
 func (u *openAIChatUsage) normalize() Usage {
@@ -70,9 +73,18 @@ func (u *openAIChatUsage) normalize() Usage {
 	}
 	if d := u.CompletionTokensDetails; d != nil {
 		n.Reasoning = d.ReasoningTokens
+		// xAI counts reasoning outside completion_tokens (its total is
+		// prompt + completion + reasoning) and bills it as output, as
+		// OpenAI does with it inside: recognised by the total.
+		if n.Reasoning > 0 && n.Total == n.Prompt+n.Completion+n.Reasoning {
+			n.Completion += n.Reasoning
+		}
 	}
-	if u.Cost != nil {
+	switch {
+	case u.Cost != nil:
 		n.CostUSD, n.CostReported = *u.Cost, true
+	case u.CostInUSDTicks != nil:
+		n.CostUSD, n.CostReported = float64(*u.CostInUSDTicks)/1e10, true
 	}
 	if n.Total == 0 {
 		n.Total = n.Prompt + n.Completion
