@@ -23,7 +23,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -147,15 +146,6 @@ func Keys(t reflect.Type) []string {
 	return keys
 }
 
-// Load reads path and parses it into sections (see Parse).
-func Load(path string, sections ...any) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	return Parse(path, data, sections...)
-}
-
 // Checker collects a section's validation errors, each placed at the line
 // of the key it concerns.
 type Checker struct {
@@ -163,9 +153,6 @@ type Checker struct {
 	root *yaml.Node
 	errs []string
 }
-
-// File is the path of the file being checked.
-func (c *Checker) File() string { return c.path }
 
 // Bad reports msg at the line of the deepest key of keys the file has
 // ("providers", "openai", "base_url"; "[2]" steps into a list's third
