@@ -15,20 +15,25 @@ type Dialect string
 const (
 	OpenAI    Dialect = "openai"    // OpenAI's API, and every OpenAI-compatible one
 	Anthropic Dialect = "anthropic" // Anthropic's Messages API
+	Gemini    Dialect = "gemini"    // Google's Generative Language API (gemini.go)
 )
 
 // DialectOf returns the API a client speaks, by its request path, or ""
-// for a path outside /v1/ and /openai/. /v1/messages* is Anthropic's; so
-// is /v1/models* when the client sends an anthropic-version header (both
-// APIs have that path; h is read only then: capture calls this on every
-// request); every other /v1/ path is OpenAI's (and the OpenAI-compatible
-// APIs'), and so is every /openai/ path: Azure OpenAI's
+// for a path outside /v1/, /v1beta/, /v1alpha/ and /openai/.
+// /v1/messages* is Anthropic's; so is /v1/models* when the client sends an
+// anthropic-version header (both APIs have that path; h is read only then:
+// capture calls this on every request). /v1beta/ and /v1alpha/ paths, and
+// /v1/models/{model}:{method} with one of Gemini's methods, are Gemini's.
+// Every other /v1/ path is OpenAI's (and the OpenAI-compatible APIs'), and
+// so is every /openai/ path: Azure OpenAI's
 // (/openai/deployments/{deployment}/…, /openai/v1/…), which clients built
 // for Azure send.
 func DialectOf(path string, h http.Header) Dialect {
 	switch {
 	case path == "/v1/messages" || strings.HasPrefix(path, "/v1/messages/"):
 		return Anthropic
+	case isGeminiPath(path):
+		return Gemini
 	case (path == "/v1/models" || strings.HasPrefix(path, "/v1/models/")) && h.Get("Anthropic-Version") != "":
 		return Anthropic
 	case strings.HasPrefix(path, "/v1/") || strings.HasPrefix(path, AzurePrefix):
@@ -66,6 +71,7 @@ const (
 	KindOpenAICompletions      // POST /v1/completions (legacy)
 	KindOpenAIEmbeddings       // POST /v1/embeddings
 	KindAnthropicMessages      // POST /v1/messages
+	KindGeminiGenerate         // POST /v1beta/models/{model}:generateContent and :streamGenerateContent
 )
 
 // KindOf maps a request path to its Kind by its last segments, so that an
@@ -82,6 +88,8 @@ func KindOf(path string) Kind {
 		{"/completions", KindOpenAICompletions},
 		{"/embeddings", KindOpenAIEmbeddings},
 		{"/messages", KindAnthropicMessages},
+		{":generateContent", KindGeminiGenerate},
+		{":streamGenerateContent", KindGeminiGenerate},
 	} {
 		if strings.HasSuffix(path, k.suffix) {
 			return k.kind
@@ -93,10 +101,11 @@ func KindOf(path string) Kind {
 // kindNames are the Kinds' names where they are stored (the cache model's
 // fingerprints): stable, unlike the numbers.
 var kindNames = map[Kind]string{KindOpenAIChat: "chat", KindOpenAIResponses: "responses",
-	KindOpenAICompletions: "completions", KindOpenAIEmbeddings: "embeddings", KindAnthropicMessages: "messages"}
+	KindOpenAICompletions: "completions", KindOpenAIEmbeddings: "embeddings", KindAnthropicMessages: "messages",
+	KindGeminiGenerate: "generate_content"}
 
 // String is the Kind's stored name: chat, responses, completions,
-// embeddings, messages, or "" for KindUnknown.
+// embeddings, messages, generate_content, or "" for KindUnknown.
 func (k Kind) String() string { return kindNames[k] }
 
 // KindNamed is the Kind whose String is name (KindUnknown for any other).
@@ -116,6 +125,8 @@ func (k Kind) Dialect() Dialect {
 		return ""
 	case KindAnthropicMessages:
 		return Anthropic
+	case KindGeminiGenerate:
+		return Gemini
 	}
 	return OpenAI
 }

@@ -1,6 +1,7 @@
 // Package wire holds the LLM APIs' wire formats that capture and analyze
 // share (ARCHITECTURE.md §2): server-sent-event framing, the streamed events of
-// OpenAI Chat Completions, OpenAI Responses and Anthropic Messages, their
+// OpenAI Chat Completions, OpenAI Responses, Anthropic Messages and Gemini's
+// generateContent, their
 // usage blocks, and the reassembly of a stream into the response the
 // non-streamed API would have returned, and the HTTP content codings
 // (gzip, deflate, br, zstd) the bodies travel in. One parser per format,

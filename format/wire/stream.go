@@ -65,6 +65,8 @@ func NewReassembler(kind Kind) Reassembler {
 		return &responsesStream{}
 	case KindAnthropicMessages:
 		return &anthropicStream{}
+	case KindGeminiGenerate:
+		return &geminiStream{}
 	}
 	return nil
 }

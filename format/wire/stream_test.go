@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -119,6 +120,47 @@ func TestReassembleRecordedStreams(t *testing.T) {
 			},
 		},
 		{
+			// Gemini: whole GenerateContentResponse objects, CRLF framing,
+			// usageMetadata on every event (final on the last), thoughts
+			// outside candidatesTokenCount, no end event but a finishReason.
+			file: "fantasy__gemini_gemini-2.5-pro_simple_streaming", kind: KindGeminiGenerate, finish: "STOP",
+			usage: Usage{Prompt: 11, Completion: 49 + 603, Total: 663, Reasoning: 603},
+			check: func(t *testing.T, s *Stream, resp map[string]any) {
+				parts := geminiParts(t, resp)
+				if len(parts) != 1 || !strings.HasPrefix(parts[0]["text"].(string), "Of course!") || !strings.HasSuffix(parts[0]["text"].(string), "used in any situation.)") ||
+					s.ContentEvents != 3 || s.Model != "gemini-2.5-pro" || s.ID != "aQCzaYSIIp3Uz7IP4L7z4Qk" || resp["usageMetadata"].(map[string]any)["candidatesTokenCount"] != 49.0 {
+					t.Fatalf("parts %v, %d content events, model %q, id %q", parts, s.ContentEvents, s.Model, s.ID)
+				}
+			},
+		},
+		{
+			// Two function calls in one event, the first with a thought
+			// signature; the candidate's finishMessage is kept.
+			file: "fantasy__gemini_gemini-2.5-flash_multi_tool_streaming", kind: KindGeminiGenerate, finish: "STOP",
+			usage: Usage{Prompt: 121, Completion: 36 + 38, Total: 195, Reasoning: 38},
+			check: func(t *testing.T, s *Stream, resp map[string]any) {
+				parts := geminiParts(t, resp)
+				if len(parts) != 2 || parts[0]["functionCall"].(map[string]any)["name"] != "add" || parts[0]["thoughtSignature"] == nil ||
+					parts[1]["functionCall"].(map[string]any)["name"] != "multiply" || s.ContentEvents != 1 ||
+					resp["candidates"].([]any)[0].(map[string]any)["finishMessage"] != "Model generated function call(s)." {
+					t.Fatalf("parts %v, %d content events", parts, s.ContentEvents)
+				}
+			},
+		},
+		{
+			// The last event carries only an empty text with the thought
+			// signature (not content) and a larger, final prompt count.
+			file: "fantasy__gemini_gemini-3-pro-preview_tool_streaming", kind: KindGeminiGenerate, finish: "STOP",
+			usage: Usage{Prompt: 206, Completion: 29 + 83, Total: 318, Reasoning: 83},
+			check: func(t *testing.T, s *Stream, resp map[string]any) {
+				parts := geminiParts(t, resp)
+				if len(parts) != 1 || parts[0]["text"] != "The current weather in Florence, Italy is 40°C (104°F). Stay hydrated, it's quite hot!" ||
+					parts[0]["thoughtSignature"] == nil || s.ContentEvents != 2 || s.Model != "gemini-3.1-pro-preview" {
+					t.Fatalf("parts %v, %d content events, model %q", parts, s.ContentEvents, s.Model)
+				}
+			},
+		},
+		{
 			file: "simonw-llm__test_responses_basic_streaming", kind: KindOpenAIResponses, finish: "completed",
 			check: func(t *testing.T, s *Stream, resp map[string]any) {
 				if !s.HasUsage || s.Usage.Completion == 0 || s.ContentEvents != 1 || resp["status"] != "completed" {
@@ -163,6 +205,20 @@ func TestReassembleRecordedStreams(t *testing.T) {
 			}
 		})
 	}
+}
+
+// geminiParts is the first candidate's parts of a reassembled Gemini answer.
+func geminiParts(t *testing.T, resp map[string]any) []map[string]any {
+	t.Helper()
+	cands, _ := resp["candidates"].([]any)
+	if len(cands) != 1 {
+		t.Fatalf("candidates %v", resp["candidates"])
+	}
+	var parts []map[string]any
+	for _, p := range cands[0].(map[string]any)["content"].(map[string]any)["parts"].([]any) {
+		parts = append(parts, p.(map[string]any))
+	}
+	return parts
 }
 
 // TestCutStreamIsNotDone: a stream cut in half is reported as not done,
@@ -253,13 +309,13 @@ func TestReportedCost(t *testing.T) {
 // FuzzReadStream: any bytes, in any dialect, never panic, and whatever
 // response is reassembled is valid JSON.
 func FuzzReadStream(f *testing.F) {
-	for _, name := range []string{"llm-anthropic__test_stream_events_thinking", "simonw-llm__test_tool_use_basic", "simonw-llm__test_responses_basic_streaming"} {
+	for _, name := range []string{"llm-anthropic__test_stream_events_thinking", "simonw-llm__test_tool_use_basic", "simonw-llm__test_responses_basic_streaming", "fantasy__gemini_gemini-3-pro-preview_tool_streaming"} {
 		body, _ := os.ReadFile(recorded(name + ".sse"))
 		f.Add(body, 13)
 	}
 	f.Fuzz(func(t *testing.T, body []byte, n int) {
 		n = max(1, min(n, 4096))
-		for _, kind := range []Kind{KindOpenAIChat, KindOpenAIResponses, KindAnthropicMessages, KindOpenAICompletions} {
+		for _, kind := range []Kind{KindOpenAIChat, KindOpenAIResponses, KindAnthropicMessages, KindOpenAICompletions, KindGeminiGenerate} {
 			s := ReadStream(kind, chunksOf(body, n))
 			if s.Response != nil && !json.Valid(s.Response) {
 				t.Fatalf("kind %d: invalid response JSON %s", kind, s.Response)
@@ -276,7 +332,9 @@ func TestKindOf(t *testing.T) {
 		"/v1/chat/completions": KindOpenAIChat, "/openai/v1/chat/completions": KindOpenAIChat, "/v1/chat/completions/": KindOpenAIChat,
 		"/v1/responses": KindOpenAIResponses, "/v1/completions": KindOpenAICompletions, "/v1/embeddings": KindOpenAIEmbeddings,
 		"/v1/messages": KindAnthropicMessages, "/anthropic/v1/messages": KindAnthropicMessages,
-		"/v1/messages/count_tokens": KindUnknown, "/v1/responses/resp_123": KindUnknown, "/v1/models": KindUnknown, "/v1/files": KindUnknown,
+		"/v1beta/models/gemini-2.5-flash:generateContent": KindGeminiGenerate, "/v1beta/models/gemini-2.5-flash:streamGenerateContent": KindGeminiGenerate,
+		"/v1beta/models/gemini-2.5-flash:countTokens": KindUnknown,
+		"/v1/messages/count_tokens":                   KindUnknown, "/v1/responses/resp_123": KindUnknown, "/v1/models": KindUnknown, "/v1/files": KindUnknown,
 	} {
 		if got := KindOf(path); got != want {
 			t.Errorf("KindOf(%q) = %v, want %v", path, got, want)

@@ -197,6 +197,14 @@ func UsageOf(kind Kind, body []byte) (u Usage, ok bool) {
 			return u, false
 		}
 		return r.Usage.normalize(), true
+	case KindGeminiGenerate:
+		var r struct {
+			Usage *geminiUsage `json:"usageMetadata"`
+		}
+		if json.Unmarshal(body, &r) != nil || r.Usage == nil {
+			return u, false
+		}
+		return r.Usage.normalize(), true
 	default:
 		var r struct {
 			Usage *openAIChatUsage `json:"usage"`
