@@ -143,6 +143,9 @@ func str(v any) string {
 //     block and up to 20 blocks before it, the longest hit is read and the
 //     rest up to the last breakpoint is written; entries live 5 minutes (or
 //     1 hour), refreshed on every hit.
+//   - Gemini (ai.google.dev/gemini-api/docs/caching): implicit caching as
+//     OpenAI's, from the model's minimum (geminiMinTokens), in steps of
+//     the simulator's own choosing.
 //
 // Either way an entry can be read once the response that wrote it has
 // begun (its first token), not by requests running alongside it.
@@ -179,16 +182,23 @@ func scopedHash(scope string, prefix []byte) [32]byte {
 // openAI returns the cached tokens of a prompt and records its prefixes,
 // readable from usable on.
 func (c *cacheModel) openAI(scope string, p promptTokens, now, usable time.Time) int {
+	return c.prefix(scope, p, openAIMinTokens, openAIStep, openAITTL, now, usable)
+}
+
+// prefix is automatic prefix caching: a prompt of at least minTokens is
+// cached in step-token prefixes for ttl after its last use; a hit is the
+// longest live prefix.
+func (c *cacheModel) prefix(scope string, p promptTokens, minTokens, step int, ttl time.Duration, now, usable time.Time) int {
 	tokens := p.total()
-	if tokens < openAIMinTokens {
+	if tokens < minTokens {
 		return 0
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cached := 0
-	for n := openAIMinTokens; n <= tokens; n += openAIStep {
+	for n := minTokens; n <= tokens; n += step {
 		h := scopedHash(scope, p.canon[:min(n*bytesPerToken, len(p.canon))])
-		e := cacheEntry{usable: usable, expires: now.Add(openAITTL), ttl: openAITTL}
+		e := cacheEntry{usable: usable, expires: now.Add(ttl), ttl: ttl}
 		if old, ok := c.entries[h]; ok && old.live(now) {
 			cached = n
 			e.usable = old.usable

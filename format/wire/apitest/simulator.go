@@ -1,5 +1,5 @@
-// Package apitest is a simulated OpenAI + Anthropic API (and Azure OpenAI's
-// paths to the OpenAI one, azure.go) — a test upstream,
+// Package apitest is a simulated OpenAI + Anthropic + Gemini API (and Azure
+// OpenAI's paths to the OpenAI one, azure.go; Gemini's, gemini.go) — a test upstream,
 // as net/http/httptest is a test server — for tests, benchmarks, the demo
 // and `lessllm simulate`. It is not on capture's path: capture forwards to
 // it as to any upstream. It speaks the real wire formats (checked with the
@@ -101,6 +101,7 @@ func New(opts Options) *Simulator {
 	s.mux.HandleFunc("POST /v1/embeddings", s.embeddings)
 	s.mux.HandleFunc("GET /v1/models", s.models)
 	s.routeAzure()
+	s.routeGemini()
 	return s
 }
 
@@ -178,6 +179,11 @@ func (s *Simulator) start(w http.ResponseWriter, r *http.Request, dialect wire.D
 	c := &call{w: w, r: r, ttft: s.opts.TTFT, tpot: s.opts.TPOT, tokens: s.opts.OutputTokens, begun: begun}
 	c.model, _ = req["model"].(string)
 	c.stream, _ = req["stream"].(bool)
+	limits := req
+	if dialect == wire.Gemini { // the path names the model; limits are in generationConfig
+		c.model, _, _ = strings.Cut(r.PathValue("method"), ":")
+		limits, _ = req["generationConfig"].(map[string]any)
+	}
 	if so, ok := req["stream_options"].(map[string]any); ok {
 		c.usage, _ = so["include_usage"].(bool)
 	}
@@ -185,7 +191,7 @@ func (s *Simulator) start(w http.ResponseWriter, r *http.Request, dialect wire.D
 		c.tokens = v
 	}
 	for _, f := range []string{maxTokensField, "max_completion_tokens"} {
-		if mt, ok := req[f].(float64); ok && int(mt) <= c.tokens && mt > 0 {
+		if mt, ok := limits[f].(float64); ok && int(mt) <= c.tokens && mt > 0 {
 			c.tokens, c.limited = int(mt), true
 		}
 	}
@@ -280,10 +286,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(mustJSON(v))
 }
 
-// writeError writes an error in the dialect's own shape.
+// writeError writes an error in the dialect's own shape (Gemini's names
+// its kind by the status, not typ).
 func writeError(w http.ResponseWriter, dialect wire.Dialect, status int, typ, msg string) {
-	if dialect == wire.Anthropic {
+	switch dialect {
+	case wire.Anthropic:
 		writeJSON(w, status, map[string]any{"type": "error", "error": map[string]any{"type": typ, "message": msg}})
+		return
+	case wire.Gemini:
+		writeJSON(w, status, map[string]any{"error": map[string]any{"code": status, "message": msg, "status": geminiStatus(status)}})
 		return
 	}
 	writeJSON(w, status, map[string]any{"error": map[string]any{"message": msg, "type": typ, "param": nil, "code": nil}})

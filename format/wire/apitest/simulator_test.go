@@ -97,3 +97,44 @@ func TestCompressesWhatTheClientAccepts(t *testing.T) {
 		}
 	}
 }
+
+// TestGemini: the three framings of a Gemini answer read back by wire as
+// the same answer — generateContent, streamGenerateContent?alt=sse, and the
+// JSON array without alt=sse — with the token limit as MAX_TOKENS, the
+// implicit cache hit on a repeated long prompt, and no answer without a key.
+func TestGemini(t *testing.T) {
+	now := time.Now()
+	srv := httptest.NewServer(New(Options{TTFT: -1, TPOT: time.Microsecond, OutputTokens: 6, Now: func() time.Time { now = now.Add(time.Second); return now }}))
+	defer srv.Close()
+	key := map[string]string{"X-Goog-Api-Key": "sim-key"}
+	long := strings.Repeat("a steady prefix ", 800) // 12,800 bytes: 3,200 simulated tokens
+	body := `{"contents":[{"role":"user","parts":[{"text":"` + long + `"}]}],"generationConfig":{"maxOutputTokens":4}}`
+	resp, b := post(t, srv.URL+"/v1beta/models/gemini-2.5-flash:generateContent", body, key)
+	u, ok := wire.UsageOf(wire.KindGeminiGenerate, b)
+	if resp.StatusCode != 200 || !ok || u.Completion != 4 || u.Prompt < 3200 || u.CachedRead != 0 || !strings.Contains(string(b), `"finishReason":"MAX_TOKENS"`) {
+		t.Fatalf("%d %+v %s", resp.StatusCode, u, b)
+	}
+	for _, path := range []string{":streamGenerateContent?alt=sse", ":streamGenerateContent"} {
+		resp, b = post(t, srv.URL+"/v1beta/models/gemini-2.5-flash"+path, body, key)
+		var got *wire.Stream
+		if path == ":streamGenerateContent" {
+			var events []json.RawMessage
+			if err := json.Unmarshal(b, &events); err != nil || len(events) != 4 {
+				t.Fatalf("array framing: %v, %d events: %s", err, len(events), b)
+			}
+			u, _ = wire.UsageOf(wire.KindGeminiGenerate, events[3])
+		} else {
+			got = wire.ReadStream(wire.KindGeminiGenerate, func(yield func(int64, []byte) bool) { yield(0, b) })
+			u = got.Usage
+			if resp.Header.Get("Content-Type") != "text/event-stream" || !got.Done || got.FinishReason != "MAX_TOKENS" || got.ContentEvents != 4 {
+				t.Fatalf("sse: %s, done %v, finish %q, %d content events", b, got.Done, got.FinishReason, got.ContentEvents)
+			}
+		}
+		if u.Completion != 4 || u.CachedRead != 2048+(u.Prompt-2048)/128*128 {
+			t.Errorf("%s: usage %+v (the repeated prompt should hit the cache)", path, u)
+		}
+	}
+	if resp, b := post(t, srv.URL+"/v1beta/models/gemini-2.5-flash:generateContent", body, nil); resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), `"status":"PERMISSION_DENIED"`) {
+		t.Errorf("no key: %d %s", resp.StatusCode, b)
+	}
+}
