@@ -154,31 +154,35 @@ func h0URL(c *config.File) string {
 	return strings.TrimSuffix(c.Providers[config.OpenAI].BaseURL, "/v1")
 }
 
-// TestCheckAzureThroughProxies: `lessllm check` reaches an Azure OpenAI
-// resource through an HTTP proxy (tinyproxy, Basic auth) and a SOCKS5 one
-// (dante, username/password), with its key in api-key (the simulator
-// answers 200 only with one), and shows neither key nor password.
-func TestCheckAzureThroughProxies(t *testing.T) {
+// TestCheckThroughProxies: `lessllm check` reaches an Azure OpenAI
+// resource and Gemini through an HTTP proxy (tinyproxy, Basic auth) and a
+// SOCKS5 one (dante, username/password), each with its key in its own
+// header (api-key, x-goog-api-key: the simulator answers 200 only with
+// one), and shows neither key nor password.
+func TestCheckThroughProxies(t *testing.T) {
 	tiny := startTinyproxy(t)
 	socks := startDanted(t, true)
 	h := proxiedHarness(t, func(c *config.Proxy) {
 		c.Fallback = []string{"http://" + proxyUser + ":" + proxyPass + "@" + tiny.addr, "socks5://" + proxyUser + ":" + proxyPass + "@" + socks.addr}
 	})
 	h.cfg.Providers[config.AzureOpenAI] = &config.Provider{Type: config.AzureOpenAI, BaseURL: h0URL(h.cfg), APIKey: configAzureKey}
-	var routes []string
+	h.cfg.Providers[config.Gemini] = &config.Provider{Type: config.Gemini, BaseURL: h0URL(h.cfg), APIKey: configGeminiKey}
+	modelsPath := map[string]string{config.AzureOpenAI: "/openai/v1/models", config.Gemini: "/v1beta/models"}
+	routes := map[string][]string{}
 	for _, r := range Check(context.Background(), h.cfg) {
-		if s := fmt.Sprintf("%+v", r); strings.Contains(s, proxyPass) || strings.Contains(s, configAzureKey) {
+		if s := fmt.Sprintf("%+v", r); strings.Contains(s, proxyPass) || strings.Contains(s, configAzureKey) || strings.Contains(s, configGeminiKey) {
 			t.Errorf("check result shows a secret: %s", s)
 		}
-		if r.Provider != config.AzureOpenAI {
+		path, ok := modelsPath[r.Provider]
+		if !ok {
 			continue
 		}
-		routes = append(routes, r.Route)
-		if !r.OK || r.Status != 200 || !strings.Contains(r.Detail, "/openai/v1/models") {
-			t.Errorf("azure through %s: %+v", r.Route, r)
+		routes[r.Provider] = append(routes[r.Provider], r.Route)
+		if !r.OK || r.Status != 200 || !strings.Contains(r.Detail, path) {
+			t.Errorf("%s through %s: %+v", r.Provider, r.Route, r)
 		}
 	}
-	if len(routes) != 2 || tiny.tunnels(t) == 0 || socks.sessions(t) == 0 {
-		t.Errorf("azure checked over %v; tunnels at tinyproxy %d, sessions at dante %d", routes, tiny.tunnels(t), socks.sessions(t))
+	if len(routes[config.AzureOpenAI]) != 2 || len(routes[config.Gemini]) != 2 || tiny.tunnels(t) == 0 || socks.sessions(t) == 0 {
+		t.Errorf("checked over %v; tunnels at tinyproxy %d, sessions at dante %d", routes, tiny.tunnels(t), socks.sessions(t))
 	}
 }

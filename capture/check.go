@@ -75,6 +75,8 @@ func checkRoute(ctx context.Context, cfg *config.File, name string, prov *config
 		url, _ = azureURL(prov, "/v1/models", "") // base_url was checked when the config loaded
 	case prov.Dialect() == wire.Anthropic:
 		url = strings.TrimSuffix(prov.BaseURL, "/") + "/v1/models"
+	case prov.Type == config.Gemini:
+		url = strings.TrimSuffix(prov.BaseURL, "/") + "/v1beta/models"
 	}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, url, nil)
 	if err != nil {
@@ -82,7 +84,7 @@ func checkRoute(ctx context.Context, cfg *config.File, name string, prov *config
 		return res
 	}
 	// The credentials an alias call would carry.
-	req.Header = upstreamHeader(http.Header{}, &route{provider: prov})
+	req.Header = upstreamHeader(http.Header{}, &route{provider: prov, upstreamDialect: prov.Dialect()})
 	start := time.Now()
 	resp, err := tr.RoundTrip(req)
 	res.Total = time.Since(start)

@@ -18,11 +18,16 @@ import (
 //     (platform.openai.com/docs/guides/error-codes)
 //   - Anthropic: {"type": "error", "error": {"type", "message"}}
 //     (docs.anthropic.com/en/api/errors)
+//   - Gemini: {"error": {"code", "message", "status"}}, the status a
+//     google.rpc code name (ai.google.dev/gemini-api/docs/troubleshooting)
 func writeAPIError(w http.ResponseWriter, dialect wire.Dialect, status int, code, msg string) {
 	var body any
-	if dialect == wire.Anthropic {
+	switch dialect {
+	case wire.Anthropic:
 		body = map[string]any{"type": "error", "error": map[string]any{"type": anthropicErrorType(status), "message": msg}}
-	} else {
+	case wire.Gemini:
+		body = map[string]any{"error": map[string]any{"code": status, "message": msg, "status": wire.GeminiStatus(status)}}
+	default:
 		body = map[string]any{"error": map[string]any{"message": msg, "type": openAIErrorType(status), "param": nil, "code": code}}
 	}
 	b, _ := json.Marshal(body)

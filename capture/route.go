@@ -25,13 +25,20 @@ type route struct {
 	model         string // as the client asked ("" when the body names none)
 	upstreamModel string
 	// bodyModel is the model the upstream request's body names: the
-	// upstream model, or for Azure OpenAI its deployment.
+	// upstream model, or for Azure OpenAI its deployment ("" for Gemini,
+	// whose path names the model).
 	bodyModel string
 	alias     bool
 	url       string
+	// upstreamDialect is the API spoken to the provider
+	// (config.Provider.DialectFor).
+	upstreamDialect wire.Dialect
 	// clientAuth: the client's own credential may go upstream. Only the
 	// dialect's default provider is the one the client's key was meant for.
 	clientAuth bool
+	// queryKey: the client's credential is in the URL (Gemini's ?key=),
+	// and goes upstream there.
+	queryKey bool
 	// translate: a chat request for a provider of the other dialect,
 	// translated both ways (format/wire).
 	translate bool
@@ -43,6 +50,9 @@ type route struct {
 func resolve(cfg *config.File, dialect wire.Dialect, r *http.Request, body []byte) (*route, error) {
 	if _, ok := wire.AzureAsOpenAIPath(r.URL.Path); ok {
 		return resolveAzure(cfg, r, body)
+	}
+	if dialect == wire.Gemini {
+		return resolveGemini(cfg, r)
 	}
 	rt := &route{dialect: dialect, providerName: string(dialect), clientAuth: true}
 	if len(cfg.Models) > 0 && len(body) > 0 && r.Method == http.MethodPost {
@@ -63,8 +73,9 @@ func resolve(cfg *config.File, dialect wire.Dialect, r *http.Request, body []byt
 		return nil, fmt.Errorf("no provider %q is configured for %s requests", rt.providerName, dialect)
 	}
 	rt.clientAuth = rt.providerName == string(dialect)
+	rt.upstreamDialect = rt.provider.DialectFor(dialect)
 	path := r.URL
-	if rt.provider.Dialect() != dialect {
+	if rt.upstreamDialect != dialect {
 		// Only the two chat APIs translate into each other: Chat
 		// Completions ⇄ Messages.
 		target, ok := translatedPaths[string(dialect)+" "+r.URL.Path]
@@ -76,12 +87,60 @@ func resolve(cfg *config.File, dialect wire.Dialect, r *http.Request, body []byt
 		path = &url.URL{Path: target}
 	}
 	var err error
-	if rt.provider.Type == config.AzureOpenAI {
+	switch rt.provider.Type {
+	case config.AzureOpenAI:
 		rt.bodyModel = rt.provider.Deployment(rt.upstreamModel)
 		rt.url, err = azureURL(rt.provider, path.Path, rt.bodyModel)
-	} else {
+	case config.Gemini: // its OpenAI-compatible endpoint
+		rt.url, err = upstreamURL(rt.provider.BaseURL, &url.URL{Path: geminiOpenAIPrefix + strings.TrimPrefix(path.Path, "/v1/"), RawQuery: path.RawQuery})
+	default:
 		rt.url, err = upstreamURL(rt.provider.BaseURL, path)
 	}
+	if err != nil {
+		return nil, err
+	}
+	return rt, nil
+}
+
+// geminiOpenAIPrefix is where Gemini serves OpenAI's API
+// (ai.google.dev/gemini-api/docs/openai): /v1/chat/completions there is
+// /v1beta/openai/chat/completions.
+const geminiOpenAIPrefix = "/v1beta/openai/"
+
+// resolveGemini routes a Gemini client's request
+// (/v1beta/models/{model}:generateContent, …) to the provider named gemini,
+// or to the gemini-type provider an alias names, with the path's model
+// replaced. lessllm does not translate Gemini's API: an alias to another
+// type is refused.
+func resolveGemini(cfg *config.File, r *http.Request) (*route, error) {
+	rt := &route{dialect: wire.Gemini, providerName: config.Gemini, upstreamDialect: wire.Gemini, clientAuth: true}
+	rt.model = wire.GeminiModel(r.URL.Path)
+	rt.upstreamModel = rt.model
+	if a, ok := cfg.Models[rt.model]; ok && rt.model != "" {
+		rt.alias, rt.providerName, rt.upstreamModel = true, a.Provider, a.Model
+	}
+	rt.provider = cfg.Providers[rt.providerName]
+	switch {
+	case rt.provider == nil:
+		return nil, fmt.Errorf("no provider %q is configured for gemini requests", rt.providerName)
+	case rt.provider.Type != config.Gemini && rt.alias:
+		return nil, fmt.Errorf("model %q is an alias for provider %q (%s API); lessllm does not translate Gemini's API: call that model with the OpenAI SDK, or alias a gemini provider",
+			rt.model, rt.providerName, rt.provider.Type)
+	case rt.provider.Type != config.Gemini:
+		return nil, fmt.Errorf("%s is a Gemini API path, and provider %q is of type %s, not gemini", r.URL.Path, rt.providerName, rt.provider.Type)
+	}
+	rt.clientAuth = rt.providerName == config.Gemini
+	u := *r.URL
+	u.Path = wire.WithGeminiModel(u.Path, rt.upstreamModel)
+	if q := u.Query(); q.Has("key") {
+		// The client's key may go only where it was meant to.
+		if rt.queryKey = rt.clientAuth; !rt.queryKey {
+			q.Del("key")
+			u.RawQuery = q.Encode()
+		}
+	}
+	var err error
+	rt.url, err = upstreamURL(rt.provider.BaseURL, &u)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +167,7 @@ func resolveAzure(cfg *config.File, r *http.Request, body []byte) (*route, error
 		}
 		name = found[0]
 	}
-	rt := &route{dialect: wire.OpenAI, providerName: name, provider: cfg.Providers[name], clientAuth: true}
+	rt := &route{dialect: wire.OpenAI, providerName: name, provider: cfg.Providers[name], upstreamDialect: wire.OpenAI, clientAuth: true}
 	deployment, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, wire.AzurePrefix+"deployments/"), "/")
 	if !strings.HasPrefix(r.URL.Path, wire.AzurePrefix+"deployments/") {
 		var peek struct {
@@ -205,7 +264,7 @@ func upstreamHeader(in http.Header, rt *route) http.Header {
 			delete(out, k)
 		}
 	}
-	hasClientKey := clientKey(out)
+	hasClientKey := clientKey(out) || rt.queryKey
 	if !rt.clientAuth {
 		for _, h := range authHeaders {
 			out.Del(h)
@@ -224,6 +283,8 @@ func upstreamHeader(in http.Header, rt *route) http.Header {
 		case p.APIKey == "": // none configured: none sent
 		case p.Type == config.AzureOpenAI:
 			out.Set("Api-Key", p.APIKey)
+		case rt.upstreamDialect == wire.Gemini:
+			out.Set("X-Goog-Api-Key", p.APIKey)
 		case p.Dialect() == wire.Anthropic:
 			out.Set("X-Api-Key", p.APIKey)
 		default:
@@ -250,15 +311,21 @@ func clientKey(h http.Header) bool {
 // key from the config: the client sent none, or the route may not carry
 // the client's (upstreamHeader decides the same way).
 func usesConfiguredKey(in http.Header, rt *route) bool {
-	return (rt.provider.APIKey != "" || rt.provider.EntraToken != "") && (!rt.clientAuth || !clientKey(in))
+	return (rt.provider.APIKey != "" || rt.provider.EntraToken != "") && (!rt.clientAuth || !(clientKey(in) || rt.queryKey))
 }
 
 // endpointAllowed reports whether allowed_endpoints lets a configured key
 // be spent on method and path. An Azure OpenAI path is judged as the OpenAI
-// path it stands for.
+// path it stands for; a Gemini model method as
+// /v1beta/models/{model}:method, whatever its version and model.
 func endpointAllowed(list []config.Endpoint, method, path string) bool {
 	if p, ok := wire.AzureAsOpenAIPath(path); ok {
 		path = p
+	}
+	if model := wire.GeminiModel(path); model != "" && wire.DialectOf(path, nil) == wire.Gemini {
+		if _, m, ok := strings.Cut(path, "/models/"+model+":"); ok {
+			path = "/v1beta/models/{model}:" + m
+		}
 	}
 	for _, e := range list {
 		if e.Matches(method, path) {

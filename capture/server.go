@@ -212,7 +212,7 @@ func (x *exchange) proxy() {
 	dialect := dialectOf(r)
 	if dialect == "" {
 		x.fail(wire.OpenAI, http.StatusNotFound, format.ErrRejected, "unknown_path",
-			fmt.Sprintf("lessllm proxies /v1/... API paths (and Azure OpenAI's /openai/...) only; %q is not one", r.URL.Path))
+			fmt.Sprintf("lessllm proxies /v1/... API paths (and Azure OpenAI's /openai/..., Gemini's /v1beta/...) only; %q is not one", r.URL.Path))
 		return
 	}
 	if s.Config.Capture.OnWriteError == "reject" && s.Sink != nil && !s.Sink.Healthy() {
@@ -272,7 +272,7 @@ func (x *exchange) proxy() {
 	upBody := body
 	switch {
 	case rt.translate:
-		x.rec.Route.UpstreamDialect = string(rt.provider.Dialect())
+		x.rec.Route.UpstreamDialect = string(rt.upstreamDialect)
 		var warnings []string
 		if dialect == wire.OpenAI {
 			upBody, warnings, err = wire.OpenAIChatToAnthropic(plain, rt.bodyModel)
@@ -287,7 +287,7 @@ func (x *exchange) proxy() {
 		x.tr = newResponseTranslator(dialect, plain, rt.model, x.start, int64(s.Config.Capture.MaxBodyBytes))
 	case r.Method == http.MethodGet && r.URL.Path == "/v1/models" && len(s.Config.Models) > 0:
 		x.tr = &modelsLister{dialect: dialect, aliases: s.Config.Models}
-	case rt.alias && rt.bodyModel != rt.model:
+	case rt.alias && rt.bodyModel != "" && rt.bodyModel != rt.model:
 		if upBody, err = rewriteModel(plain, rt.bodyModel); err != nil {
 			x.fail(dialect, http.StatusBadRequest, format.ErrRejected, "invalid_json", "request body is not a JSON object: "+err.Error())
 			return

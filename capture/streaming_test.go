@@ -19,8 +19,10 @@ import (
 // chunk reaches the client before the upstream sends the next one: the
 // upstream waits for the client to acknowledge each event. A proxy that
 // held back even one chunk would deadlock here and fail at the timeout.
-// Each door into capture is tried: OpenAI's path, and Azure OpenAI's (a
-// client built for Azure, and an alias to an Azure deployment).
+// Each door into capture is tried: OpenAI's path, Azure OpenAI's (a
+// client built for Azure, and an alias to an Azure deployment), and
+// Gemini's (its own API, and an OpenAI-SDK alias to its OpenAI-compatible
+// endpoint).
 func TestStreamingIsNotBuffered(t *testing.T) {
 	for _, door := range []struct {
 		name, path, model, upstreamPath string
@@ -35,6 +37,13 @@ func TestStreamingIsNotBuffered(t *testing.T) {
 			}},
 		{"azure_alias", "/v1/chat/completions", "on-azure", "/openai/deployments/m/chat/completions", func(up string) (string, *config.Provider) {
 			return config.AzureOpenAI, &config.Provider{Type: config.AzureOpenAI, BaseURL: up, APIKey: configAzureKey, APIVersion: "2024-10-21"}
+		}},
+		{"gemini", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", "", "/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+			func(up string) (string, *config.Provider) {
+				return config.Gemini, &config.Provider{Type: config.Gemini, BaseURL: up, APIKey: configGeminiKey}
+			}},
+		{"gemini_alias", "/v1/chat/completions", "on-gemini", "/v1beta/openai/chat/completions", func(up string) (string, *config.Provider) {
+			return config.Gemini, &config.Provider{Type: config.Gemini, BaseURL: up, APIKey: configGeminiKey}
 		}},
 	} {
 		t.Run(door.name, func(t *testing.T) {
@@ -73,6 +82,7 @@ func lockstepThrough(t *testing.T, path, model, upstreamPath string, provider fu
 		name, p := provider(lockstep.URL)
 		c.Providers[name] = p
 		c.Models["on-azure"] = config.ModelAlias{Provider: config.AzureOpenAI, Model: "m"}
+		c.Models["on-gemini"] = config.ModelAlias{Provider: config.Gemini, Model: "gemini-2.5-flash"}
 	})
 	resp, err := http.Post(h.inst.URL+path, "application/json", strings.NewReader(`{"model":"`+model+`","stream":true}`))
 	if err != nil {

@@ -11,6 +11,7 @@
 package config
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -83,7 +84,7 @@ type Capture struct {
 
 // Provider is an upstream API.
 type Provider struct {
-	Type    string `yaml:"type"`     // openai | anthropic | azure_openai
+	Type    string `yaml:"type"`     // openai | anthropic | azure_openai | gemini
 	BaseURL string `yaml:"base_url"` // API root as the provider's official SDK takes it (Azure: the resource endpoint)
 	APIKey  string `yaml:"api_key"`  // used when the client sends none, or for aliases
 	// EntraToken, for azure_openai, is a Microsoft Entra ID bearer token
@@ -235,14 +236,28 @@ const (
 	OpenAI      = string(wire.OpenAI)
 	Anthropic   = string(wire.Anthropic)
 	AzureOpenAI = "azure_openai" // Azure OpenAI: OpenAI's API under /openai/ paths, keys in api-key
+	// Gemini: Google's Generative Language API, keys in x-goog-api-key; it
+	// also serves OpenAI's Chat Completions at /v1beta/openai/.
+	Gemini = string(wire.Gemini)
 )
 
-// Dialect is the API the provider speaks.
+// Dialect is the provider's own API.
 func (p *Provider) Dialect() wire.Dialect {
 	if p.Type == AzureOpenAI {
 		return wire.OpenAI
 	}
 	return wire.Dialect(p.Type)
+}
+
+// DialectFor is the API lessllm speaks to the provider for a client of
+// dialect client: its own, except that a Gemini provider is reached
+// through its OpenAI-compatible endpoint by every client that does not
+// speak Gemini (ai.google.dev/gemini-api/docs/openai).
+func (p *Provider) DialectFor(client wire.Dialect) wire.Dialect {
+	if p.Type == Gemini && client != wire.Gemini {
+		return wire.OpenAI
+	}
+	return p.Dialect()
 }
 
 // ModelOf is the model an Azure deployment serves: the deployments entry
@@ -264,8 +279,10 @@ func (p *Provider) Deployment(model string) string {
 	return model
 }
 
-// Default returns the configuration used without a file: the two public
-// APIs with keys from OPENAI_API_KEY and ANTHROPIC_API_KEY.
+// Default returns the configuration used without a file: the public APIs
+// of OpenAI, Anthropic and Gemini, with keys from OPENAI_API_KEY,
+// ANTHROPIC_API_KEY and GEMINI_API_KEY (else GOOGLE_API_KEY, as Google's
+// SDKs read it).
 func Default() *File {
 	enabled := true
 	return &File{
@@ -279,6 +296,8 @@ func Default() *File {
 		Providers: map[string]*Provider{
 			OpenAI:    {Type: OpenAI, BaseURL: "https://api.openai.com/v1", APIKey: os.Getenv("OPENAI_API_KEY"), KeyEnv: []string{"OPENAI_API_KEY"}},
 			Anthropic: {Type: Anthropic, BaseURL: "https://api.anthropic.com", APIKey: os.Getenv("ANTHROPIC_API_KEY"), KeyEnv: []string{"ANTHROPIC_API_KEY"}},
+			Gemini: {Type: Gemini, BaseURL: "https://generativelanguage.googleapis.com", APIKey: cmp.Or(os.Getenv("GEMINI_API_KEY"), os.Getenv("GOOGLE_API_KEY")),
+				KeyEnv: []string{"GEMINI_API_KEY", "GOOGLE_API_KEY"}},
 		},
 		Models: map[string]ModelAlias{},
 		Proxy: Proxy{
@@ -379,8 +398,8 @@ func (f *File) Validate(c *configfile.Checker) {
 			bad(fmt.Sprintf("provider %q is empty (want type, base_url, api_key)", name), "providers", name)
 			continue
 		}
-		if p.Type != OpenAI && p.Type != Anthropic && p.Type != AzureOpenAI {
-			bad(fmt.Sprintf("provider %q: type %q, want openai (any OpenAI-compatible API), anthropic or azure_openai", name, p.Type), "providers", name, "type")
+		if p.Type != OpenAI && p.Type != Anthropic && p.Type != AzureOpenAI && p.Type != Gemini {
+			bad(fmt.Sprintf("provider %q: type %q, want openai (any OpenAI-compatible API), anthropic, azure_openai or gemini", name, p.Type), "providers", name, "type")
 		}
 		if p.Type != AzureOpenAI && (p.APIVersion != "" || len(p.Deployments) > 0 || p.EntraToken != "") {
 			bad(fmt.Sprintf("provider %q: api_version, deployments and entra_token are for type azure_openai", name), "providers", name)

@@ -8,9 +8,11 @@ import (
 
 // DefaultAllowedEndpoints are the requests a key from the config may be
 // spent on when allowed_endpoints is not set: the inference endpoints
-// lessllm analyses, the model lists and Anthropic's token counting. File
-// management, fine-tuning, batches, vector stores and organisation admin
-// need the client's own key or an explicit entry.
+// lessllm analyses, the model lists and Anthropic's and Gemini's token
+// counting. File management, fine-tuning, batches, cached contents, vector
+// stores and organisation admin need the client's own key or an explicit
+// entry. A Gemini model path is matched in its canonical form,
+// /v1beta/models/{model}:method, whatever its version and model.
 var DefaultAllowedEndpoints = []string{
 	"POST /v1/chat/completions",
 	"POST /v1/responses",
@@ -20,6 +22,13 @@ var DefaultAllowedEndpoints = []string{
 	"POST /v1/messages/count_tokens",
 	"GET /v1/models",
 	"GET /v1/models/*",
+	"POST /v1beta/models/{model}:generateContent",
+	"POST /v1beta/models/{model}:streamGenerateContent",
+	"POST /v1beta/models/{model}:countTokens",
+	"POST /v1beta/models/{model}:embedContent",
+	"POST /v1beta/models/{model}:batchEmbedContents",
+	"GET /v1beta/models",
+	"GET /v1beta/models/*",
 }
 
 // Endpoint is one allowed_endpoints entry: a method (or * for any) and a

@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/json"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 )
@@ -284,4 +285,27 @@ func (g *geminiStream) Finish() *Stream {
 	}
 	g.s.Response, _ = json.Marshal(resp)
 	return &g.s
+}
+
+// GeminiStatus is the google.rpc status name a Gemini error carries for an
+// HTTP status ({"error": {"code", "message", "status"}};
+// ai.google.dev/gemini-api/docs/troubleshooting).
+func GeminiStatus(code int) string {
+	switch code {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+		return "INVALID_ARGUMENT"
+	case http.StatusUnauthorized:
+		return "UNAUTHENTICATED"
+	case http.StatusForbidden:
+		return "PERMISSION_DENIED"
+	case http.StatusNotFound:
+		return "NOT_FOUND"
+	case http.StatusTooManyRequests:
+		return "RESOURCE_EXHAUSTED"
+	case http.StatusServiceUnavailable, 529:
+		return "UNAVAILABLE"
+	case http.StatusGatewayTimeout, http.StatusRequestTimeout:
+		return "DEADLINE_EXCEEDED"
+	}
+	return "INTERNAL"
 }

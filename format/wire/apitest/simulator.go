@@ -294,7 +294,7 @@ func writeError(w http.ResponseWriter, dialect wire.Dialect, status int, typ, ms
 		writeJSON(w, status, map[string]any{"type": "error", "error": map[string]any{"type": typ, "message": msg}})
 		return
 	case wire.Gemini:
-		writeJSON(w, status, map[string]any{"error": map[string]any{"code": status, "message": msg, "status": geminiStatus(status)}})
+		writeJSON(w, status, map[string]any{"error": map[string]any{"code": status, "message": msg, "status": wire.GeminiStatus(status)}})
 		return
 	}
 	writeJSON(w, status, map[string]any{"error": map[string]any{"message": msg, "type": typ, "param": nil, "code": nil}})
