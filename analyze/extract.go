@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -77,7 +78,7 @@ func (x *extractor) call(ex *format.Exchange, segment string) Call {
 	// The client's request: what it asked for and who asked.
 	req := parseRequest(ex.Request.JSON)
 	if c.Model == nil {
-		c.Model = str(req.Model)
+		c.Model = firstStr(req.Model, wire.GeminiModel(ex.Request.Path)) // Gemini names it in the path
 	}
 	if c.UpstreamModel == nil {
 		c.UpstreamModel = c.Model
@@ -105,12 +106,18 @@ func (x *extractor) call(ex *format.Exchange, segment string) Call {
 			}
 		}
 		streamed := isEventStream(resp.Headers)
-		c.Stream = c.Stream || streamed
+		// Gemini streams without ?alt=sse as one JSON array of responses.
+		jsonArray := !streamed && kind == wire.KindGeminiGenerate && wire.IsGeminiStream(up.Path) && resp.Status < 400
+		c.Stream = c.Stream || streamed || kind == wire.KindGeminiGenerate && wire.IsGeminiStream(up.Path)
 		switch {
 		case resp.Truncated:
 			problems = append(problems, "response body truncated at the capture cap: not analysed")
-		case streamed && wire.NewReassembler(kind) != nil:
-			s := wire.ReadStream(kind, chunksOf(resp))
+		case (streamed || jsonArray) && wire.NewReassembler(kind) != nil:
+			read := wire.ReadStream
+			if jsonArray {
+				read = wire.ReadJSONArrayStream
+			}
+			s := read(kind, chunksOf(resp))
 			output = s.Response
 			c.ResponseModel = str(s.Model)
 			c.FinishReason = str(s.FinishReason)
@@ -131,7 +138,7 @@ func (x *extractor) call(ex *format.Exchange, segment string) Call {
 			var r responseFields
 			if len(body) > 0 && json.Unmarshal(body, &r) == nil { // fails on anything that is not JSON
 				output = body
-				c.ResponseModel = str(r.Model)
+				c.ResponseModel = firstStr(r.Model, r.ModelVersion)
 				c.FinishReason = str(r.finishReason())
 				if len(r.Error) > 0 && string(r.Error) != "null" { // Responses always has "error": null
 					c.ErrorType, c.ErrorMessage = apiError(body)
@@ -431,7 +438,8 @@ func (x *extractor) price(c *Call, provider, model string) (pricing.Match, bool)
 	return p, true
 }
 
-// requestFields are the parts of a request body analysis reads.
+// requestFields are the parts of a request body analysis reads (Gemini
+// names the model in the path, and has no user field).
 type requestFields struct {
 	Model    string `json:"model"`
 	Stream   bool   `json:"stream"`
@@ -457,31 +465,39 @@ func parseRequest(body json.RawMessage) parsedRequest {
 // responseFields are the parts of a non-streamed response body analysis
 // reads, across dialects.
 type responseFields struct {
-	Model   string          `json:"model"`
-	Error   json.RawMessage `json:"error"`
-	Status  string          `json:"status"`      // Responses
-	Stop    string          `json:"stop_reason"` // Anthropic
-	Choices []struct {
+	Model        string          `json:"model"`
+	ModelVersion string          `json:"modelVersion"` // Gemini
+	Error        json.RawMessage `json:"error"`
+	Status       string          `json:"status"`      // Responses
+	Stop         string          `json:"stop_reason"` // Anthropic
+	Choices      []struct {
 		FinishReason string `json:"finish_reason"`
 	} `json:"choices"`
+	Candidates []struct { // Gemini
+		FinishReason string `json:"finishReason"`
+	} `json:"candidates"`
 }
 
 func (r *responseFields) finishReason() string {
 	switch {
 	case len(r.Choices) > 0:
 		return r.Choices[0].FinishReason
+	case len(r.Candidates) > 0:
+		return r.Candidates[0].FinishReason
 	case r.Stop != "":
 		return r.Stop
 	}
 	return r.Status
 }
 
-// apiError reads an error body or event in either dialect: OpenAI
-// {"error":{"type","message"}}, Anthropic {"type":"error","error":{...}}.
+// apiError reads an error body or event in any dialect: OpenAI
+// {"error":{"type","message"}}, Anthropic {"type":"error","error":{...}},
+// Gemini {"error":{"code","message","status"}}.
 func apiError(raw []byte) (typ, msg *string) {
 	var e struct {
 		Error struct {
 			Type    string `json:"type"`
+			Status  string `json:"status"` // Gemini's google.rpc code name
 			Code    any    `json:"code"`
 			Message string `json:"message"`
 		} `json:"error"`
@@ -489,7 +505,7 @@ func apiError(raw []byte) (typ, msg *string) {
 	if json.Unmarshal(raw, &e) != nil {
 		return str("unreadable_error"), nil
 	}
-	t := e.Error.Type
+	t := cmp.Or(e.Error.Type, e.Error.Status)
 	if t == "" && e.Error.Code != nil {
 		t = fmt.Sprint(e.Error.Code)
 	}
@@ -539,7 +555,8 @@ func upstreamBody(ex *format.Exchange) json.RawMessage {
 }
 
 func generates(k wire.Kind) bool {
-	return k == wire.KindOpenAIChat || k == wire.KindOpenAIResponses || k == wire.KindOpenAICompletions || k == wire.KindAnthropicMessages
+	return k == wire.KindOpenAIChat || k == wire.KindOpenAIResponses || k == wire.KindOpenAICompletions || k == wire.KindAnthropicMessages ||
+		k == wire.KindGeminiGenerate
 }
 
 func generatesOrEmbeds(k wire.Kind) bool { return generates(k) || k == wire.KindOpenAIEmbeddings }

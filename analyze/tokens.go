@@ -165,12 +165,12 @@ func countRequest(model string, body json.RawMessage) int64 {
 	}
 	enc := encoding(encodingFor(model))
 	var n int64
-	for _, key := range []string{"messages", "input", "prompt", "system", "instructions", "tools", "functions"} {
+	for _, key := range []string{"messages", "input", "prompt", "system", "instructions", "tools", "functions", "systemInstruction", "contents"} {
 		raw, ok := req[key]
 		if !ok {
 			continue
 		}
-		if key == "messages" || (key == "input" && len(raw) > 0 && raw[0] == '[') {
+		if key == "messages" || key == "contents" || (key == "input" && len(raw) > 0 && raw[0] == '[') {
 			var msgs []json.RawMessage
 			if json.Unmarshal(raw, &msgs) == nil {
 				n += int64(len(msgs))*tokensPerMessage + tokensReplyPrime
@@ -193,7 +193,7 @@ func countOutput(model string, resp json.RawMessage) int64 {
 	}
 	enc := encoding(encodingFor(model))
 	var n int64
-	for _, key := range []string{"choices", "content", "output"} {
+	for _, key := range []string{"choices", "content", "output", "candidates"} {
 		if raw, ok := r[key]; ok {
 			n += countText(enc, textOf(raw))
 		}
@@ -207,6 +207,7 @@ var skipKeys = map[string]bool{
 	"role": true, "type": true, "id": true, "tool_call_id": true, "tool_use_id": true, "index": true,
 	"finish_reason": true, "stop_reason": true, "logprobs": true, "signature": true, "data": true,
 	"image_url": true, "source": true, "cache_control": true, "status": true, "call_id": true,
+	"finishReason": true, "thoughtSignature": true, "mimeType": true, "fileUri": true, // Gemini
 }
 
 // textOf concatenates the strings a JSON value carries for a model to read:

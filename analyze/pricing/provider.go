@@ -3,6 +3,8 @@ package pricing
 import (
 	"net/url"
 	"strings"
+
+	"github.com/lessllm/lessllm/format/wire"
 )
 
 // providerHosts maps an API host (or the domain it ends with) to the
@@ -29,8 +31,9 @@ var providerHosts = []struct{ host, provider string }{
 }
 
 // ProviderOf names the price table's provider of the API an upstream URL
-// belongs to, by its host — or, for Azure OpenAI, also by its /openai/
-// path on any host (a gateway or a private endpoint in front of it) — and
+// belongs to, by its host — or, for Azure OpenAI and Gemini, also by their
+// own paths (/openai/…; /v1beta/…, wire.DialectOf) on any host (a gateway
+// or a private endpoint in front of them) — and
 // "" for OpenAI's and Anthropic's own APIs and for hosts it does not know
 // (a vLLM or Ollama server: its models are looked up by name alone).
 func ProviderOf(upstreamURL string) string {
@@ -44,8 +47,11 @@ func ProviderOf(upstreamURL string) string {
 			return p.provider
 		}
 	}
-	if strings.HasPrefix(u.Path, "/openai/") {
+	switch {
+	case strings.HasPrefix(u.Path, "/openai/"):
 		return "azure"
+	case wire.DialectOf(u.Path, nil) == wire.Gemini:
+		return "gemini"
 	}
 	return ""
 }

@@ -7,6 +7,9 @@ func TestProviderOf(t *testing.T) {
 		{"https://my-resource.openai.azure.com/openai/deployments/prod/chat/completions?api-version=2024-10-21", "azure"},
 		{"http://127.0.0.1:9100/openai/v1/chat/completions", "azure"}, // Azure's paths behind a gateway
 		{"https://api.deepseek.com/chat/completions", "deepseek"},
+		{"https://generativelanguage.googleapis.com/v1beta/openai/chat/completions", "gemini"},
+		{"http://127.0.0.1:9100/v1beta/models/gemini-2.5-flash:generateContent", "gemini"}, // Gemini's paths behind a gateway
+		{"http://127.0.0.1:9100/v1/models/gemini-2.5-flash:streamGenerateContent?alt=sse", "gemini"},
 		{"https://openrouter.ai/api/v1/chat/completions", "openrouter"},
 		{"https://api.openai.com/v1/chat/completions", ""},
 		{"https://api.anthropic.com/v1/messages", ""},

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/azure"
 	"github.com/openai/openai-go/v3/option"
+	"google.golang.org/genai"
 
 	"github.com/lessllm/lessllm/analyze/pricing"
 	"github.com/lessllm/lessllm/format/wire/apitest"
@@ -94,6 +98,101 @@ models:
 		if r["stream"] == true {
 			if ttft, tpot := r["ttft"].(float64), r["tpot"].(float64); ttft < 99 || ttft > 125 || math.Abs(tpot-10) > 2 {
 				t.Errorf("row %d: TTFT %.1f ms, TPOT %.2f ms; the simulator paced 100 and 10", i, ttft, tpot)
+			}
+		}
+	}
+}
+
+// TestGeminiAnalysedEndToEnd: calls to Gemini through the real binary —
+// Google's SDK (streamed as server-sent events and not), a stream without
+// ?alt=sse (one JSON array), and an OpenAI SDK alias to Gemini's
+// OpenAI-compatible endpoint — analysed: TTFT and TPOT within the
+// simulator's pacing, tokens and implicit-cache hits as usageMetadata
+// reported them, the cost at the table's Gemini price with the cache
+// discount, and no cache prediction (Google publishes no lifetime for
+// implicit cache entries: not modelled).
+func TestGeminiAnalysedEndToEnd(t *testing.T) {
+	sim := httptest.NewServer(apitest.New(apitest.Options{TTFT: 100 * time.Millisecond, TPOT: 10 * time.Millisecond, OutputTokens: 10}))
+	defer sim.Close()
+	dir := t.TempDir()
+	cmd, url := startCaptureConfig(t, fmt.Sprintf(`listen: 127.0.0.1:0
+capture: { dir: %q, node: gemini-test, flush_interval: 50ms }
+providers:
+  gemini: { type: gemini, base_url: %q, api_key: gemini-configured-key }
+models:
+  flash: { provider: gemini, model: gemini-2.5-flash }
+`, dir, sim.URL))
+	ctx := context.Background()
+	// 12,000 bytes: 3,000 simulated tokens, above Gemini 2.5's 2,048-token
+	// caching minimum, so that repeats hit the simulated implicit cache.
+	long := strings.Repeat("The same long preamble. ", 500)
+	g, err := genai.NewClient(ctx, &genai.ClientConfig{APIKey: "gemini-client-key", Backend: genai.BackendGeminiAPI, HTTPOptions: genai.HTTPOptions{BaseURL: url + "/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := g.Models.GenerateContent(ctx, "gemini-2.5-flash", genai.Text(long), nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, err := range g.Models.GenerateContentStream(ctx, "gemini-2.5-flash", genai.Text(long), nil) {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	resp, err := http.Post(url+"/v1beta/models/gemini-2.5-flash:streamGenerateContent", "application/json",
+		strings.NewReader(`{"contents":[{"role":"user","parts":[{"text":"no alt=sse"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	sdk := openai.NewClient(option.WithBaseURL(url+"/v1"), option.WithAPIKey("sk-unused"), option.WithMaxRetries(0))
+	s := sdk.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{Model: "flash", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi")},
+		StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}})
+	for s.Next() {
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	db := filepath.Join(t.TempDir(), "gemini.duckdb")
+	analyzeOK(t, dir, "--db", db)
+	rows := queryRows(t, db, `SELECT provider, dialect, upstream_dialect, endpoint, model, stream, estimated_ttft_ms AS ttft, estimated_tpot_ms AS tpot,
+		actual_prompt_tokens AS prompt, actual_completion_tokens AS completion, actual_cached_tokens AS cached, estimated_cost_usd AS cost,
+		price_source, finish_reason, estimated_cached_tokens AS predicted, problems
+		FROM api_calls ORDER BY timestamp`)
+	if len(rows) != 6 {
+		t.Fatalf("%d rows, want 6", len(rows))
+	}
+	price, ok := pricing.Default().LookupFor("gemini", "gemini-2.5-flash")
+	if !ok || price.CacheRead >= price.Input {
+		t.Fatalf("no Gemini price with a cache discount in the table: %+v", price)
+	}
+	for i, r := range rows {
+		want := map[string]any{"provider": "gemini", "dialect": "gemini", "price_source": "gemini/gemini-2.5-flash", "completion": 10.0,
+			"model": "gemini-2.5-flash", "finish_reason": "STOP", "predicted": nil, "problems": nil}
+		if i == 5 { // the OpenAI SDK's alias, through the OpenAI-compatible endpoint
+			want["dialect"], want["model"], want["finish_reason"] = "openai", "flash", "stop"
+		}
+		for k, v := range want {
+			if r[k] != v {
+				t.Errorf("row %d: %s = %v, want %v", i, k, r[k], v)
+			}
+		}
+		prompt, _ := r["prompt"].(float64)
+		cached, _ := r["cached"].(float64)
+		with, _ := price.Cost(pricing.Tokens{Prompt: int64(prompt), Completion: 10, CachedRead: int64(cached)})
+		if cost, _ := r["cost"].(float64); math.Abs(cost-with) > 1e-12 || prompt == 0 {
+			t.Errorf("row %d: cost %v for %v prompt (%v cached) + 10 tokens, want %g", i, r["cost"], prompt, cached, with)
+		}
+		if i > 0 && i < 4 && (cached < 2048 || cached > prompt) {
+			t.Errorf("row %d: %v cached of %v prompt tokens: the repeated long prompt should hit the implicit cache", i, cached, prompt)
+		}
+		if i%2 == 1 || i >= 4 { // streamed: SSE, the JSON array, and the OpenAI SDK's stream
+			if ttft, tpot := r["ttft"].(float64), r["tpot"].(float64); r["stream"] != true || ttft < 99 || ttft > 125 || math.Abs(tpot-10) > 2 {
+				t.Errorf("row %d (%v): stream %v, TTFT %.1f ms, TPOT %.2f ms; the simulator paced 100 and 10", i, r["endpoint"], r["stream"], ttft, tpot)
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/json"
+	"iter"
 	"maps"
 	"net/http"
 	"slices"
@@ -309,3 +310,53 @@ func GeminiStatus(code int) string {
 	}
 	return "INTERNAL"
 }
+
+// ReadJSONArrayStream reads a stream framed as one JSON array of response
+// objects — Gemini's :streamGenerateContent without ?alt=sse — as
+// ReadStream reads server-sent events: each element is an event, at the
+// offset of the read that completed it.
+func ReadJSONArrayStream(kind Kind, chunks iter.Seq2[int64, []byte]) *Stream {
+	r := NewReassembler(kind)
+	if r == nil {
+		return nil
+	}
+	var (
+		depth      int
+		inStr, esc bool
+		elem       []byte
+	)
+	for t, data := range chunks {
+		for _, b := range data {
+			if depth == 0 { // between elements: the array's brackets, commas, space
+				if b == '{' {
+					depth, elem = 1, append(elem[:0], b)
+				}
+				continue
+			}
+			elem = append(elem, b)
+			switch {
+			case inStr:
+				switch {
+				case esc:
+					esc = false
+				case b == '\\':
+					esc = true
+				case b == '"':
+					inStr = false
+				}
+			case b == '"':
+				inStr = true
+			case b == '{' || b == '[':
+				depth++
+			case b == '}' || b == ']':
+				if depth--; depth == 0 {
+					r.Event(Event{Data: elem, T: t})
+				}
+			}
+		}
+	}
+	return r.Finish()
+}
+
+// IsGeminiStream reports whether path asks Gemini for a streamed answer.
+func IsGeminiStream(path string) bool { return strings.HasSuffix(path, ":streamGenerateContent") }

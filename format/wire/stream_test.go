@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"iter"
 	"os"
 	"path/filepath"
 	"strings"
@@ -316,12 +317,18 @@ func FuzzReadStream(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte, n int) {
 		n = max(1, min(n, 4096))
 		for _, kind := range []Kind{KindOpenAIChat, KindOpenAIResponses, KindAnthropicMessages, KindOpenAICompletions, KindGeminiGenerate} {
-			s := ReadStream(kind, chunksOf(body, n))
-			if s.Response != nil && !json.Valid(s.Response) {
-				t.Fatalf("kind %d: invalid response JSON %s", kind, s.Response)
+			reads := []func(Kind, iter.Seq2[int64, []byte]) *Stream{ReadStream}
+			if kind == KindGeminiGenerate {
+				reads = append(reads, ReadJSONArrayStream)
 			}
-			if s.ContentEvents > 0 && s.FirstContentNS > s.LastContentNS {
-				t.Fatalf("content times out of order")
+			for _, read := range reads {
+				s := read(kind, chunksOf(body, n))
+				if s.Response != nil && !json.Valid(s.Response) {
+					t.Fatalf("kind %d: invalid response JSON %s", kind, s.Response)
+				}
+				if s.ContentEvents > 0 && s.FirstContentNS > s.LastContentNS {
+					t.Fatalf("content times out of order")
+				}
 			}
 		}
 	})
