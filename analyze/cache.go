@@ -90,7 +90,8 @@ type promptRow struct {
 }
 
 // cacheKinds are the endpoints the cache model reads.
-var cacheKinds = map[wire.Kind]bool{wire.KindOpenAIChat: true, wire.KindOpenAIResponses: true, wire.KindAnthropicMessages: true}
+var cacheKinds = map[wire.Kind]bool{wire.KindOpenAIChat: true, wire.KindOpenAIResponses: true, wire.KindAnthropicMessages: true,
+	wire.KindGeminiGenerate: true} // Gemini: only with rules from cache: providers: (params.json has none)
 
 // encoders are the offline tokenizers wrapped for fingerprinting, by BPE name.
 var encoders sync.Map

@@ -103,6 +103,20 @@ func Parse(kind wire.Kind, body []byte) (*Request, bool) {
 		case []any:
 			r.messages(in)
 		}
+	case wire.KindGeminiGenerate: // tools, the system instruction, then the contents
+		if tools, ok := req["tools"]; ok {
+			r.block(canonJSON(tools), nil)
+		}
+		if sys, ok := req["systemInstruction"].(map[string]any); ok {
+			r.add("<|system|>")
+			r.content(sys["parts"])
+		}
+		contents, _ := req["contents"].([]any)
+		for _, m := range contents {
+			msg, _ := m.(map[string]any)
+			r.add("<|" + str(msg["role"]) + "|>")
+			r.content(msg["parts"])
+		}
 	default:
 		return nil, false
 	}

@@ -40,6 +40,11 @@ type step struct {
 
 func replay(t *testing.T, provider string, steps []step) {
 	t.Helper()
+	replayWith(t, Default(), provider, steps)
+}
+
+func replayWith(t *testing.T, rules *Table, provider string, steps []step) {
+	t.Helper()
 	enc := NewEncoder(byteTokens)
 	calls := make([]Call, len(steps))
 	for i, s := range steps {
@@ -57,7 +62,7 @@ func replay(t *testing.T, provider string, steps []step) {
 			At: t0.Add(s.at), Usable: t0.Add(s.at + u), FP: fp, Retention: r.Retention, ExplicitOnly: r.ExplicitOnly,
 			ActualPrompt: int64(fp.Tokens), ActualCached: -1}
 	}
-	preds := Replay(Default(), calls)
+	preds := Replay(rules, calls)
 	for i, s := range steps {
 		p := preds[i]
 		if p.Cached != s.want || p.Written5m != s.wantW5 || p.Written1h != s.wantW1 || p.Miss != s.miss {
@@ -130,6 +135,32 @@ func TestOpenAIPrefixRules(t *testing.T) {
 			{at: time.Second, kind: wire.KindOpenAIChat, model: "gpt-4o", body: chat(long, "b"), miss: "first_seen"},
 			{at: 3 * time.Second, kind: wire.KindOpenAIChat, model: "gpt-4o", body: chat(long, "c"), want: 2944},
 		})
+	})
+}
+
+// TestGeminiConfiguredRules: Gemini publishes no lifetime for its implicit
+// cache, so params.json has no rules for it (not modelled); with rules
+// from cache: providers:, a generateContent request is fingerprinted in
+// prompt order (system instruction, then contents) and replayed by them.
+func TestGeminiConfiguredRules(t *testing.T) {
+	if _, ok := Default().Lookup("gemini", "gemini-2.5-flash"); ok {
+		t.Fatal("params.json models Gemini: update this test and README's Prompt cache analysis")
+	}
+	rules, err := Default().WithOverrides(map[string]Override{"gemini": {Mode: "prefix", MinTokens: 2048, Step: 1, TTL: 5 * time.Minute}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := text("policy", 3000)
+	body := func(user string) map[string]any {
+		return map[string]any{"systemInstruction": map[string]any{"parts": []any{map[string]any{"text": long}}},
+			"contents": []any{map[string]any{"role": "user", "parts": []any{map[string]any{"text": user}}}}}
+	}
+	// Shared: "<|system|>" + 3000 + "<|user|>" = 3018 tokens, of which the
+	// fingerprint's hashing blocks locate 3010 (in steps of 1).
+	replayWith(t, rules, "gemini", []step{
+		{at: 0, kind: wire.KindGeminiGenerate, model: "gemini-2.5-flash", body: body("first question"), miss: "first_seen"},
+		{at: time.Minute, kind: wire.KindGeminiGenerate, model: "gemini-2.5-flash", body: body("second question"), want: 3010},
+		{at: 7 * time.Minute, kind: wire.KindGeminiGenerate, model: "gemini-2.5-flash", body: body("third question"), miss: "expired"},
 	})
 }
 
