@@ -29,6 +29,7 @@ import (
 	"github.com/openai/openai-go/v3/azure"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/responses"
+	"google.golang.org/genai"
 )
 
 func main() {
@@ -60,13 +61,14 @@ providers:
     api_key: azure-demo-key
     api_version: 2024-10-21
     deployments: { gpt-4o-mini: prod-mini }
+  gemini: { type: gemini, base_url: "http://%s", api_key: gemini-demo-key }   # Gemini's API (simulated too)
 models:
   mini-azure: { provider: azure_openai, model: gpt-4o-mini }   # an unchanged OpenAI SDK call to an Azure deployment
 logging: { enabled: true, storage: duckdb, db_path: %s }
 budgets:
   - { model: gpt-4o, period: monthly, usd: 50 }
   - { user: team-a, period: daily, usd: 0.001 }
-`, capAddr, filepath.Join(*dir, "captures"), simAddr, simAddr, simAddr, filepath.Join(*dir, "lessllm.duckdb"))), 0o600))
+`, capAddr, filepath.Join(*dir, "captures"), simAddr, simAddr, simAddr, simAddr, filepath.Join(*dir, "lessllm.duckdb"))), 0o600))
 	capture := start(*bin, "capture", "--config", cfg)
 	waitListening(capAddr)
 	proxy := "http://" + capAddr
@@ -172,7 +174,14 @@ budgets:
 		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(prompts[1])}}, user0(teams))
 	must(err)
 	fmt.Printf("    %-30s %s\n", "azure client (openai-go)", "non-streamed")
-	fmt.Printf("\n%d calls through lessllm in %.1f s. Stopping capture (SIGTERM seals the segments)…\n\n", *calls+5, time.Since(start).Seconds())
+	// Gemini through Google's own SDK, streamed (server-sent events).
+	gc, err := genai.NewClient(ctx, &genai.ClientConfig{APIKey: "gemini-demo-client-key", Backend: genai.BackendGeminiAPI, HTTPOptions: genai.HTTPOptions{BaseURL: proxy + "/"}})
+	must(err)
+	for _, err := range gc.Models.GenerateContentStream(ctx, "gemini-2.5-flash", genai.Text(prompts[2]), nil) {
+		must(err)
+	}
+	fmt.Printf("    %-30s %s\n", "gemini (google genai sdk)", "streamed")
+	fmt.Printf("\n%d calls through lessllm in %.1f s. Stopping capture (SIGTERM seals the segments)…\n\n", *calls+6, time.Since(start).Seconds())
 	must(capture.Process.Signal(syscall.SIGTERM))
 	if err := capture.Wait(); err != nil {
 		log.Fatalf("capture exited with %v", err)
