@@ -11,12 +11,19 @@ import (
 // two pure-Go compression modules only — klauspost/compress (segment
 // frames; gzip, deflate and zstd content codings) and andybalholm/brotli
 // (the br content coding, format/wire) — so any program can read shipped
-// segments without pulling in the rest of lessllm. The config file format
-// (format/configfile) depends on a YAML parser and nothing else.
+// segments without pulling in the rest of lessllm. The wire formats add
+// AWS's event-stream codec (Bedrock's streams) and its one dependency. The
+// config file format (format/configfile) depends on a YAML parser and
+// nothing else.
 func TestDependencies(t *testing.T) {
+	base := []string{"github.com/lessllm/lessllm/format", "github.com/klauspost/compress", "github.com/andybalholm/brotli"}
+	wire := append(base, "github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream", "github.com/aws/smithy-go")
 	allowed := map[string][]string{
-		"github.com/lessllm/lessllm/format/configfile": {"go.yaml.in/yaml/v3"},
-		"": {"github.com/lessllm/lessllm/format", "github.com/klauspost/compress", "github.com/andybalholm/brotli"},
+		"github.com/lessllm/lessllm/format/configfile":   {"go.yaml.in/yaml/v3"},
+		"github.com/lessllm/lessllm/format/wire":         wire,
+		"github.com/lessllm/lessllm/format/wire/apitest": wire,
+		"github.com/lessllm/lessllm/format/formattest":   wire,
+		"": base,
 	}
 	pkgs, err := exec.Command("go", "list", "./...").Output()
 	if err != nil {

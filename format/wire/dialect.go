@@ -16,10 +16,11 @@ const (
 	OpenAI    Dialect = "openai"    // OpenAI's API, and every OpenAI-compatible one
 	Anthropic Dialect = "anthropic" // Anthropic's Messages API
 	Gemini    Dialect = "gemini"    // Google's Generative Language API (gemini.go)
+	Bedrock   Dialect = "bedrock"   // Amazon Bedrock Runtime (bedrock.go)
 )
 
 // DialectOf returns the API a client speaks, by its request path, or ""
-// for a path outside /v1/, /v1beta/, /v1alpha/ and /openai/.
+// for a path outside /v1/, /v1beta/, /v1alpha/, /openai/ and /model/.
 // /v1/messages* is Anthropic's; so is /v1/models* when the client sends an
 // anthropic-version header (both APIs have that path; h is read only then:
 // capture calls this on every request). /v1beta/ and /v1alpha/ paths, and
@@ -27,13 +28,15 @@ const (
 // Every other /v1/ path is OpenAI's (and the OpenAI-compatible APIs'), and
 // so is every /openai/ path: Azure OpenAI's
 // (/openai/deployments/{deployment}/…, /openai/v1/…), which clients built
-// for Azure send.
+// for Azure send. /model/ paths are Bedrock Runtime's.
 func DialectOf(path string, h http.Header) Dialect {
 	switch {
 	case path == "/v1/messages" || strings.HasPrefix(path, "/v1/messages/"):
 		return Anthropic
 	case isGeminiPath(path):
 		return Gemini
+	case strings.HasPrefix(path, BedrockPrefix):
+		return Bedrock
 	case (path == "/v1/models" || strings.HasPrefix(path, "/v1/models/")) && h.Get("Anthropic-Version") != "":
 		return Anthropic
 	case strings.HasPrefix(path, "/v1/") || strings.HasPrefix(path, AzurePrefix):
@@ -72,6 +75,8 @@ const (
 	KindOpenAIEmbeddings       // POST /v1/embeddings
 	KindAnthropicMessages      // POST /v1/messages
 	KindGeminiGenerate         // POST /v1beta/models/{model}:generateContent and :streamGenerateContent
+	KindBedrockInvoke          // POST /model/{model}/invoke and /invoke-with-response-stream (Anthropic's models: the Messages API)
+	KindBedrockConverse        // POST /model/{model}/converse and /converse-stream
 )
 
 // KindOf maps a request path to its Kind by its last segments, so that an
@@ -90,6 +95,10 @@ func KindOf(path string) Kind {
 		{"/messages", KindAnthropicMessages},
 		{":generateContent", KindGeminiGenerate},
 		{":streamGenerateContent", KindGeminiGenerate},
+		{"/invoke", KindBedrockInvoke},
+		{"/invoke-with-response-stream", KindBedrockInvoke},
+		{"/converse", KindBedrockConverse},
+		{"/converse-stream", KindBedrockConverse},
 	} {
 		if strings.HasSuffix(path, k.suffix) {
 			return k.kind
@@ -102,10 +111,11 @@ func KindOf(path string) Kind {
 // fingerprints): stable, unlike the numbers.
 var kindNames = map[Kind]string{KindOpenAIChat: "chat", KindOpenAIResponses: "responses",
 	KindOpenAICompletions: "completions", KindOpenAIEmbeddings: "embeddings", KindAnthropicMessages: "messages",
-	KindGeminiGenerate: "generate_content"}
+	KindGeminiGenerate: "generate_content", KindBedrockInvoke: "invoke", KindBedrockConverse: "converse"}
 
 // String is the Kind's stored name: chat, responses, completions,
-// embeddings, messages, generate_content, or "" for KindUnknown.
+// embeddings, messages, generate_content, invoke, converse, or "" for
+// KindUnknown.
 func (k Kind) String() string { return kindNames[k] }
 
 // KindNamed is the Kind whose String is name (KindUnknown for any other).
@@ -127,6 +137,8 @@ func (k Kind) Dialect() Dialect {
 		return Anthropic
 	case KindGeminiGenerate:
 		return Gemini
+	case KindBedrockInvoke, KindBedrockConverse:
+		return Bedrock
 	}
 	return OpenAI
 }

@@ -1,12 +1,13 @@
 // Package wire holds the LLM APIs' wire formats that capture and analyze
-// share (ARCHITECTURE.md §2): server-sent-event framing, the streamed events of
-// OpenAI Chat Completions, OpenAI Responses, Anthropic Messages and Gemini's
-// generateContent, their
-// usage blocks, and the reassembly of a stream into the response the
-// non-streamed API would have returned, and the HTTP content codings
-// (gzip, deflate, br, zstd) the bodies travel in. One parser per format,
-// used by both sides. Like format/, it depends on the standard library and
-// pure-Go compression modules only.
+// share (ARCHITECTURE.md §2): server-sent-event and AWS event-stream
+// framing, the streamed events of OpenAI Chat Completions, OpenAI
+// Responses, Anthropic Messages, Gemini's generateContent and Bedrock's
+// invoke and converse, their usage blocks, and the reassembly of a stream
+// into the response the non-streamed API would have returned, and the HTTP
+// content codings (gzip, deflate, br, zstd) the bodies travel in. One
+// parser per format, used by both sides. Like format/, it depends on the
+// standard library and pure-Go modules only: compression, and AWS's
+// event-stream codec.
 package wire
 
 import "bytes"

@@ -181,9 +181,17 @@ func (a *anthropicUsage) normalize() Usage {
 // dialect and endpoint kind; ok is false when the body reports none.
 func UsageOf(kind Kind, body []byte) (u Usage, ok bool) {
 	switch kind {
-	case KindAnthropicMessages:
+	case KindAnthropicMessages, KindBedrockInvoke: // Bedrock's invoke of Anthropic's models: the Messages API
 		var r struct {
 			Usage *anthropicUsage `json:"usage"`
+		}
+		if json.Unmarshal(body, &r) != nil || r.Usage == nil {
+			return u, false
+		}
+		return r.Usage.normalize(), true
+	case KindBedrockConverse:
+		var r struct {
+			Usage *bedrockUsage `json:"usage"`
 		}
 		if json.Unmarshal(body, &r) != nil || r.Usage == nil {
 			return u, false
