@@ -106,3 +106,26 @@ func TestConverseStream(t *testing.T) {
 		t.Fatalf("converse usage %+v", u)
 	}
 }
+
+// FuzzReadEventStream: any bytes, in either Bedrock kind, in any reads,
+// never panic, and whatever is reassembled is valid JSON.
+func FuzzReadEventStream(f *testing.F) {
+	for _, name := range []string{"fantasy__bedrock_claude-haiku-4-5_simple_streaming", "fantasy__bedrock_claude-sonnet-4-5_tool_streaming"} {
+		body, _ := os.ReadFile(recorded(name + ".eventstream"))
+		f.Add(body, 11)
+	}
+	var conv bytes.Buffer
+	EncodeEvent(&conv, "messageStart", []byte(`{"role":"assistant"}`))
+	EncodeEvent(&conv, "contentBlockDelta", []byte(`{"contentBlockIndex":0,"delta":{"text":"Hi"}}`))
+	EncodeEvent(&conv, "metadata", []byte(`{"usage":{"inputTokens":1,"outputTokens":1}}`))
+	f.Add(conv.Bytes(), 3)
+	f.Fuzz(func(t *testing.T, body []byte, n int) {
+		n = max(1, min(n, 4096))
+		for _, kind := range []Kind{KindBedrockInvoke, KindBedrockConverse} {
+			s := ReadEventStream(kind, chunksOf(body, n))
+			if s.Response != nil && !json.Valid(s.Response) {
+				t.Fatalf("kind %v: invalid response JSON %s", kind, s.Response)
+			}
+		}
+	})
+}
