@@ -155,22 +155,26 @@ func h0URL(c *config.File) string {
 }
 
 // TestCheckThroughProxies: `lessllm check` reaches an Azure OpenAI
-// resource and Gemini through an HTTP proxy (tinyproxy, Basic auth) and a
-// SOCKS5 one (dante, username/password), each with its key in its own
-// header (api-key, x-goog-api-key: the simulator answers 200 only with
-// one), and shows neither key nor password.
+// resource, Gemini and Bedrock through an HTTP proxy (tinyproxy, Basic
+// auth) and a SOCKS5 one (dante, username/password), each with its
+// credential where its API wants it (api-key, x-goog-api-key, a SigV4
+// signature the simulator recomputes: it answers 200 only then), and
+// shows neither key, secret nor password.
 func TestCheckThroughProxies(t *testing.T) {
 	tiny := startTinyproxy(t)
 	socks := startDanted(t, true)
-	h := proxiedHarness(t, func(c *config.Proxy) {
-		c.Fallback = []string{"http://" + proxyUser + ":" + proxyPass + "@" + tiny.addr, "socks5://" + proxyUser + ":" + proxyPass + "@" + socks.addr}
+	// The simulator recomputes every Bedrock signature with the secret.
+	h := bedrockHarness(t, func(c *config.File) {
+		c.Proxy.Timeouts.Connect = time.Second
+		c.Proxy.Fallback = []string{"http://" + proxyUser + ":" + proxyPass + "@" + tiny.addr, "socks5://" + proxyUser + ":" + proxyPass + "@" + socks.addr}
 	})
 	h.cfg.Providers[config.AzureOpenAI] = &config.Provider{Type: config.AzureOpenAI, BaseURL: h0URL(h.cfg), APIKey: configAzureKey}
 	h.cfg.Providers[config.Gemini] = &config.Provider{Type: config.Gemini, BaseURL: h0URL(h.cfg), APIKey: configGeminiKey}
-	modelsPath := map[string]string{config.AzureOpenAI: "/openai/v1/models", config.Gemini: "/v1beta/models"}
+	modelsPath := map[string]string{config.AzureOpenAI: "/openai/v1/models", config.Gemini: "/v1beta/models", config.Bedrock: "/foundation-models"}
 	routes := map[string][]string{}
 	for _, r := range Check(context.Background(), h.cfg) {
-		if s := fmt.Sprintf("%+v", r); strings.Contains(s, proxyPass) || strings.Contains(s, configAzureKey) || strings.Contains(s, configGeminiKey) {
+		if s := fmt.Sprintf("%+v", r); strings.Contains(s, proxyPass) || strings.Contains(s, configAzureKey) || strings.Contains(s, configGeminiKey) ||
+			strings.Contains(s, configAWSSecret) || strings.Contains(s, configAWSSession) {
 			t.Errorf("check result shows a secret: %s", s)
 		}
 		path, ok := modelsPath[r.Provider]
@@ -182,7 +186,7 @@ func TestCheckThroughProxies(t *testing.T) {
 			t.Errorf("%s through %s: %+v", r.Provider, r.Route, r)
 		}
 	}
-	if len(routes[config.AzureOpenAI]) != 2 || len(routes[config.Gemini]) != 2 || tiny.tunnels(t) == 0 || socks.sessions(t) == 0 {
+	if len(routes[config.AzureOpenAI]) != 2 || len(routes[config.Gemini]) != 2 || len(routes[config.Bedrock]) != 2 || tiny.tunnels(t) == 0 || socks.sessions(t) == 0 {
 		t.Errorf("checked over %v; tunnels at tinyproxy %d, sessions at dante %d", routes, tiny.tunnels(t), socks.sessions(t))
 	}
 }

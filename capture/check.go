@@ -77,6 +77,13 @@ func checkRoute(ctx context.Context, cfg *config.File, name string, prov *config
 		url = strings.TrimSuffix(prov.BaseURL, "/") + "/v1/models"
 	case prov.Type == config.Gemini:
 		url = strings.TrimSuffix(prov.BaseURL, "/") + "/v1beta/models"
+	case prov.Type == config.Bedrock:
+		// Bedrock lists its models on the control plane, not the runtime.
+		base := strings.TrimSuffix(prov.BaseURL, "/")
+		if base == "https://bedrock-runtime."+prov.Region+".amazonaws.com" {
+			base = "https://bedrock." + prov.Region + ".amazonaws.com"
+		}
+		url = base + "/foundation-models"
 	}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, url, nil)
 	if err != nil {
@@ -85,6 +92,16 @@ func checkRoute(ctx context.Context, cfg *config.File, name string, prov *config
 	}
 	// The credentials an alias call would carry.
 	req.Header = upstreamHeader(http.Header{}, &route{provider: prov, upstreamDialect: prov.Dialect()})
+	if prov.Type == config.Bedrock {
+		s, err := signerFor(ctx, prov)
+		if err == nil {
+			err = s.sign(ctx, req, nil)
+		}
+		if err != nil {
+			res.Detail = err.Error()
+			return res
+		}
+	}
 	start := time.Now()
 	resp, err := tr.RoundTrip(req)
 	res.Total = time.Since(start)
@@ -104,6 +121,9 @@ func checkRoute(ctx context.Context, cfg *config.File, name string, prov *config
 	res.OK = true // the route works; the status says whether the key does
 	res.Detail = fmt.Sprintf("GET %s: %s", url, resp.Status)
 	switch {
+	case prov.Type == config.Bedrock && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden):
+		res.Detail += " (route works; the AWS credentials or their signature were refused)"
+	case prov.Type == config.Bedrock:
 	case prov.MissingKey() != "":
 		res.Detail += fmt.Sprintf(" (no API key configured: %s is not set)", prov.MissingKey())
 	case prov.APIKey == "" && prov.EntraToken == "":

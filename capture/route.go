@@ -51,8 +51,11 @@ func resolve(cfg *config.File, dialect wire.Dialect, r *http.Request, body []byt
 	if _, ok := wire.AzureAsOpenAIPath(r.URL.Path); ok {
 		return resolveAzure(cfg, r, body)
 	}
-	if dialect == wire.Gemini {
+	switch dialect {
+	case wire.Gemini:
 		return resolveGemini(cfg, r)
+	case wire.Bedrock:
+		return resolveBedrock(cfg, r)
 	}
 	rt := &route{dialect: dialect, providerName: string(dialect), clientAuth: true}
 	if len(cfg.Models) > 0 && len(body) > 0 && r.Method == http.MethodPost {
@@ -93,6 +96,17 @@ func resolve(cfg *config.File, dialect wire.Dialect, r *http.Request, body []byt
 		rt.url, err = azureURL(rt.provider, path.Path, rt.bodyModel)
 	case config.Gemini: // its OpenAI-compatible endpoint
 		rt.url, err = upstreamURL(rt.provider.BaseURL, &url.URL{Path: geminiOpenAIPrefix + strings.TrimPrefix(path.Path, "/v1/"), RawQuery: path.RawQuery})
+	case config.Bedrock: // invoke, the Messages API of Anthropic's models inside
+		if path.Path != "/v1/messages" {
+			return nil, fmt.Errorf("model %q is an alias for provider %q (bedrock): lessllm sends chat calls there, not %s", rt.model, rt.providerName, r.URL.Path)
+		}
+		var peek struct {
+			Stream bool `json:"stream"`
+		}
+		_ = json.Unmarshal(body, &peek)
+		rt.bodyModel = ""
+		p := bedrockInvokePath(rt.upstreamModel, peek.Stream)
+		rt.url, err = upstreamURL(rt.provider.BaseURL, &url.URL{Path: p, RawPath: bedrockRawPath(p)})
 	default:
 		rt.url, err = upstreamURL(rt.provider.BaseURL, path)
 	}
@@ -271,7 +285,7 @@ func upstreamHeader(in http.Header, rt *route) http.Header {
 		}
 		hasClientKey = false
 	}
-	if rt.translate {
+	if rt.translate || rt.provider.Type == config.Bedrock {
 		for _, h := range providerHeaders {
 			out.Del(h)
 		}
@@ -280,7 +294,7 @@ func upstreamHeader(in http.Header, rt *route) http.Header {
 		switch p := rt.provider; {
 		case p.Type == config.AzureOpenAI && p.EntraToken != "":
 			out.Set("Authorization", "Bearer "+p.EntraToken)
-		case p.APIKey == "": // none configured: none sent
+		case p.APIKey == "": // none configured: none sent (Bedrock: signed later)
 		case p.Type == config.AzureOpenAI:
 			out.Set("Api-Key", p.APIKey)
 		case rt.upstreamDialect == wire.Gemini:
@@ -291,7 +305,7 @@ func upstreamHeader(in http.Header, rt *route) http.Header {
 			out.Set("Authorization", "Bearer "+p.APIKey)
 		}
 	}
-	if rt.provider.Dialect() == wire.Anthropic && out.Get("Anthropic-Version") == "" {
+	if rt.upstreamDialect == wire.Anthropic && rt.provider.Type == config.Anthropic && out.Get("Anthropic-Version") == "" {
 		out.Set("Anthropic-Version", "2023-06-01") // required by the Messages API
 	}
 	return out
@@ -311,13 +325,17 @@ func clientKey(h http.Header) bool {
 // key from the config: the client sent none, or the route may not carry
 // the client's (upstreamHeader decides the same way).
 func usesConfiguredKey(in http.Header, rt *route) bool {
+	if rt.provider.Type == config.Bedrock {
+		return true // lessllm always signs with the provider's AWS credentials
+	}
 	return (rt.provider.APIKey != "" || rt.provider.EntraToken != "") && (!rt.clientAuth || !(clientKey(in) || rt.queryKey))
 }
 
 // endpointAllowed reports whether allowed_endpoints lets a configured key
 // be spent on method and path. An Azure OpenAI path is judged as the OpenAI
 // path it stands for; a Gemini model method as
-// /v1beta/models/{model}:method, whatever its version and model.
+// /v1beta/models/{model}:method, whatever its version and model; a Bedrock
+// one as /model/{model}/method.
 func endpointAllowed(list []config.Endpoint, method, path string) bool {
 	if p, ok := wire.AzureAsOpenAIPath(path); ok {
 		path = p
@@ -326,6 +344,9 @@ func endpointAllowed(list []config.Endpoint, method, path string) bool {
 		if _, m, ok := strings.Cut(path, "/models/"+model+":"); ok {
 			path = "/v1beta/models/{model}:" + m
 		}
+	}
+	if model := wire.BedrockModel(path); model != "" {
+		path = wire.WithBedrockModel(path, "{model}")
 	}
 	for _, e := range list {
 		if e.Matches(method, path) {

@@ -293,6 +293,19 @@ func (x *exchange) proxy() {
 			return
 		}
 	}
+	if rt.provider.Type == config.Bedrock && dialect != wire.Bedrock {
+		// A Messages request (the client's, or translated) goes to
+		// Bedrock's invoke; its answer comes back as the Messages API's.
+		if !rt.translate {
+			upBody = plain
+		}
+		if upBody, _, err = bedrockMessagesBody(upBody); err != nil {
+			x.fail(dialect, http.StatusBadRequest, format.ErrRejected, "invalid_json", "request body is not a JSON object: "+err.Error())
+			return
+		}
+		x.rec.Route.UpstreamDialect = string(wire.Bedrock)
+		x.tr = &eventStreamToSSE{next: x.tr}
+	}
 
 	// The upstream request outlives the client by clientGoneGrace: an SDK
 	// that has read the final event ([DONE], message_stop) often hangs up
@@ -317,6 +330,16 @@ func (x *exchange) proxy() {
 		// answers are relayed as they come, compressed or not, and
 		// decoded by analyze.)
 		up.Header.Set("Accept-Encoding", "identity")
+	}
+	if rt.provider.Type == config.Bedrock {
+		signer, err := signerFor(ctx, rt.provider)
+		if err == nil {
+			err = signer.sign(ctx, up, upBody)
+		}
+		if err != nil {
+			x.fail(dialect, http.StatusBadGateway, format.ErrRejected, "aws_credentials", "lessllm cannot sign the request to "+rt.providerName+": "+err.Error())
+			return
+		}
 	}
 	x.recordUpstream(up, upBody, body)
 

@@ -12,7 +12,8 @@ import (
 // frames; gzip, deflate and zstd content codings) and andybalholm/brotli
 // (the br content coding, format/wire) — so any program can read shipped
 // segments without pulling in the rest of lessllm. The wire formats add
-// AWS's event-stream codec (Bedrock's streams) and its one dependency. The
+// AWS's event-stream codec (Bedrock's streams) and its one dependency; the
+// simulator (format/wire/apitest) AWS's SigV4 signer, to check signatures. The
 // config file format (format/configfile) depends on a YAML parser and
 // nothing else.
 func TestDependencies(t *testing.T) {
@@ -21,7 +22,7 @@ func TestDependencies(t *testing.T) {
 	allowed := map[string][]string{
 		"github.com/lessllm/lessllm/format/configfile":   {"go.yaml.in/yaml/v3"},
 		"github.com/lessllm/lessllm/format/wire":         wire,
-		"github.com/lessllm/lessllm/format/wire/apitest": wire,
+		"github.com/lessllm/lessllm/format/wire/apitest": append(wire, "github.com/aws/aws-sdk-go-v2"),
 		"github.com/lessllm/lessllm/format/formattest":   wire,
 		"": base,
 	}

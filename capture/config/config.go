@@ -84,7 +84,7 @@ type Capture struct {
 
 // Provider is an upstream API.
 type Provider struct {
-	Type    string `yaml:"type"`     // openai | anthropic | azure_openai | gemini
+	Type    string `yaml:"type"`     // openai | anthropic | azure_openai | gemini | bedrock
 	BaseURL string `yaml:"base_url"` // API root as the provider's official SDK takes it (Azure: the resource endpoint)
 	APIKey  string `yaml:"api_key"`  // used when the client sends none, or for aliases
 	// EntraToken, for azure_openai, is a Microsoft Entra ID bearer token
@@ -99,6 +99,17 @@ type Provider struct {
 	// it) to the deployment that serves it; a model not listed is its own
 	// deployment name.
 	Deployments map[string]string `yaml:"deployments"`
+	// Region, for bedrock, is the AWS region (us-east-1); base_url
+	// defaults to https://bedrock-runtime.{region}.amazonaws.com.
+	Region string `yaml:"region"`
+	// AWSAccessKeyID, AWSSecretAccessKey and AWSSessionToken, for bedrock,
+	// sign requests (SigV4); without them the standard AWS chain is used
+	// (AWS_ACCESS_KEY_ID…, AWSProfile or AWS_PROFILE in ~/.aws/config and
+	// credentials, SSO, container and instance roles).
+	AWSAccessKeyID     string `yaml:"aws_access_key_id"`
+	AWSSecretAccessKey string `yaml:"aws_secret_access_key"`
+	AWSSessionToken    string `yaml:"aws_session_token"`
+	AWSProfile         string `yaml:"aws_profile"`
 	// Proxy, when set, replaces the top-level proxy routes for this
 	// provider (timeouts and pool stay global).
 	Proxy *Routes `yaml:"proxy"`
@@ -239,6 +250,9 @@ const (
 	// Gemini: Google's Generative Language API, keys in x-goog-api-key; it
 	// also serves OpenAI's Chat Completions at /v1beta/openai/.
 	Gemini = string(wire.Gemini)
+	// Bedrock: Amazon Bedrock Runtime, requests signed with SigV4; it runs
+	// Anthropic's models with the Messages API inside (invoke).
+	Bedrock = string(wire.Bedrock)
 )
 
 // Dialect is the provider's own API.
@@ -253,9 +267,15 @@ func (p *Provider) Dialect() wire.Dialect {
 // dialect client: its own, except that a Gemini provider is reached
 // through its OpenAI-compatible endpoint by every client that does not
 // speak Gemini (ai.google.dev/gemini-api/docs/openai).
+//
+// A Bedrock provider is reached by the others through invoke, with the
+// Messages API of Anthropic's models inside.
 func (p *Provider) DialectFor(client wire.Dialect) wire.Dialect {
-	if p.Type == Gemini && client != wire.Gemini {
+	switch {
+	case p.Type == Gemini && client != wire.Gemini:
 		return wire.OpenAI
+	case p.Type == Bedrock && client != wire.Bedrock:
+		return wire.Anthropic
 	}
 	return p.Dialect()
 }
@@ -398,8 +418,23 @@ func (f *File) Validate(c *configfile.Checker) {
 			bad(fmt.Sprintf("provider %q is empty (want type, base_url, api_key)", name), "providers", name)
 			continue
 		}
-		if p.Type != OpenAI && p.Type != Anthropic && p.Type != AzureOpenAI && p.Type != Gemini {
-			bad(fmt.Sprintf("provider %q: type %q, want openai (any OpenAI-compatible API), anthropic, azure_openai or gemini", name, p.Type), "providers", name, "type")
+		if p.Type != OpenAI && p.Type != Anthropic && p.Type != AzureOpenAI && p.Type != Gemini && p.Type != Bedrock {
+			bad(fmt.Sprintf("provider %q: type %q, want openai (any OpenAI-compatible API), anthropic, azure_openai, gemini or bedrock", name, p.Type), "providers", name, "type")
+		}
+		if p.Type == Bedrock {
+			if p.Region == "" {
+				bad(fmt.Sprintf("provider %q: type bedrock needs region (e.g. us-east-1)", name), "providers", name)
+			} else if p.BaseURL == "" {
+				p.BaseURL = "https://bedrock-runtime." + p.Region + ".amazonaws.com"
+			}
+			if (p.AWSAccessKeyID == "") != (p.AWSSecretAccessKey == "") {
+				bad(fmt.Sprintf("provider %q: aws_access_key_id and aws_secret_access_key go together", name), "providers", name)
+			}
+			if p.APIKey != "" {
+				bad(fmt.Sprintf("provider %q: bedrock signs with AWS credentials (aws_access_key_id, aws_secret_access_key, or the AWS chain), not api_key", name), "providers", name, "api_key")
+			}
+		} else if p.Region != "" || p.AWSAccessKeyID != "" || p.AWSSecretAccessKey != "" || p.AWSSessionToken != "" || p.AWSProfile != "" {
+			bad(fmt.Sprintf("provider %q: region and the aws_* keys are for type bedrock", name), "providers", name)
 		}
 		if p.Type != AzureOpenAI && (p.APIVersion != "" || len(p.Deployments) > 0 || p.EntraToken != "") {
 			bad(fmt.Sprintf("provider %q: api_version, deployments and entra_token are for type azure_openai", name), "providers", name)

@@ -12,7 +12,8 @@ import (
 // counting. File management, fine-tuning, batches, cached contents, vector
 // stores and organisation admin need the client's own key or an explicit
 // entry. A Gemini model path is matched in its canonical form,
-// /v1beta/models/{model}:method, whatever its version and model.
+// /v1beta/models/{model}:method, whatever its version and model; a Bedrock
+// one as /model/{model}/method.
 var DefaultAllowedEndpoints = []string{
 	"POST /v1/chat/completions",
 	"POST /v1/responses",
@@ -29,6 +30,10 @@ var DefaultAllowedEndpoints = []string{
 	"POST /v1beta/models/{model}:batchEmbedContents",
 	"GET /v1beta/models",
 	"GET /v1beta/models/*",
+	"POST /model/{model}/invoke",
+	"POST /model/{model}/invoke-with-response-stream",
+	"POST /model/{model}/converse",
+	"POST /model/{model}/converse-stream",
 }
 
 // Endpoint is one allowed_endpoints entry: a method (or * for any) and a

@@ -93,12 +93,59 @@ func (u *bedrockUsage) normalize() Usage {
 // prelude and CRCs.
 const maxEventMessage = 16<<20 + 128<<10 + 16
 
+// EventStreamParser splits an event-stream body arriving in arbitrary
+// chunks into events, as SSEParser does for server-sent events: each
+// message is an Event (Name its :event-type) at the offset of the read
+// that completed it; an exception message becomes an "error" event in
+// Anthropic's error shape. The zero value is ready to use.
+type EventStreamParser struct {
+	dec     *eventstream.Decoder
+	buf     []byte
+	payload []byte
+	broken  bool
+}
+
+// Feed parses chunk, read at offset t, calling emit for every message it
+// completes (Event.Data is valid only during the call). After a message
+// that fails its checks it returns false, and stays broken: nothing after
+// it can be framed.
+func (p *EventStreamParser) Feed(t int64, chunk []byte, emit func(Event)) bool {
+	if p.broken {
+		return false
+	}
+	if p.dec == nil {
+		p.dec = eventstream.NewDecoder()
+	}
+	p.buf = append(p.buf, chunk...)
+	used := 0
+	defer func() { p.buf = append(p.buf[:0], p.buf[used:]...) }()
+	for len(p.buf)-used >= 4 {
+		n := int(binary.BigEndian.Uint32(p.buf[used:]))
+		if n < 16 || n > maxEventMessage {
+			p.broken = true
+			return false
+		}
+		if len(p.buf)-used < n {
+			break
+		}
+		msg, err := p.dec.Decode(bytes.NewReader(p.buf[used:used+n]), p.payload[:0])
+		used += n
+		if err != nil {
+			p.broken = true
+			return false
+		}
+		p.payload = msg.Payload
+		emit(eventOf(msg, t))
+	}
+	return true
+}
+
+// Pending reports whether a message has begun and not ended.
+func (p *EventStreamParser) Pending() bool { return len(p.buf) > 0 }
+
 // ReadEventStream parses an event-stream body given as timed chunks, as
-// ReadStream parses server-sent events: each message is an event (Name
-// its :event-type) at the offset of the read that completed it. An
-// exception message becomes an "error" event in Anthropic's error shape.
-// A message that fails its checks ends the reading: what follows cannot
-// be framed.
+// ReadStream parses server-sent events. A message that fails its checks
+// ends the reading: what follows cannot be framed.
 func ReadEventStream(kind Kind, chunks iter.Seq2[int64, []byte]) *Stream {
 	var r Reassembler
 	switch kind {
@@ -109,30 +156,25 @@ func ReadEventStream(kind Kind, chunks iter.Seq2[int64, []byte]) *Stream {
 	default:
 		return nil
 	}
-	dec := eventstream.NewDecoder()
-	var buf, payload []byte
+	var p EventStreamParser
 	for t, data := range chunks {
-		buf = append(buf, data...)
-		used := 0
-		for len(buf)-used >= 4 {
-			n := int(binary.BigEndian.Uint32(buf[used:]))
-			if n < 16 || n > maxEventMessage {
-				return r.Finish()
-			}
-			if len(buf)-used < n {
-				break
-			}
-			msg, err := dec.Decode(bytes.NewReader(buf[used:used+n]), payload[:0])
-			used += n
-			if err != nil {
-				return r.Finish()
-			}
-			payload = msg.Payload
-			r.Event(eventOf(msg, t))
+		if !p.Feed(t, data, r.Event) {
+			break
 		}
-		buf = append(buf[:0], buf[used:]...)
 	}
 	return r.Finish()
+}
+
+// BedrockChunkEvent is the Messages event a Bedrock invoke stream's
+// "chunk" event carries, or nil for any other event.
+func BedrockChunkEvent(ev Event) []byte {
+	var chunk struct {
+		Bytes []byte `json:"bytes"` // base64 in the JSON: decoded by encoding/json
+	}
+	if ev.Name != "chunk" || json.Unmarshal(ev.Data, &chunk) != nil {
+		return nil
+	}
+	return chunk.Bytes
 }
 
 // eventOf is an event-stream message as an Event.
@@ -166,13 +208,9 @@ func (b *bedrockInvokeStream) Event(ev Event) {
 		b.anthropic.Event(ev)
 		return
 	}
-	var chunk struct {
-		Bytes []byte `json:"bytes"` // base64 in the JSON: decoded by encoding/json
+	if data := BedrockChunkEvent(ev); data != nil {
+		b.anthropic.Event(Event{Data: data, T: ev.T})
 	}
-	if ev.Name != "chunk" || json.Unmarshal(ev.Data, &chunk) != nil {
-		return
-	}
-	b.anthropic.Event(Event{Data: chunk.Bytes, T: ev.T})
 }
 
 func (b *bedrockInvokeStream) Finish() *Stream { return b.anthropic.Finish() }

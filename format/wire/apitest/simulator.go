@@ -1,5 +1,6 @@
-// Package apitest is a simulated OpenAI + Anthropic + Gemini API (and Azure
-// OpenAI's paths to the OpenAI one, azure.go; Gemini's, gemini.go) — a test upstream,
+// Package apitest is a simulated OpenAI + Anthropic + Gemini + Bedrock API
+// (Azure OpenAI's paths to the OpenAI one, azure.go; Gemini's, gemini.go;
+// Bedrock Runtime's, bedrock.go) — a test upstream,
 // as net/http/httptest is a test server — for tests, benchmarks, the demo
 // and `lessllm simulate`. It is not on capture's path: capture forwards to
 // it as to any upstream. It speaks the real wire formats (checked with the
@@ -44,6 +45,10 @@ type Options struct {
 	NoCache bool
 	// Now is the clock of the cache model; default time.Now.
 	Now func() time.Time
+	// AWSCredentials, when set, are the access keys (id → secret) whose
+	// SigV4 signatures Bedrock calls must carry, checked exactly; nil
+	// checks only that calls are signed for bedrock.
+	AWSCredentials map[string]string
 	// Encodings are the content codings answers are compressed with, in
 	// order of preference, when the client's Accept-Encoding allows one.
 	// Nil means DefaultEncodings; an empty non-nil list never compresses.
@@ -102,6 +107,7 @@ func New(opts Options) *Simulator {
 	s.mux.HandleFunc("GET /v1/models", s.models)
 	s.routeAzure()
 	s.routeGemini()
+	s.routeBedrock()
 	return s
 }
 
