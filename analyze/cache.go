@@ -91,7 +91,8 @@ type promptRow struct {
 
 // cacheKinds are the endpoints the cache model reads.
 var cacheKinds = map[wire.Kind]bool{wire.KindOpenAIChat: true, wire.KindOpenAIResponses: true, wire.KindAnthropicMessages: true,
-	wire.KindGeminiGenerate: true} // Gemini: only with rules from cache: providers: (params.json has none)
+	wire.KindGeminiGenerate: true, // only with rules from cache: providers: (params.json has none)
+	wire.KindBedrockInvoke:  true, wire.KindBedrockConverse: true}
 
 // encoders are the offline tokenizers wrapped for fingerprinting, by BPE name.
 var encoders sync.Map
@@ -124,6 +125,11 @@ func (x *extractor) fingerprint(ex *format.Exchange, c *Call) (promptRow, bool) 
 			provider = p
 			rules, ok = x.cache.Lookup(provider, model)
 		}
+	}
+	if !ok && kind.Dialect() == wire.Bedrock {
+		// Bedrock Runtime, whatever the provider's name: "bedrock"'s rules.
+		provider = string(wire.Bedrock)
+		rules, ok = x.cache.Lookup(provider, model)
 	}
 	if !ok {
 		return promptRow{}, false

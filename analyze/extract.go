@@ -78,7 +78,7 @@ func (x *extractor) call(ex *format.Exchange, segment string) Call {
 	// The client's request: what it asked for and who asked.
 	req := parseRequest(ex.Request.JSON)
 	if c.Model == nil {
-		c.Model = firstStr(req.Model, wire.GeminiModel(ex.Request.Path)) // Gemini names it in the path
+		c.Model = firstStr(req.Model, wire.GeminiModel(ex.Request.Path), wire.BedrockModel(ex.Request.Path)) // Gemini and Bedrock name it in the path
 	}
 	if c.UpstreamModel == nil {
 		c.UpstreamModel = c.Model
@@ -100,22 +100,26 @@ func (x *extractor) call(ex *format.Exchange, segment string) Call {
 	if resp := ex.Response; resp != nil {
 		c.Status = ptr(int32(resp.Status))
 		c.ResponseBytes = resp.Bytes
-		if ms := headerValue(resp.Headers, "Openai-Processing-Ms"); ms != "" {
+		if ms := cmp.Or(headerValue(resp.Headers, "Openai-Processing-Ms"), headerValue(resp.Headers, "X-Amzn-Bedrock-Invocation-Latency")); ms != "" {
 			if v, err := strconv.ParseFloat(ms, 64); err == nil {
 				c.ServerProcessingMs = &v
 			}
 		}
 		streamed := isEventStream(resp.Headers)
+		awsStream := !streamed && mediaType(headerValue(resp.Headers, "Content-Type")) == wire.EventStreamType
 		// Gemini streams without ?alt=sse as one JSON array of responses.
 		jsonArray := !streamed && kind == wire.KindGeminiGenerate && wire.IsGeminiStream(up.Path) && resp.Status < 400
-		c.Stream = c.Stream || streamed || kind == wire.KindGeminiGenerate && wire.IsGeminiStream(up.Path)
+		c.Stream = c.Stream || streamed || awsStream || kind == wire.KindGeminiGenerate && wire.IsGeminiStream(up.Path)
 		switch {
 		case resp.Truncated:
 			problems = append(problems, "response body truncated at the capture cap: not analysed")
-		case (streamed || jsonArray) && wire.NewReassembler(kind) != nil:
+		case (streamed && wire.NewReassembler(kind) != nil) || jsonArray || awsStream && (kind == wire.KindBedrockInvoke || kind == wire.KindBedrockConverse):
 			read := wire.ReadStream
-			if jsonArray {
+			switch {
+			case jsonArray:
 				read = wire.ReadJSONArrayStream
+			case awsStream:
+				read = wire.ReadEventStream
 			}
 			s := read(kind, chunksOf(resp))
 			output = s.Response
@@ -131,7 +135,7 @@ func (x *extractor) call(ex *format.Exchange, segment string) Call {
 				c.ErrorType, c.ErrorMessage = apiError(s.Error)
 			}
 			stream = s
-		case streamed:
+		case streamed || awsStream:
 			problems = append(problems, fmt.Sprintf("streamed response of endpoint %s not understood", up.Path))
 		default:
 			body := resp.Body()
@@ -145,6 +149,17 @@ func (x *extractor) call(ex *format.Exchange, segment string) Call {
 				}
 				if kind != wire.KindUnknown {
 					usage, hasUsage = wire.UsageOf(kind, body)
+				}
+				if typ := headerValue(resp.Headers, "X-Amzn-Errortype"); typ != "" && resp.Status >= 400 {
+					// Bedrock: {"message"}, the kind in a header ("ValidationException:…").
+					typ, _, _ = strings.Cut(typ, ":")
+					c.ErrorType, c.ErrorMessage = str(typ), str(r.Message)
+				}
+				if !hasUsage && resp.Status < 400 {
+					usage, hasUsage = bedrockHeaderUsage(resp.Headers)
+				}
+				if l := r.Metrics.LatencyMs; l != nil && c.ServerProcessingMs == nil {
+					c.ServerProcessingMs = l
 				}
 			} else if len(body) > 0 {
 				problems = append(problems, "response body is not JSON")
@@ -162,7 +177,7 @@ func (x *extractor) call(ex *format.Exchange, segment string) Call {
 	// sent it; upstream_finish_reason keeps the upstream's own.
 	if c.FinishReason != nil {
 		c.UpstreamFinishReason = c.FinishReason
-		if c.UpstreamDialect != c.Dialect {
+		if c.UpstreamDialect != c.Dialect && kind.PayloadDialect() != wire.Dialect(c.Dialect) {
 			c.FinishReason = str(wire.ClientFinishReason(wire.Dialect(c.Dialect), *c.FinishReason))
 		}
 	}
@@ -468,9 +483,14 @@ type responseFields struct {
 	Model        string          `json:"model"`
 	ModelVersion string          `json:"modelVersion"` // Gemini
 	Error        json.RawMessage `json:"error"`
+	Message      string          `json:"message"`     // Bedrock's errors
 	Status       string          `json:"status"`      // Responses
 	Stop         string          `json:"stop_reason"` // Anthropic
-	Choices      []struct {
+	StopReason   string          `json:"stopReason"`  // Bedrock's Converse
+	Metrics      struct {
+		LatencyMs *float64 `json:"latencyMs"` // Bedrock's Converse: the model's time
+	} `json:"metrics"`
+	Choices []struct {
 		FinishReason string `json:"finish_reason"`
 	} `json:"choices"`
 	Candidates []struct { // Gemini
@@ -486,6 +506,8 @@ func (r *responseFields) finishReason() string {
 		return r.Candidates[0].FinishReason
 	case r.Stop != "":
 		return r.Stop
+	case r.StopReason != "":
+		return r.StopReason
 	}
 	return r.Status
 }
@@ -535,8 +557,7 @@ func chunksOf(r *format.Response) func(func(int64, []byte) bool) {
 }
 
 func isEventStream(h format.Header) bool {
-	mt, _, _ := mime.ParseMediaType(headerValue(h, "Content-Type"))
-	return mt == "text/event-stream"
+	return mediaType(headerValue(h, "Content-Type")) == "text/event-stream"
 }
 
 func headerValue(h format.Header, name string) string {
@@ -556,7 +577,24 @@ func upstreamBody(ex *format.Exchange) json.RawMessage {
 
 func generates(k wire.Kind) bool {
 	return k == wire.KindOpenAIChat || k == wire.KindOpenAIResponses || k == wire.KindOpenAICompletions || k == wire.KindAnthropicMessages ||
-		k == wire.KindGeminiGenerate
+		k == wire.KindGeminiGenerate || k == wire.KindBedrockInvoke || k == wire.KindBedrockConverse
+}
+
+// bedrockHeaderUsage reads the token counts Bedrock's invoke sends in its
+// headers for every model (X-Amzn-Bedrock-Input-Token-Count, …-Output-…),
+// for answers whose body has none it knows.
+func bedrockHeaderUsage(h format.Header) (wire.Usage, bool) {
+	in, err1 := strconv.ParseInt(headerValue(h, "X-Amzn-Bedrock-Input-Token-Count"), 10, 64)
+	out, err2 := strconv.ParseInt(headerValue(h, "X-Amzn-Bedrock-Output-Token-Count"), 10, 64)
+	if err1 != nil || err2 != nil {
+		return wire.Usage{}, false
+	}
+	return wire.Usage{Prompt: in, Completion: out, Total: in + out}, true
+}
+
+func mediaType(v string) string {
+	mt, _, _ := mime.ParseMediaType(v)
+	return mt
 }
 
 func generatesOrEmbeds(k wire.Kind) bool { return generates(k) || k == wire.KindOpenAIEmbeddings }

@@ -124,6 +124,16 @@ func TestRedactHeader(t *testing.T) {
 	if out["Content-Type"][0] != "application/json" {
 		t.Errorf("non-secret header changed")
 	}
+	// SigV4: the access key id's fingerprint, the same for every request
+	// whatever its signature.
+	sig := func(date, signature string) string {
+		return "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/" + date + "/us-east-1/bedrock/aws4_request, SignedHeaders=host;x-amz-date, Signature=" + signature
+	}
+	a := RedactHeader(map[string][]string{"Authorization": {sig("20261206", "9f1c")}}, nil)
+	b := RedactHeader(map[string][]string{"Authorization": {sig("20261207", "77ab")}}, nil)
+	if a.KeyFingerprint() != Fingerprint("AKIAEXAMPLE") || a.KeyFingerprint() != b.KeyFingerprint() || strings.Contains(a["Authorization"][0], "9f1c") {
+		t.Errorf("SigV4: %q, %q", a["Authorization"], b["Authorization"])
+	}
 	line, _ := AppendJSON(nil, &Exchange{V: 1, ID: "x", Request: Request{Headers: out}})
 	for _, secret := range []string{key, "Ym9iOnNlY3JldA==", "session=abc", "tok-123"} {
 		if bytes.Contains(line, []byte(secret)) {

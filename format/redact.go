@@ -99,13 +99,21 @@ func Fingerprint(secret string) string {
 // RedactValue replaces a secret header value by its fingerprint. An auth
 // scheme such as "Bearer" or "Basic" is kept in front, and the fingerprint
 // is of the credential alone, so `Authorization: Bearer K` and
-// `x-api-key: K` group together.
+// `x-api-key: K` group together. An AWS SigV4 authorization is the
+// fingerprint of its access key id: the rest is a per-request signature,
+// and the key id is who called.
 func RedactValue(v string) string {
+	if rest, ok := strings.CutPrefix(v, sigV4Prefix); ok {
+		keyID, _, _ := strings.Cut(rest, "/")
+		return "AWS4-HMAC-SHA256 " + Fingerprint(keyID)
+	}
 	if scheme, cred, ok := strings.Cut(v, " "); ok && cred != "" && isAuthScheme(scheme) {
 		return scheme + " " + Fingerprint(strings.TrimSpace(cred))
 	}
 	return Fingerprint(v)
 }
+
+const sigV4Prefix = "AWS4-HMAC-SHA256 Credential="
 
 func isAuthScheme(s string) bool {
 	switch strings.ToLower(s) {

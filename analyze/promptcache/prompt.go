@@ -71,7 +71,7 @@ func Parse(kind wire.Kind, body []byte) (*Request, bool) {
 		r.ExplicitOnly = o["mode"] == "explicit"
 	}
 	switch kind {
-	case wire.KindAnthropicMessages:
+	case wire.KindAnthropicMessages, wire.KindBedrockInvoke: // Bedrock's invoke of Claude: the Messages API
 		if tools, ok := req["tools"].([]any); ok {
 			for _, t := range tools {
 				r.block(canonJSON(t), t)
@@ -102,6 +102,17 @@ func Parse(kind wire.Kind, body []byte) (*Request, bool) {
 			r.block(in, nil)
 		case []any:
 			r.messages(in)
+		}
+	case wire.KindBedrockConverse: // tools, system, messages; a cachePoint block ends a cached prefix
+		if tc, ok := req["toolConfig"].(map[string]any); ok {
+			r.converseBlocks(tc["tools"])
+		}
+		r.converseBlocks(req["system"])
+		msgs, _ := req["messages"].([]any)
+		for _, m := range msgs {
+			msg, _ := m.(map[string]any)
+			r.add("<|" + str(msg["role"]) + "|>")
+			r.converseBlocks(msg["content"])
 		}
 	case wire.KindGeminiGenerate: // tools, the system instruction, then the contents
 		if tools, ok := req["tools"]; ok {
@@ -138,6 +149,27 @@ func (r *Request) block(s string, from any) {
 		}
 	}
 	r.pieces = append(r.pieces, p)
+}
+
+// converseBlocks adds Converse's content blocks: text as text, a
+// cachePoint as the end of a cached prefix at the block before it
+// (ttl "1h" or the default five minutes), anything else as its JSON.
+func (r *Request) converseBlocks(v any) {
+	blocks, _ := v.([]any)
+	for _, b := range blocks {
+		blk, _ := b.(map[string]any)
+		if cp, ok := blk["cachePoint"]; ok {
+			if n := len(r.pieces); n > 0 {
+				r.pieces[n-1].cacheTTL = max(r.pieces[n-1].cacheTTL, breakpointTTL(cp, 5*time.Minute))
+			}
+			continue
+		}
+		if t, ok := blk["text"].(string); ok {
+			r.block(t, nil)
+		} else {
+			r.block(canonJSON(blk), nil)
+		}
+	}
 }
 
 // breakpointTTL reads a cache_control / prompt_cache_breakpoint object:

@@ -164,6 +164,36 @@ func TestGeminiConfiguredRules(t *testing.T) {
 	})
 }
 
+// TestBedrockRules: Bedrock runs Claude with Anthropic's caching rules —
+// cache_control in an invoke body, a cachePoint block in Converse (which
+// ends the cached prefix at the block before it) — with Claude's per-model
+// minimum (4,096 for Haiku 4.5).
+func TestBedrockRules(t *testing.T) {
+	const model = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+	long := text("policy", 6000)
+	converse := func(user string) map[string]any {
+		return map[string]any{"system": []any{map[string]any{"text": long}, map[string]any{"cachePoint": map[string]any{"type": "default"}}},
+			"messages": []any{map[string]any{"role": "user", "content": []any{map[string]any{"text": user}}}}}
+	}
+	invoke := func(user string) map[string]any {
+		return map[string]any{"anthropic_version": "bedrock-2023-05-31", "max_tokens": 10,
+			"system":   []any{map[string]any{"type": "text", "text": text("rules", 6000), "cache_control": map[string]any{"type": "ephemeral"}}},
+			"messages": []any{map[string]any{"role": "user", "content": user}}}
+	}
+	short := func(user string) map[string]any {
+		b := converse(user)
+		b["system"].([]any)[0] = map[string]any{"text": text("policy", 3000)}
+		return b
+	}
+	replay(t, "bedrock", []step{
+		{at: 0, kind: wire.KindBedrockConverse, model: model, body: converse("a"), wantW5: 6000, miss: "first_seen"},
+		{at: time.Minute, kind: wire.KindBedrockConverse, model: model, body: converse("b"), want: 6000},
+		{at: 2 * time.Minute, kind: wire.KindBedrockInvoke, model: model, body: invoke("c"), wantW5: 6000, miss: "first_seen"},
+		{at: 3 * time.Minute, kind: wire.KindBedrockInvoke, model: model, body: invoke("d"), want: 6000},
+		{at: 4 * time.Minute, kind: wire.KindBedrockConverse, model: model, body: short("e"), miss: "below_minimum"},
+	})
+}
+
 func TestLearnedStep(t *testing.T) {
 	enc := NewEncoder(byteTokens)
 	body, _ := json.Marshal(chat(text("policy", 3000), "q"))

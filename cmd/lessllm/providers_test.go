@@ -13,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/azure"
 	"github.com/openai/openai-go/v3/option"
@@ -194,6 +198,116 @@ models:
 			if ttft, tpot := r["ttft"].(float64), r["tpot"].(float64); r["stream"] != true || ttft < 99 || ttft > 125 || math.Abs(tpot-10) > 2 {
 				t.Errorf("row %d (%v): stream %v, TTFT %.1f ms, TPOT %.2f ms; the simulator paced 100 and 10", i, r["endpoint"], r["stream"], ttft, tpot)
 			}
+		}
+	}
+}
+
+// TestBedrockAnalysedEndToEnd: calls to Bedrock through the real binary —
+// AWS's SDK with InvokeModel, InvokeModelWithResponseStream (a cached
+// system prompt), Converse and ConverseStream, and an OpenAI SDK alias on
+// the same Claude model — analysed: the event streams decoded, TTFT and
+// TPOT within the simulator's pacing, tokens, cache reads and writes as the
+// API reported them and as Bedrock's rules predict them (the scope is the
+// caller's access key, whatever each request's signature), the cost at the
+// table's price for the Bedrock model id, and the server's own time from
+// Bedrock's latency header.
+func TestBedrockAnalysedEndToEnd(t *testing.T) {
+	sim := httptest.NewServer(apitest.New(apitest.Options{TTFT: 100 * time.Millisecond, TPOT: 10 * time.Millisecond, OutputTokens: 10,
+		AWSCredentials: map[string]string{"AKIAE2ETEST": "e2e-secret"}}))
+	defer sim.Close()
+	const model = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+	dir := t.TempDir()
+	cmd, url := startCaptureConfig(t, fmt.Sprintf(`listen: 127.0.0.1:0
+capture: { dir: %q, node: bedrock-test, flush_interval: 50ms }
+providers:
+  bedrock: { type: bedrock, region: us-east-1, base_url: %q, aws_access_key_id: AKIAE2ETEST, aws_secret_access_key: e2e-secret }
+models:
+  haiku: { provider: bedrock, model: %s }
+`, dir, sim.URL, model))
+	ctx := context.Background()
+	bc := bedrockruntime.New(bedrockruntime.Options{Region: "us-east-1", BaseEndpoint: aws.String(url),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIACLIENT", "client-secret", "")})
+	// 33,000 bytes of system prompt behind a cache_control breakpoint: above
+	// Claude Haiku 4.5's 4,096-token minimum both in the simulator's 4-byte
+	// tokens and as analysis counts them.
+	system := strings.Repeat("A long and stable system prompt. ", 1000)
+	body := []byte(fmt.Sprintf(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":100,"system":[{"type":"text","text":%q,"cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"Hi"}]}`, system))
+	if _, err := bc.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{ModelId: aws.String(model), Body: body, ContentType: aws.String("application/json")}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := bc.InvokeModelWithResponseStream(ctx, &bedrockruntime.InvokeModelWithResponseStreamInput{ModelId: aws.String(model), Body: body, ContentType: aws.String("application/json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range st.GetStream().Events() {
+	}
+	msgs := []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "Hello"}}}}
+	if _, err := bc.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(model), Messages: msgs}); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := bc.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String(model), Messages: msgs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range cs.GetStream().Events() {
+	}
+	sdk := openai.NewClient(option.WithBaseURL(url+"/v1"), option.WithAPIKey("sk-unused"), option.WithMaxRetries(0))
+	s := sdk.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{Model: "haiku", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi")},
+		StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}})
+	for s.Next() {
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	db := filepath.Join(t.TempDir(), "bedrock.duckdb")
+	analyzeOK(t, dir, "--db", db)
+	rows := queryRows(t, db, `SELECT provider, dialect, upstream_dialect, endpoint, upstream_model, stream, estimated_ttft_ms AS ttft, estimated_tpot_ms AS tpot,
+		actual_prompt_tokens AS prompt, actual_completion_tokens AS completion, actual_cached_tokens AS cached, actual_cache_creation_tokens AS written,
+		estimated_cost_usd AS cost, price_source, finish_reason, server_processing_ms AS server, problems, estimated_cached_tokens AS predicted
+		FROM api_calls ORDER BY timestamp`)
+	if len(rows) != 5 {
+		t.Fatalf("%d rows, want 5", len(rows))
+	}
+	price, ok := pricing.Default().Lookup(model)
+	if !ok {
+		t.Fatalf("no price for %s in the table", model)
+	}
+	for i, r := range rows {
+		want := map[string]any{"provider": "bedrock", "dialect": "bedrock", "upstream_dialect": "bedrock", "upstream_model": model, "price_source": price.Source,
+			"completion": 10.0, "finish_reason": "end_turn", "problems": nil}
+		if i == 4 {
+			want["dialect"], want["finish_reason"] = "openai", "stop"
+		}
+		for k, v := range want {
+			if r[k] != v {
+				t.Errorf("row %d (%v): %s = %v, want %v", i, r["endpoint"], k, r[k], v)
+			}
+		}
+		prompt, _ := r["prompt"].(float64)
+		cached, _ := r["cached"].(float64)
+		written, _ := r["written"].(float64)
+		with, _ := price.Cost(pricing.Tokens{Prompt: int64(prompt), Completion: 10, CachedRead: int64(cached), CacheWrite5m: int64(written)})
+		if cost, _ := r["cost"].(float64); math.Abs(cost-with) > 1e-12 || prompt == 0 {
+			t.Errorf("row %d: cost %v for %v prompt (%v cached, %v written) + 10 tokens, want %g", i, r["cost"], prompt, cached, written, with)
+		}
+		switch i {
+		case 0: // the first call writes the system prompt to the cache…
+			if written < 4096 || r["server"] == nil || r["predicted"] != 0.0 {
+				t.Errorf("row 0: %v written, server time %v, %v predicted cached", written, r["server"], r["predicted"])
+			}
+		case 1: // …the second reads it, and the cache model (Bedrock's rules) predicts it
+			if predicted, _ := r["predicted"].(float64); cached < 4096 || predicted < 4096 {
+				t.Errorf("row 1: %v cached, %v predicted", cached, r["predicted"])
+			}
+		}
+		if r["stream"] == true {
+			if ttft, tpot := r["ttft"].(float64), r["tpot"].(float64); ttft < 99 || ttft > 125 || math.Abs(tpot-10) > 2 {
+				t.Errorf("row %d (%v): TTFT %.1f ms, TPOT %.2f ms; the simulator paced 100 and 10", i, r["endpoint"], ttft, tpot)
+			}
+		} else if i == 1 || i == 3 || i == 4 {
+			t.Errorf("row %d (%v) is not a stream", i, r["endpoint"])
 		}
 	}
 }

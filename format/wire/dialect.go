@@ -142,3 +142,13 @@ func (k Kind) Dialect() Dialect {
 	}
 	return OpenAI
 }
+
+// PayloadDialect is the API whose messages the endpoint's bodies carry:
+// Anthropic's for Bedrock's invoke (of Anthropic's models, the Messages
+// API inside), else the endpoint's own dialect.
+func (k Kind) PayloadDialect() Dialect {
+	if k == KindBedrockInvoke {
+		return Anthropic
+	}
+	return k.Dialect()
+}
