@@ -20,7 +20,7 @@ func TestConfigErrorsInEverySection(t *testing.T) {
 		{"unknown_nested_key", "capture:\n  dir: x\n  flush_intervall: 1s\n", []string{"lessllm.yaml:3:", `"flush_intervall"`, "flush_interval"}},
 		{"bad_duration", "capture:\n  flush_interval: soon\n", []string{"lessllm.yaml:2:", `"soon"`, "duration"}},
 		{"bad_size", "capture:\n  max_body_bytes: lots\n", []string{"lessllm.yaml:2:", "not a size"}},
-		{"bad_provider_type", "providers:\n  x:\n    type: cohere\n    base_url: http://a\n", []string{"lessllm.yaml:3:", `"cohere"`, "openai", "anthropic", "azure_openai or gemini"}},
+		{"bad_provider_type", "providers:\n  x:\n    type: cohere\n    base_url: http://a\n", []string{"lessllm.yaml:3:", `"cohere"`, "openai", "anthropic", "azure_openai, gemini or bedrock"}},
 		{"bad_base_url", "providers:\n  x: { type: openai, base_url: 'localhost:9000' }\n", []string{"lessllm.yaml:2:", "not an http(s) URL"}},
 		{"alias_unknown_provider", "models:\n  fast:\n    provider: grok\n    model: m\n", []string{"lessllm.yaml:3:", `"grok" is not defined`, "anthropic, gemini, openai"}},
 		{"bad_on_write_error", "capture:\n  on_write_error: ignore\n", []string{"lessllm.yaml:2:", "drop or reject"}},
