@@ -74,6 +74,20 @@ func TestGeminiUsage(t *testing.T) {
 	}
 }
 
+// TestGLMUsage: Z.ai's GLM (a recorded answer, charmbracelet/fantasy)
+// reports its cache in prompt_tokens_details.cached_tokens and its
+// reasoning inside completion_tokens, as OpenAI does.
+func TestGLMUsage(t *testing.T) {
+	body, err := os.ReadFile(recorded("fantasy__zai_glm-4.7-flash_simple.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, ok := UsageOf(KindOpenAIChat, body)
+	if want := (Usage{Prompt: 15, Completion: 249, Total: 264, Reasoning: 239, CachedRead: 3}); !ok || u != want {
+		t.Fatalf("%v %+v, want %+v", ok, u, want)
+	}
+}
+
 func TestAzureAsOpenAIPath(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"/openai/deployments/prod-mini/chat/completions", "/v1/chat/completions"},
