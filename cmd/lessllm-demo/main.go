@@ -30,6 +30,11 @@ import (
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/responses"
 	"google.golang.org/genai"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	bedrocktypes "github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 )
 
 func main() {
@@ -62,13 +67,19 @@ providers:
     api_version: 2024-10-21
     deployments: { gpt-4o-mini: prod-mini }
   gemini: { type: gemini, base_url: "http://%s", api_key: gemini-demo-key }   # Gemini's API (simulated too)
+  bedrock:                   # Amazon Bedrock Runtime (simulated too); lessllm signs with these
+    type: bedrock
+    region: us-east-1
+    base_url: "http://%s"
+    aws_access_key_id: AKIADEMOEXAMPLE
+    aws_secret_access_key: demo-secret-key
 models:
   mini-azure: { provider: azure_openai, model: gpt-4o-mini }   # an unchanged OpenAI SDK call to an Azure deployment
 logging: { enabled: true, storage: duckdb, db_path: %s }
 budgets:
   - { model: gpt-4o, period: monthly, usd: 50 }
   - { user: team-a, period: daily, usd: 0.001 }
-`, capAddr, filepath.Join(*dir, "captures"), simAddr, simAddr, simAddr, simAddr, filepath.Join(*dir, "lessllm.duckdb"))), 0o600))
+`, capAddr, filepath.Join(*dir, "captures"), simAddr, simAddr, simAddr, simAddr, simAddr, filepath.Join(*dir, "lessllm.duckdb"))), 0o600))
 	capture := start(*bin, "capture", "--config", cfg)
 	waitListening(capAddr)
 	proxy := "http://" + capAddr
@@ -181,7 +192,17 @@ budgets:
 		must(err)
 	}
 	fmt.Printf("    %-30s %s\n", "gemini (google genai sdk)", "streamed")
-	fmt.Printf("\n%d calls through lessllm in %.1f s. Stopping capture (SIGTERM seals the segments)…\n\n", *calls+6, time.Since(start).Seconds())
+	// Claude on Bedrock through AWS's SDK, streamed (a binary event stream).
+	bc := bedrockruntime.New(bedrockruntime.Options{Region: "us-east-1", BaseEndpoint: aws.String(proxy),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIADEMOCLIENT", "demo-client-secret", "")})
+	cs, err := bc.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String("us.anthropic.claude-haiku-4-5-20251001-v1:0"),
+		Messages: []bedrocktypes.Message{{Role: bedrocktypes.ConversationRoleUser, Content: []bedrocktypes.ContentBlock{&bedrocktypes.ContentBlockMemberText{Value: prompts[3]}}}}})
+	must(err)
+	for range cs.GetStream().Events() {
+	}
+	must(cs.GetStream().Err())
+	fmt.Printf("    %-30s %s\n", "bedrock (aws sdk, converse)", "streamed")
+	fmt.Printf("\n%d calls through lessllm in %.1f s. Stopping capture (SIGTERM seals the segments)…\n\n", *calls+7, time.Since(start).Seconds())
 	must(capture.Process.Signal(syscall.SIGTERM))
 	if err := capture.Wait(); err != nil {
 		log.Fatalf("capture exited with %v", err)
