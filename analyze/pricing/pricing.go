@@ -26,6 +26,12 @@ type Price struct {
 	CacheRead    float64
 	CacheWrite5m float64 // Anthropic's default 5-minute cache write; OpenAI's explicit cache write
 	CacheWrite1h float64
+	// LongContext, when set, is what every token of a call whose prompt
+	// exceeds LongContextAbove tokens costs instead (Gemini 2.5 Pro and
+	// Claude Sonnet 4.x beyond 200,000 prompt tokens, GPT-5.x beyond
+	// 272,000: the table's *_above_*k_tokens prices).
+	LongContextAbove int64
+	LongContext      *Price
 }
 
 // Table maps model names to prices. The zero value prices nothing.
@@ -60,8 +66,12 @@ type Match struct {
 // Default returns the embedded table and archive.
 func Default() *Table {
 	var f struct {
-		Version string                `json:"version"`
-		Models  map[string][5]float64 `json:"models"`
+		Version     string                `json:"version"`
+		Models      map[string][5]float64 `json:"models"`
+		LongContext map[string]struct {
+			Above  int64      `json:"above"`
+			Prices [5]float64 `json:"prices"`
+		} `json:"long_context"`
 		Retired map[string]struct {
 			Prices  [5]float64 `json:"prices"`
 			Version string     `json:"version"`
@@ -74,7 +84,12 @@ func Default() *Table {
 	t := &Table{Version: f.Version, Corrections: f.Corrections,
 		models: make(map[string]Price, len(f.Models)), retired: make(map[string]Match, len(f.Retired))}
 	for name, p := range f.Models {
-		t.models[name] = price(p)
+		pr := price(p)
+		if lc, ok := f.LongContext[name]; ok {
+			long := price(lc.Prices)
+			pr.LongContextAbove, pr.LongContext = lc.Above, &long
+		}
+		t.models[name] = pr
 	}
 	for name, r := range f.Retired {
 		t.retired[name] = Match{Price: price(r.Prices), Key: name, Source: name, Version: r.Version}
@@ -83,7 +98,9 @@ func Default() *Table {
 	return t
 }
 
-func price(p [5]float64) Price { return Price{p[0], p[1], p[2], p[3], p[4]} }
+func price(p [5]float64) Price {
+	return Price{Input: p[0], Output: p[1], CacheRead: p[2], CacheWrite5m: p[3], CacheWrite1h: p[4]}
+}
 
 // WithOverrides returns a copy of t in which the given models (names as
 // Lookup normalises them) cost what overrides say, before anything the
@@ -180,8 +197,13 @@ type Tokens struct {
 }
 
 // Cost is what the tokens cost at p, and what they would have cost with no
-// prompt cache (every prompt token at the input price).
+// prompt cache (every prompt token at the input price). A prompt beyond
+// the long-context threshold prices the whole call at the long-context
+// prices.
 func (p Price) Cost(t Tokens) (withCache, withoutCache float64) {
+	if p.LongContext != nil && t.Prompt > p.LongContextAbove {
+		return p.LongContext.Cost(t)
+	}
 	uncached := t.Prompt - t.CachedRead - t.CacheWrite5m - t.CacheWrite1h
 	if uncached < 0 {
 		uncached = 0

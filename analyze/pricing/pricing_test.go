@@ -74,6 +74,36 @@ func TestCost(t *testing.T) {
 	}
 }
 
+// TestLongContextPrices: beyond 200,000 prompt tokens Gemini 2.5 Pro bills
+// every token of the call at its long-context prices (Google's pricing
+// page: $2.50 / $15 per MTok instead of $1.25 / $10); at or below, the
+// base prices.
+func TestLongContextPrices(t *testing.T) {
+	p, ok := Default().LookupFor("gemini", "gemini-2.5-pro")
+	if !ok || p.LongContext == nil || p.LongContextAbove != 200000 {
+		t.Fatalf("gemini-2.5-pro: %+v", p)
+	}
+	for _, tc := range []struct {
+		prompt, cached int64
+		in, read, out  float64 // USD per MTok
+	}{
+		{200000, 0, 1.25, 0.125, 10},
+		{200001, 0, 2.50, 0.25, 15},
+		{250000, 100000, 2.50, 0.25, 15},
+	} {
+		with, without := p.Cost(Tokens{Prompt: tc.prompt, CachedRead: tc.cached, Completion: 1000})
+		wantWith := (float64(tc.prompt-tc.cached)*tc.in + float64(tc.cached)*tc.read + 1000*tc.out) / 1e6
+		wantWithout := (float64(tc.prompt)*tc.in + 1000*tc.out) / 1e6
+		if math.Abs(with-wantWith) > 1e-12 || math.Abs(without-wantWithout) > 1e-12 {
+			t.Errorf("%d prompt tokens (%d cached): %g, %g; want %g, %g", tc.prompt, tc.cached, with, without, wantWith, wantWithout)
+		}
+	}
+	// Anthropic's long-context 1-hour write keeps the documented 2× input.
+	if c, _ := Default().Lookup("claude-sonnet-4-5"); c.LongContext == nil || c.LongContext.CacheWrite1h != 2*c.LongContext.Input {
+		t.Errorf("claude-sonnet-4-5 long context: %+v", c.LongContext)
+	}
+}
+
 // TestPublicTableErrorsCorrected: the source lists a 1-hour cache write
 // below the 5-minute one for these models (ARCHITECTURE.md §8); Anthropic
 // documents 2× the input price.

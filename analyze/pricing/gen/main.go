@@ -20,7 +20,9 @@ import (
 	"log"
 	"math"
 	"os"
+	"regexp"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -48,8 +50,17 @@ type Output struct {
 	SourceDate  string                `json:"source_date"`
 	Version     string                `json:"version"`
 	Models      map[string][5]float64 `json:"models"` // input, output, cache read, cache write 5m, cache write 1h (USD per token)
+	LongContext map[string]Tier       `json:"long_context"`
 	Retired     map[string]Retired    `json:"retired"`
 	Corrections []string              `json:"corrections"`
+}
+
+// Tier is a model's long-context price: every token of a call whose prompt
+// exceeds Above tokens costs Prices (the table's *_above_200k_tokens
+// fields: Gemini 2.5 Pro, Claude Sonnet 4.x, GPT-5.x beyond 272k, …).
+type Tier struct {
+	Above  int64      `json:"above"`
+	Prices [5]float64 `json:"prices"`
 }
 
 // Retired is the price of a model that has left the table, as the last
@@ -73,7 +84,7 @@ func main() {
 		log.Fatalf("%s: %v", *in, err)
 	}
 	o := Output{Source: "BerriAI/litellm model_prices_and_context_window.json", Models: map[string][5]float64{},
-		Retired: map[string]Retired{}, Corrections: []string{}}
+		LongContext: map[string]Tier{}, Retired: map[string]Retired{}, Corrections: []string{}}
 	if lu, ok := top["last_updated"]; ok {
 		var s string
 		_ = json.Unmarshal(lu, &s)
@@ -88,6 +99,9 @@ func main() {
 	for name, msg := range top {
 		if p, ok := convert(name, msg, &o.Corrections); ok {
 			o.Models[name] = p
+			if t, ok := longContext(msg, p); ok {
+				o.LongContext[name] = t
+			}
 		}
 	}
 	if *retired != "" {
@@ -132,6 +146,48 @@ func convert(name string, msg json.RawMessage, notes *[]string) (p [5]float64, o
 		*notes = append(*notes, fmt.Sprintf("%s: flagged, cache read %g above input %g (kept)", name, p[2], p[0]))
 	}
 	return p, true
+}
+
+// aboveField names a long-context input price: input_cost_per_token_above_200k_tokens.
+var aboveField = regexp.MustCompile(`^input_cost_per_token_above_(\d+)k_tokens$`)
+
+// longContext reads an entry's long-context tier, whose prices are the
+// base prices p where the table lists no tier price: the output price as
+// it is, the cache prices scaled with the input price (they are fixed
+// fractions of it).
+func longContext(msg json.RawMessage, p [5]float64) (Tier, bool) {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(msg, &fields) != nil {
+		return Tier{}, false
+	}
+	var t Tier
+	suffix := ""
+	for f := range fields {
+		if m := aboveField.FindStringSubmatch(f); m != nil {
+			k, _ := strconv.ParseInt(m[1], 10, 64)
+			t.Above, suffix = k*1000, "_above_"+m[1]+"k_tokens"
+		}
+	}
+	if suffix == "" {
+		return Tier{}, false
+	}
+	num := func(name string) (float64, bool) {
+		var v float64
+		raw, ok := fields[name]
+		return v, ok && json.Unmarshal(raw, &v) == nil
+	}
+	in, _ := num("input_cost_per_token" + suffix)
+	scale := 1.0
+	if p[0] > 0 {
+		scale = in / p[0]
+	}
+	t.Prices = [5]float64{in, p[1], p[2] * scale, p[3] * scale, p[4] * scale}
+	for i, name := range []string{"", "output_cost_per_token", "cache_read_input_token_cost", "cache_creation_input_token_cost", "cache_creation_input_token_cost_above_1hr"} {
+		if v, ok := num(name + suffix); ok && i > 0 {
+			t.Prices[i] = v
+		}
+	}
+	return t, true
 }
 
 // addRetired adds the archived entries of models the current table no
