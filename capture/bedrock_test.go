@@ -38,7 +38,7 @@ const (
 // bedrockClient is AWS's official Go SDK pointed at capture, signing with
 // its own credentials (which lessllm replaces).
 func bedrockClient(h *harness) *bedrockruntime.Client {
-	return bedrockruntime.New(bedrockruntime.Options{Region: "us-east-1", BaseEndpoint: aws.String(h.inst.URL),
+	return bedrockruntime.New(bedrockruntime.Options{Region: "us-east-1", BaseEndpoint: aws.String(h.inst.URL), HTTPClient: apitest.BufferingClient{},
 		Credentials: credentials.NewStaticCredentialsProvider(clientAWSKeyID, clientAWSSecret, "")})
 }
 
@@ -110,6 +110,7 @@ func TestBedrock(t *testing.T) {
 					text.WriteString(e.Delta.Text)
 				}
 			}
+			st.GetStream().Close() // as AWS's examples do: the SDK's reader is done with the connection
 			if err := st.GetStream().Err(); err != nil || text.String() != want {
 				t.Fatalf("invoke stream: %v %q", err, text.String())
 			}
@@ -136,6 +137,7 @@ func TestBedrock(t *testing.T) {
 					usage = e.Value.Usage
 				}
 			}
+			cs.GetStream().Close()
 			if err := cs.GetStream().Err(); err != nil || text.String() != want || usage == nil || *usage.OutputTokens != 8 {
 				t.Fatalf("converse stream: %v %q %+v", err, text.String(), usage)
 			}

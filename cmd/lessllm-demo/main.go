@@ -25,16 +25,17 @@ import (
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	bedrocktypes "github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/azure"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/responses"
 	"google.golang.org/genai"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
-	bedrocktypes "github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
 func main() {
@@ -193,7 +194,9 @@ budgets:
 	}
 	fmt.Printf("    %-30s %s\n", "gemini (google genai sdk)", "streamed")
 	// Claude on Bedrock through AWS's SDK, streamed (a binary event stream).
-	bc := bedrockruntime.New(bedrockruntime.Options{Region: "us-east-1", BaseEndpoint: aws.String(proxy),
+	// (apitest.BufferingClient keeps the SDK's request bodies out of a race of
+	// its own with net/http: see its doc.)
+	bc := bedrockruntime.New(bedrockruntime.Options{Region: "us-east-1", BaseEndpoint: aws.String(proxy), HTTPClient: apitest.BufferingClient{},
 		Credentials: credentials.NewStaticCredentialsProvider("AKIADEMOCLIENT", "demo-client-secret", "")})
 	cs, err := bc.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String("us.anthropic.claude-haiku-4-5-20251001-v1:0"),
 		Messages: []bedrocktypes.Message{{Role: bedrocktypes.ConversationRoleUser, Content: []bedrocktypes.ContentBlock{&bedrocktypes.ContentBlockMemberText{Value: prompts[3]}}}}})

@@ -225,7 +225,7 @@ models:
   haiku: { provider: bedrock, model: %s }
 `, dir, sim.URL, model))
 	ctx := context.Background()
-	bc := bedrockruntime.New(bedrockruntime.Options{Region: "us-east-1", BaseEndpoint: aws.String(url),
+	bc := bedrockruntime.New(bedrockruntime.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), HTTPClient: apitest.BufferingClient{},
 		Credentials: credentials.NewStaticCredentialsProvider("AKIACLIENT", "client-secret", "")})
 	// 33,000 bytes of system prompt behind a cache_control breakpoint: above
 	// Claude Haiku 4.5's 4,096-token minimum both in the simulator's 4-byte

@@ -22,8 +22,9 @@ const (
 // DialectOf returns the API a client speaks, by its request path, or ""
 // for a path outside /v1/, /v1beta/, /v1alpha/, /openai/ and /model/.
 // /v1/messages* is Anthropic's; so is /v1/models* when the client sends an
-// anthropic-version header (both APIs have that path; h is read only then:
-// capture calls this on every request). /v1beta/ and /v1alpha/ paths, and
+// anthropic-version header, and Gemini's when it sends x-goog-api-key
+// (these APIs share that path; h is read only then: capture calls this on
+// every request). /v1beta/ and /v1alpha/ paths, and
 // /v1/models/{model}:{method} with one of Gemini's methods, are Gemini's.
 // Every other /v1/ path is OpenAI's (and the OpenAI-compatible APIs'), and
 // so is every /openai/ path: Azure OpenAI's
@@ -39,6 +40,8 @@ func DialectOf(path string, h http.Header) Dialect {
 		return Bedrock
 	case (path == "/v1/models" || strings.HasPrefix(path, "/v1/models/")) && h.Get("Anthropic-Version") != "":
 		return Anthropic
+	case (path == "/v1/models" || strings.HasPrefix(path, "/v1/models/")) && h.Get("X-Goog-Api-Key") != "":
+		return Gemini // Google's SDKs list models on the v1 API too
 	case strings.HasPrefix(path, "/v1/") || strings.HasPrefix(path, AzurePrefix):
 		return OpenAI
 	}

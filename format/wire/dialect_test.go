@@ -24,6 +24,7 @@ func TestDialectOf(t *testing.T) {
 		{"/v1beta/models/gemini-2.5-flash:streamGenerateContent", nil, Gemini},
 		{"/v1/models/gemini-2.5-flash:generateContent", nil, Gemini},
 		{"/v1beta/models", nil, Gemini},
+		{"/v1/models", http.Header{"X-Goog-Api-Key": {"k"}}, Gemini},
 		{"/v1beta/cachedContents", nil, Gemini},
 		// Gemini's OpenAI-compatible endpoint, asked for on a Gemini path,
 		// goes to the Gemini provider as it is.

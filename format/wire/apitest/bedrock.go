@@ -368,3 +368,26 @@ func (s *Simulator) foundationModels(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"modelSummaries": models})
 }
+
+// BufferingClient is an HTTP client for AWS's Go SDK in tests: it sends
+// each request with a copy of its body. The SDK can close a request body
+// while net/http's write loop is still finishing with it — the server has
+// answered already — and the write loop then closes the connection under
+// the response being read ("use of closed network connection" from an
+// event stream; traced under -race to persistConn.writeLoop, as in
+// aws/aws-sdk-go-v2#2737 and #1825).
+type BufferingClient struct{}
+
+// Do sends req through http.DefaultTransport with its body in memory.
+func (BufferingClient) Do(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		body, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
