@@ -193,6 +193,9 @@ func (x *extractor) call(ex *format.Exchange, segment string) Call {
 	}
 
 	// Tokens: the API's own counts, else our estimate.
+	if hasUsage && priceProvider == "gemini" && kind.PayloadDialect() == wire.OpenAI {
+		usage = geminiCompatibleUsage(usage)
+	}
 	billable := c.Status != nil && *c.Status < 400
 	model := firstNonEmpty(deref(c.UpstreamModel), deref(c.ResponseModel))
 	switch {
@@ -578,6 +581,20 @@ func upstreamBody(ex *format.Exchange) json.RawMessage {
 func generates(k wire.Kind) bool {
 	return k == wire.KindOpenAIChat || k == wire.KindOpenAIResponses || k == wire.KindOpenAICompletions || k == wire.KindAnthropicMessages ||
 		k == wire.KindGeminiGenerate || k == wire.KindBedrockInvoke || k == wire.KindBedrockConverse
+}
+
+// geminiCompatibleUsage reads the usage of Gemini's OpenAI-compatible
+// endpoint by Gemini's own arithmetic: its total is prompt + candidates +
+// thoughts (usageMetadata.totalTokenCount), and thoughts bill as output,
+// so whatever of the total completion_tokens leaves out is reasoning
+// output. When completion_tokens already holds it, the total adds up and
+// nothing changes.
+func geminiCompatibleUsage(u wire.Usage) wire.Usage {
+	if extra := u.Total - u.Prompt - u.Completion; extra > 0 {
+		u.Completion += extra
+		u.Reasoning = max(u.Reasoning, extra)
+	}
+	return u
 }
 
 // bedrockHeaderUsage reads the token counts Bedrock's invoke sends in its

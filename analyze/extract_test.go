@@ -211,6 +211,15 @@ func TestCostByProvider(t *testing.T) {
 		{"deepseek at its own price", "https://api.deepseek.com/chat/completions", "deepseek-chat",
 			`{"model":"deepseek-chat","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1100,"completion_tokens":2,"total_tokens":1102,"prompt_cache_hit_tokens":1024,"prompt_cache_miss_tokens":76}}`,
 			"deepseek/deepseek-chat", "", func(p pricing.Match) float64 { return 76*p.Input + 1024*p.CacheRead + 2*p.Output }},
+		// Gemini's OpenAI-compatible endpoint: a total beyond prompt +
+		// completion is thinking, billed as output (11 + 2 + 21 = 34, the
+		// counts of the recorded native answer in format/wire's tests).
+		{"gemini openai-compatible, thoughts outside completion", "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions", "gemini-2.5-flash",
+			`{"model":"gemini-2.5-flash","choices":[{"index":0,"message":{"role":"assistant","content":"Olá!"},"finish_reason":"stop"}],"usage":{"prompt_tokens":11,"completion_tokens":2,"total_tokens":34}}`,
+			"gemini/gemini-2.5-flash", "", func(p pricing.Match) float64 { return 11*p.Input + 23*p.Output }},
+		{"gemini openai-compatible, thoughts inside completion", "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions", "gemini-2.5-flash",
+			`{"model":"gemini-2.5-flash","choices":[{"index":0,"message":{"role":"assistant","content":"Olá!"},"finish_reason":"stop"}],"usage":{"prompt_tokens":11,"completion_tokens":23,"total_tokens":34,"completion_tokens_details":{"reasoning_tokens":21}}}`,
+			"gemini/gemini-2.5-flash", "", func(p pricing.Match) float64 { return 11*p.Input + 23*p.Output }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ex := &format.Exchange{V: 1, ID: "test", Node: "n", StartNS: t0.UnixNano(), EndNS: t0.UnixNano() + 1e9,
