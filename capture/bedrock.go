@@ -36,7 +36,10 @@ import (
 // refused.
 func resolveBedrock(cfg *config.File, r *http.Request) (*route, error) {
 	rt := &route{dialect: wire.Bedrock, upstreamDialect: wire.Bedrock}
-	rt.model = wire.BedrockModel(r.URL.Path)
+	// The model is read from the escaped path: an inference profile's ARN
+	// (…:application-inference-profile/abc) comes with its slash as %2F.
+	escaped := r.URL.EscapedPath()
+	rt.model, _ = url.PathUnescape(wire.BedrockModel(escaped))
 	rt.upstreamModel = rt.model
 	if a, ok := cfg.Models[rt.model]; ok && rt.model != "" {
 		rt.alias, rt.providerName, rt.upstreamModel = true, a.Provider, a.Model
@@ -52,8 +55,9 @@ func resolveBedrock(cfg *config.File, r *http.Request) (*route, error) {
 		}
 		rt.providerName, rt.provider = name, cfg.Providers[name]
 	}
-	path := wire.WithBedrockModel(r.URL.Path, rt.upstreamModel)
-	u, err := upstreamURL(rt.provider.BaseURL, &url.URL{Path: path, RawPath: bedrockRawPath(path), RawQuery: r.URL.RawQuery})
+	raw := wire.WithBedrockModel(escaped, bedrockEscape(rt.upstreamModel))
+	path, _ := url.PathUnescape(raw)
+	u, err := upstreamURL(rt.provider.BaseURL, &url.URL{Path: path, RawPath: raw, RawQuery: r.URL.RawQuery})
 	if err != nil {
 		return nil, err
 	}
@@ -79,16 +83,20 @@ func providerOfType(cfg *config.File, typ, path string) (string, error) {
 	return found[0], nil
 }
 
-// bedrockRawPath escapes a model id's colon (…-v1:0) as AWS's SDKs do.
-func bedrockRawPath(path string) string { return strings.ReplaceAll(path, ":", "%3A") }
+// bedrockEscape escapes a model id for a path segment as AWS's SDKs do:
+// the colon of …-v1:0 and the slash of an ARN too.
+func bedrockEscape(model string) string {
+	return strings.ReplaceAll(url.PathEscape(model), ":", "%3A")
+}
 
-// bedrockInvokePath is where a Messages request for model goes on Bedrock.
-func bedrockInvokePath(model string, stream bool) string {
-	p := wire.BedrockPrefix + model + "/invoke"
+// bedrockInvokeURL is where a Messages request for model goes on Bedrock.
+func bedrockInvokeURL(base, model string, stream bool) (string, error) {
+	raw := wire.BedrockPrefix + bedrockEscape(model) + "/invoke"
 	if stream {
-		p += "-with-response-stream"
+		raw += "-with-response-stream"
 	}
-	return p
+	path, _ := url.PathUnescape(raw)
+	return upstreamURL(base, &url.URL{Path: path, RawPath: raw})
 }
 
 // bedrockMessagesBody turns a Messages request body into Bedrock's invoke

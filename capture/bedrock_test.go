@@ -181,6 +181,21 @@ func TestBedrock(t *testing.T) {
 		}
 		signedByLessllm(t, 2, "/model/"+bedrockModel+"/invoke")
 	})
+	t.Run("inference_profile_arn", func(t *testing.T) {
+		// An application inference profile's ARN as the model id: its slash
+		// travels escaped (%2F) and must stay one path segment.
+		const arn = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3"
+		out, err := bc.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{ModelId: aws.String(arn), Body: body, ContentType: aws.String("application/json")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(out.Body), want) {
+			t.Fatalf("invoke: %s", out.Body)
+		}
+		if r := h.sim.Received(); r[len(r)-1].Path != "/model/"+arn+"/invoke" {
+			t.Errorf("upstream got %s", r[len(r)-1].Path)
+		}
+	})
 	t.Run("wrong_secret_refused", func(t *testing.T) {
 		_, err := bc.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{ModelId: aws.String("claude-bad"), Body: body, ContentType: aws.String("application/json")})
 		var apiErr smithy.APIError

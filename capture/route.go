@@ -105,8 +105,7 @@ func resolve(cfg *config.File, dialect wire.Dialect, r *http.Request, body []byt
 		}
 		_ = json.Unmarshal(body, &peek)
 		rt.bodyModel = ""
-		p := bedrockInvokePath(rt.upstreamModel, peek.Stream)
-		rt.url, err = upstreamURL(rt.provider.BaseURL, &url.URL{Path: p, RawPath: bedrockRawPath(p)})
+		rt.url, err = bedrockInvokeURL(rt.provider.BaseURL, rt.upstreamModel, peek.Stream)
 	default:
 		rt.url, err = upstreamURL(rt.provider.BaseURL, path)
 	}
@@ -226,13 +225,13 @@ func upstreamURL(base string, in *url.URL) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	root := strings.TrimSuffix(b.Path, "/")
-	p := in.Path
+	root, rawRoot := strings.TrimSuffix(b.Path, "/"), strings.TrimSuffix(b.EscapedPath(), "/")
+	p, raw := in.Path, in.EscapedPath()
 	if strings.HasSuffix(root, "/v1") && strings.HasPrefix(p, "/v1/") {
-		p = p[len("/v1"):]
+		p, raw = p[len("/v1"):], raw[len("/v1"):]
 	}
 	b.Path = root + p
-	b.RawPath = ""
+	b.RawPath = rawRoot + raw // keeps an escaped slash escaped (a Bedrock ARN)
 	b.RawQuery = in.RawQuery
 	return b.String(), nil
 }
@@ -335,7 +334,8 @@ func usesConfiguredKey(in http.Header, rt *route) bool {
 // be spent on method and path. An Azure OpenAI path is judged as the OpenAI
 // path it stands for; a Gemini model method as
 // /v1beta/models/{model}:method, whatever its version and model; a Bedrock
-// one as /model/{model}/method.
+// one as /model/{model}/method. path is the escaped path: an ARN as a
+// Bedrock model id keeps its slash escaped.
 func endpointAllowed(list []config.Endpoint, method, path string) bool {
 	if p, ok := wire.AzureAsOpenAIPath(path); ok {
 		path = p
@@ -347,6 +347,8 @@ func endpointAllowed(list []config.Endpoint, method, path string) bool {
 	}
 	if model := wire.BedrockModel(path); model != "" {
 		path = wire.WithBedrockModel(path, "{model}")
+	} else if p, err := url.PathUnescape(path); err == nil {
+		path = p
 	}
 	for _, e := range list {
 		if e.Matches(method, path) {

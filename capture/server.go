@@ -263,7 +263,7 @@ func (x *exchange) proxy() {
 				rt.model, rt.providerName, rt.provider.MissingKey(), rt.providerName))
 		return
 	}
-	if usesConfiguredKey(r.Header, rt) && !endpointAllowed(s.endpoints, r.Method, r.URL.Path) {
+	if usesConfiguredKey(r.Header, rt) && !endpointAllowed(s.endpoints, r.Method, r.URL.EscapedPath()) {
 		x.fail(dialect, http.StatusForbidden, format.ErrRejected, "endpoint_not_allowed",
 			fmt.Sprintf("lessllm: %s %s may not use the API key configured for provider %s (allowed_endpoints); send your own key for it, or add the endpoint to allowed_endpoints",
 				r.Method, r.URL.Path, rt.providerName))
