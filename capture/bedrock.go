@@ -65,24 +65,6 @@ func resolveBedrock(cfg *config.File, r *http.Request) (*route, error) {
 	return rt, nil
 }
 
-// providerOfType is the provider a request on a path of that type's own
-// API goes to: the one named as the type, else the only one of the type.
-func providerOfType(cfg *config.File, typ, path string) (string, error) {
-	if p := cfg.Providers[typ]; p != nil && p.Type == typ {
-		return typ, nil
-	}
-	var found []string
-	for n, p := range cfg.Providers {
-		if p != nil && p.Type == typ {
-			found = append(found, n)
-		}
-	}
-	if len(found) != 1 {
-		return "", fmt.Errorf("%s is a path of the %s API: configure one provider of type %s (or name one %s); found %d", path, typ, typ, typ, len(found))
-	}
-	return found[0], nil
-}
-
 // bedrockEscape escapes a model id for a path segment as AWS's SDKs do:
 // the colon of …-v1:0 and the slash of an ARN too.
 func bedrockEscape(model string) string {

@@ -167,18 +167,9 @@ func resolveGemini(cfg *config.File, r *http.Request) (*route, error) {
 // (from the path, or the v1 API's body) is recorded as the model, mapped
 // back through the provider's deployments: to the model it serves.
 func resolveAzure(cfg *config.File, r *http.Request, body []byte) (*route, error) {
-	name := config.AzureOpenAI
-	if p := cfg.Providers[name]; p == nil || p.Type != config.AzureOpenAI {
-		var found []string
-		for n, p := range cfg.Providers {
-			if p != nil && p.Type == config.AzureOpenAI {
-				found = append(found, n)
-			}
-		}
-		if len(found) != 1 {
-			return nil, fmt.Errorf("%s is an Azure OpenAI path: configure one provider of type azure_openai (or name one azure_openai); found %d", r.URL.Path, len(found))
-		}
-		name = found[0]
+	name, err := providerOfType(cfg, config.AzureOpenAI, r.URL.Path)
+	if err != nil {
+		return nil, err
 	}
 	rt := &route{dialect: wire.OpenAI, providerName: name, provider: cfg.Providers[name], upstreamDialect: wire.OpenAI, clientAuth: true}
 	deployment, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, wire.AzurePrefix+"deployments/"), "/")
@@ -197,6 +188,24 @@ func resolveAzure(cfg *config.File, r *http.Request, body []byte) (*route, error
 	}
 	rt.url = u
 	return rt, nil
+}
+
+// providerOfType is the provider a request on a path of that type's own
+// API goes to: the one named as the type, else the only one of the type.
+func providerOfType(cfg *config.File, typ, path string) (string, error) {
+	if p := cfg.Providers[typ]; p != nil && p.Type == typ {
+		return typ, nil
+	}
+	var found []string
+	for n, p := range cfg.Providers {
+		if p != nil && p.Type == typ {
+			found = append(found, n)
+		}
+	}
+	if len(found) != 1 {
+		return "", fmt.Errorf("%s is a path of the %s API: configure one provider of type %s (or name one %s); found %d", path, typ, typ, typ, len(found))
+	}
+	return found[0], nil
 }
 
 // azureDeploymentPaths are the OpenAI endpoints Azure serves under a
