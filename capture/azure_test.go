@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/anthropics/anthropic-sdk-go/v2"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/azure"
 	"github.com/openai/openai-go/v3/option"
@@ -99,25 +98,7 @@ func TestAzureOpenAI(t *testing.T) {
 		expect(t, "/openai/v1/chat/completions", "", configAzureKey, "gpt-4o-mini")
 	})
 	t.Run("anthropic_sdk_alias", func(t *testing.T) {
-		ac := anthropicClient(h)
-		p := anthropic.MessageNewParams{Model: "fast", MaxTokens: 100, Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Hello"))}}
-		m, err := ac.Messages.New(ctx, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(m.Content) == 0 || m.Content[0].Text != want {
-			t.Fatalf("got %+v", m.Content)
-		}
-		s := ac.Messages.NewStreaming(ctx, p)
-		var text strings.Builder
-		for s.Next() {
-			if d := s.Current().Delta; d.Type == "text_delta" {
-				text.WriteString(d.Text)
-			}
-		}
-		if err := s.Err(); err != nil || text.String() != want {
-			t.Fatalf("streamed %q, %v", text.String(), err)
-		}
+		messagesBothWays(t, h, "fast", want)
 		expect(t, "/openai/deployments/prod-mini/chat/completions", "api-version=2024-10-21", configAzureKey, "prod-mini")
 	})
 	t.Run("configured_key_when_the_client_sends_none", func(t *testing.T) {

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/anthropics/anthropic-sdk-go/v2"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
@@ -163,22 +162,7 @@ func TestBedrock(t *testing.T) {
 		signedByLessllm(t, 2, "/model/"+bedrockModel+"/invoke")
 	})
 	t.Run("anthropic_sdk_alias", func(t *testing.T) {
-		ac := anthropicClient(h)
-		p := anthropic.MessageNewParams{Model: "claude-fast", MaxTokens: 100, Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Hello"))}}
-		m, err := ac.Messages.New(ctx, p)
-		if err != nil || len(m.Content) == 0 || m.Content[0].Text != want {
-			t.Fatalf("%v %+v", err, m)
-		}
-		s := ac.Messages.NewStreaming(ctx, p)
-		var text strings.Builder
-		for s.Next() {
-			if d := s.Current().Delta; d.Type == "text_delta" {
-				text.WriteString(d.Text)
-			}
-		}
-		if err := s.Err(); err != nil || text.String() != want {
-			t.Fatalf("streamed %q, %v", text.String(), err)
-		}
+		messagesBothWays(t, h, "claude-fast", want)
 		signedByLessllm(t, 2, "/model/"+bedrockModel+"/invoke")
 	})
 	t.Run("inference_profile_arn", func(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/anthropics/anthropic-sdk-go/v2"
 	"github.com/openai/openai-go/v3"
 	"google.golang.org/genai"
 
@@ -157,12 +156,7 @@ func TestGemini(t *testing.T) {
 		}
 	})
 	t.Run("anthropic_sdk_alias", func(t *testing.T) {
-		p := anthropic.MessageNewParams{Model: "fast", MaxTokens: 100, Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Hello"))}}
-		ac := anthropicClient(h)
-		m, err := ac.Messages.New(ctx, p)
-		if err != nil || len(m.Content) == 0 || m.Content[0].Text != want {
-			t.Fatalf("%v %+v", err, m)
-		}
+		messagesBothWays(t, h, "fast", want)
 		if r := h.sim.Received(); r[len(r)-1].Path != openAICompatible[0] {
 			t.Errorf("translated call went to %s", r[len(r)-1].Path)
 		}
@@ -184,7 +178,7 @@ func TestGemini(t *testing.T) {
 		}
 	}
 	if models["gemini gemini gemini-2.5-flash→gemini-2.5-flash"] != 4 || models["gemini gemini fast→gemini-2.5-flash"] != 2 || models["gemini-eu gemini eu-flash→gemini-2.5-flash"] != 3 ||
-		models["gemini openai fast→gemini-2.5-flash"] != 2 || models["gemini anthropic fast→gemini-2.5-flash"] != 1 || len(recs) != 13 {
+		models["gemini openai fast→gemini-2.5-flash"] != 2 || models["gemini anthropic fast→gemini-2.5-flash"] != 2 || len(recs) != 14 {
 		t.Errorf("%d records, routes %v", len(recs), models)
 	}
 	h.scanForSecrets(t, metrics, append(testKeys, clientGeminiKey, configGeminiKey, urlGeminiKey)...)

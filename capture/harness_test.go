@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anthropics/anthropic-sdk-go/v2"
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/lessllm/lessllm/capture/config"
@@ -220,5 +221,27 @@ func (h *harness) scanForSecrets(t *testing.T, metrics []byte, secrets ...string
 	scan("/metrics", metrics)
 	if n == 0 || !strings.Contains(h.logs.String(), `"msg":"exchange"`) {
 		t.Fatal("nothing was scanned")
+	}
+}
+
+// messagesBothWays calls model with the Anthropic SDK through capture,
+// not streamed and streamed, and checks both answers are want.
+func messagesBothWays(t *testing.T, h *harness, model, want string) {
+	t.Helper()
+	ac := anthropicClient(h)
+	p := anthropic.MessageNewParams{Model: anthropic.Model(model), MaxTokens: 100, Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Hello"))}}
+	m, err := ac.Messages.New(context.Background(), p)
+	if err != nil || len(m.Content) == 0 || m.Content[0].Text != want {
+		t.Fatalf("%v %+v", err, m)
+	}
+	s := ac.Messages.NewStreaming(context.Background(), p)
+	var text strings.Builder
+	for s.Next() {
+		if d := s.Current().Delta; d.Type == "text_delta" {
+			text.WriteString(d.Text)
+		}
+	}
+	if err := s.Err(); err != nil || text.String() != want {
+		t.Fatalf("streamed %q, %v", text.String(), err)
 	}
 }

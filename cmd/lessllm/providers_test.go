@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -69,10 +70,7 @@ models:
 			}
 		}
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	cmd.Wait()
-	db := filepath.Join(t.TempDir(), "azure.duckdb")
-	analyzeOK(t, dir, "--db", db)
+	db := sealAndAnalyze(t, cmd, dir)
 	rows := queryRows(t, db, `SELECT provider, model, upstream_model, stream, estimated_ttft_ms AS ttft, estimated_tpot_ms AS tpot,
 		actual_prompt_tokens AS prompt, actual_completion_tokens AS completion, estimated_cost_usd AS cost, price_source,
 		estimated_cached_tokens AS predicted_cached
@@ -151,18 +149,8 @@ models:
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	sdk := openai.NewClient(option.WithBaseURL(url+"/v1"), option.WithAPIKey("sk-unused"), option.WithMaxRetries(0))
-	s := sdk.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{Model: "flash", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi")},
-		StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}})
-	for s.Next() {
-	}
-	if err := s.Err(); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	cmd.Wait()
-	db := filepath.Join(t.TempDir(), "gemini.duckdb")
-	analyzeOK(t, dir, "--db", db)
+	streamOpenAI(t, url, "flash")
+	db := sealAndAnalyze(t, cmd, dir)
 	rows := queryRows(t, db, `SELECT provider, dialect, upstream_dialect, endpoint, model, stream, estimated_ttft_ms AS ttft, estimated_tpot_ms AS tpot,
 		actual_prompt_tokens AS prompt, actual_completion_tokens AS completion, actual_cached_tokens AS cached, estimated_cost_usd AS cost,
 		price_source, finish_reason, estimated_cached_tokens AS predicted, problems
@@ -251,18 +239,8 @@ models:
 	}
 	for range cs.GetStream().Events() {
 	}
-	sdk := openai.NewClient(option.WithBaseURL(url+"/v1"), option.WithAPIKey("sk-unused"), option.WithMaxRetries(0))
-	s := sdk.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{Model: "haiku", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi")},
-		StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}})
-	for s.Next() {
-	}
-	if err := s.Err(); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	cmd.Wait()
-	db := filepath.Join(t.TempDir(), "bedrock.duckdb")
-	analyzeOK(t, dir, "--db", db)
+	streamOpenAI(t, url, "haiku")
+	db := sealAndAnalyze(t, cmd, dir)
 	rows := queryRows(t, db, `SELECT provider, dialect, upstream_dialect, endpoint, upstream_model, stream, estimated_ttft_ms AS ttft, estimated_tpot_ms AS tpot,
 		actual_prompt_tokens AS prompt, actual_completion_tokens AS completion, actual_cached_tokens AS cached, actual_cache_creation_tokens AS written,
 		estimated_cost_usd AS cost, price_source, finish_reason, server_processing_ms AS server, problems, estimated_cached_tokens AS predicted
@@ -310,4 +288,30 @@ models:
 			t.Errorf("row %d (%v) is not a stream", i, r["endpoint"])
 		}
 	}
+}
+
+// streamOpenAI makes one streamed Chat Completions call with the OpenAI SDK
+// through capture at url.
+func streamOpenAI(t *testing.T, url, model string) {
+	t.Helper()
+	sdk := openai.NewClient(option.WithBaseURL(url+"/v1"), option.WithAPIKey("sk-unused"), option.WithMaxRetries(0))
+	s := sdk.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{Model: model,
+		Messages:      []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi")},
+		StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}})
+	for s.Next() {
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sealAndAnalyze stops capture (SIGTERM seals its segments) and analyses
+// dir into a new database, whose path it returns.
+func sealAndAnalyze(t *testing.T, capture *exec.Cmd, dir string) string {
+	t.Helper()
+	capture.Process.Signal(syscall.SIGTERM)
+	capture.Wait()
+	db := filepath.Join(t.TempDir(), "calls.duckdb")
+	analyzeOK(t, dir, "--db", db)
+	return db
 }
