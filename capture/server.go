@@ -212,7 +212,7 @@ func (x *exchange) proxy() {
 	dialect := dialectOf(r)
 	if dialect == "" {
 		x.fail(wire.OpenAI, http.StatusNotFound, format.ErrRejected, "unknown_path",
-			fmt.Sprintf("lessllm proxies /v1/... API paths (and Azure OpenAI's /openai/..., Gemini's /v1beta/...) only; %q is not one", r.URL.Path))
+			fmt.Sprintf("lessllm proxies /v1/... API paths (and Azure OpenAI's /openai/..., Gemini's /v1beta/..., Bedrock's /model/...) only; %q is not one", r.URL.Path))
 		return
 	}
 	if s.Config.Capture.OnWriteError == "reject" && s.Sink != nil && !s.Sink.Healthy() {
