@@ -2,6 +2,7 @@ package apitest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -142,11 +143,16 @@ type invokeHeaders struct {
 	http.ResponseWriter
 	begun  time.Time
 	status int
+	wrote  bool
 }
 
 func (h *invokeHeaders) WriteHeader(status int) { h.status = status }
 
 func (h *invokeHeaders) Write(b []byte) (int, error) {
+	if h.wrote {
+		return h.ResponseWriter.Write(b)
+	}
+	h.wrote = true
 	var m struct {
 		Usage struct {
 			In  int `json:"input_tokens"`
@@ -159,15 +165,8 @@ func (h *invokeHeaders) Write(b []byte) (int, error) {
 		hd.Set("X-Amzn-Bedrock-Output-Token-Count", strconv.Itoa(m.Usage.Out))
 		hd.Set("X-Amzn-Bedrock-Invocation-Latency", strconv.FormatInt(time.Since(h.begun).Milliseconds(), 10))
 	}
-	h.ResponseWriter.WriteHeader(cmpStatus(h.status))
+	h.ResponseWriter.WriteHeader(cmp.Or(h.status, http.StatusOK))
 	return h.ResponseWriter.Write(b)
-}
-
-func cmpStatus(s int) int {
-	if s == 0 {
-		return http.StatusOK
-	}
-	return s
 }
 
 // eventStreamWriter takes the server-sent events the Messages handler

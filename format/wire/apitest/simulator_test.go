@@ -1,6 +1,9 @@
 package apitest
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -8,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/lessllm/lessllm/format/wire"
 )
@@ -136,5 +142,40 @@ func TestGemini(t *testing.T) {
 	}
 	if resp, b := post(t, srv.URL+"/v1beta/models/gemini-2.5-flash:generateContent", body, nil); resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), `"status":"PERMISSION_DENIED"`) {
 		t.Errorf("no key: %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestBedrockSignatures: with AWSCredentials set, a Bedrock call passes
+// only signed (SigV4, service bedrock) with its access key's secret; the
+// answer is the Messages API's.
+func TestBedrockSignatures(t *testing.T) {
+	srv := httptest.NewServer(New(Options{TTFT: -1, TPOT: -1, OutputTokens: 3, AWSCredentials: map[string]string{"AKIATEST": "right"}}))
+	defer srv.Close()
+	body := `{"anthropic_version":"bedrock-2023-05-31","max_tokens":10,"messages":[{"role":"user","content":"Hi"}]}`
+	call := func(secret string) (int, string) {
+		req, _ := http.NewRequest("POST", srv.URL+"/model/us.anthropic.claude-haiku-4-5-20251001-v1%3A0/invoke", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if secret != "" {
+			sum := sha256.Sum256([]byte(body))
+			creds := aws.Credentials{AccessKeyID: "AKIATEST", SecretAccessKey: secret}
+			if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "bedrock", "us-east-1", time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if status, b := call("right"); status != 200 || !strings.Contains(b, `"text":"`+Text(3)+`"`) {
+		t.Errorf("signed right: %d %s", status, b)
+	}
+	for _, secret := range []string{"wrong", ""} {
+		if status, b := call(secret); status != http.StatusForbidden {
+			t.Errorf("secret %q: %d %s", secret, status, b)
+		}
 	}
 }
