@@ -36,7 +36,7 @@ PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo pyth
 # input — segments, SSE streams, translation both ways, the config file —
 # which make test runs for FUZZTIME_CI inputs each; make fuzz runs all of them.
 FUZZ_CI := ./format:FuzzReader:200000x ./format:FuzzDecodeExchange:200000x \
-	./format/wire:FuzzSSEParser ./format/wire:FuzzReadStream ./format/wire:FuzzReadEventStream \
+	./format/wire:FuzzSSEParser ./format/wire:FuzzReadStream ./format/wire:FuzzReadEventStream ./format/wire:FuzzAnthropicToOpenAIFast \
 	./format/wire:FuzzOpenAIChatToAnthropic ./format/wire:FuzzAnthropicToOpenAIChatRequest \
 	./format/wire:FuzzAnthropicStreamToOpenAI ./format/wire:FuzzOpenAIStreamToAnthropic \
 	./format/wire:FuzzDecodeChunks ./capture/config:FuzzParse:100000x

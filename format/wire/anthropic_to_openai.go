@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/lessllm/lessllm/format/internal/jsonscan"
 )
 
 // Conversions from Anthropic's Messages format to OpenAI's Chat
@@ -144,6 +146,17 @@ type AnthropicToOpenAIStream struct {
 	finish    string
 	done      bool
 	buf       []byte
+	fast      fastChunk
+	noFast    bool // tests: take the general way only
+}
+
+// fastChunk is a content chunk of this stream in the bytes the general way
+// marshals it to (encoding/json orders a map's keys), split around the
+// delta's text: built once per stream, then filled per event.
+type fastChunk struct {
+	id              string // the stream id it was built for
+	content, reason []byte // "data: {…"delta":{"content": and …"reasoning_content":
+	suffix          []byte // },"finish_reason":null,…}\n\n
 }
 
 // Event translates one upstream event.
@@ -169,6 +182,9 @@ func (t *AnthropicToOpenAIStream) Event(ev Event, emit func([]byte)) {
 		} `json:"delta"`
 		Usage *anthropicUsage `json:"usage"`
 		Error json.RawMessage `json:"error"`
+	}
+	if !t.noFast && t.fastDelta(ev.Data, emit) {
+		return
 	}
 	if json.Unmarshal(ev.Data, &e) != nil || t.done {
 		return
@@ -245,6 +261,80 @@ func (t *AnthropicToOpenAIStream) emitJSON(emit func([]byte), v any) {
 
 // Done reports whether the translated stream was ended properly.
 func (t *AnthropicToOpenAIStream) Done() bool { return t.done }
+
+// fastDelta translates the stream's commonest event — a text or thinking
+// delta in the shape Anthropic sends it — by its bytes: the text, which
+// needs no decoding and which encoding/json would write as it is, is
+// copied between the two halves of a chunk prepared once per stream. It
+// reports false, having emitted nothing, for any other event or shape,
+// which the general way then translates; both give the same bytes
+// (FuzzAnthropicToOpenAIFast).
+func (t *AnthropicToOpenAIStream) fastDelta(data []byte, emit func([]byte)) bool {
+	if t.id == "" || t.done {
+		return false
+	}
+	var s jsonscan.Scanner
+	s.Reset(data)
+	if !s.Literal(`{"type":"content_block_delta","index":`) {
+		return false
+	}
+	if _, err := s.Int(); err != nil {
+		return false
+	}
+	reasoning := false
+	switch {
+	case s.Literal(`,"delta":{"type":"text_delta","text":`):
+	case s.Literal(`,"delta":{"type":"thinking_delta","thinking":`):
+		reasoning = true
+	default:
+		return false
+	}
+	text, ok := s.PlainString()
+	if !ok || !marshalsAsIs(text) || !s.Literal("}}") || s.End() != nil {
+		return false
+	}
+	if t.fast.id != t.id || t.fast.suffix == nil {
+		t.prepareFast()
+	}
+	head := t.fast.content
+	if reasoning {
+		head = t.fast.reason
+	}
+	t.buf = append(append(append(append(append(t.buf[:0], head...), '"'), text...), '"'), t.fast.suffix...)
+	emit(t.buf)
+	return true
+}
+
+// prepareFast builds the halves of this stream's content chunk by
+// marshalling one as the general way does and cutting it at a marker.
+func (t *AnthropicToOpenAIStream) prepareFast() {
+	const marker = "\x00lessllm\x00"
+	halves := func(field string) ([]byte, []byte) {
+		var whole []byte
+		t.chunk(func(b []byte) { whole = append([]byte(nil), b...) }, map[string]any{field: marker}, nil)
+		quoted, _ := json.Marshal(marker)
+		i := strings.Index(string(whole), string(quoted))
+		return whole[:i], whole[i+len(quoted):]
+	}
+	t.fast.content, t.fast.suffix = halves("content")
+	t.fast.reason, _ = halves("reasoning_content")
+	t.fast.id = t.id
+}
+
+// marshalsAsIs reports whether encoding/json writes the string as these
+// very bytes (given no escapes, no control characters and valid UTF-8):
+// it escapes <, > and & for HTML, and U+2028 and U+2029.
+func marshalsAsIs(v []byte) bool {
+	for i, c := range v {
+		switch {
+		case c == '<' || c == '>' || c == '&':
+			return false
+		case c == 0xE2 && i+2 < len(v) && v[i+1] == 0x80 && (v[i+2] == 0xA8 || v[i+2] == 0xA9):
+			return false
+		}
+	}
+	return true
+}
 
 // Anthropic client, OpenAI-compatible upstream: an Anthropic Messages
 // client (an Anthropic SDK, Claude Code) calling a model served by an

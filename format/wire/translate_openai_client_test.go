@@ -220,3 +220,53 @@ func TestErrorTranslation(t *testing.T) {
 	golden(t, filepath.Join("translate", "error_429.anthropic"), OpenAIErrorToAnthropic(oai, 429))
 	golden(t, filepath.Join("translate", "error_not_json.anthropic"), OpenAIErrorToAnthropic([]byte("<html>bad gateway</html>"), 502))
 }
+
+// FuzzAnthropicToOpenAIFast: the fast way of a text or thinking delta
+// (fastDelta) emits exactly what the general way emits, for any event
+// after any message_start, with and without include_usage.
+func FuzzAnthropicToOpenAIFast(f *testing.F) {
+	for _, ev := range []string{
+		`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" lazy"}}`,
+		`{"type":"content_block_delta","index":2,"delta":{"type":"thinking_delta","thinking":"Olá, naïve café"}}`,
+		`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a<b && c>d"}}`,
+		`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"line\nbreak \u2028"}}`,
+		`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":""}}`,
+		`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"}} `,
+		`{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"a\""}}`,
+	} {
+		f.Add([]byte(ev), "msg_01", "claude", true)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, id, model string, usage bool) {
+		start, _ := json.Marshal(map[string]any{"type": "message_start", "message": map[string]any{"id": id, "usage": map[string]any{"input_tokens": 3}}})
+		run := func(noFast bool) string {
+			s := &AnthropicToOpenAIStream{Model: model, Created: 1764086400, IncludeUsage: usage, noFast: noFast}
+			var out strings.Builder
+			emit := func(b []byte) { out.Write(b) }
+			s.Event(Event{Data: start}, emit)
+			s.Event(Event{Data: data}, emit)
+			s.Event(Event{Data: data}, emit) // the prepared chunk, reused
+			return out.String()
+		}
+		if fast, general := run(false), run(true); fast != general {
+			t.Fatalf("fast way:\n%s\ngeneral way:\n%s", fast, general)
+		}
+	})
+}
+
+// TestFastDeltaTaken: a plain text delta takes the fast way; one whose
+// text encoding/json would escape, or before message_start, does not.
+func TestFastDeltaTaken(t *testing.T) {
+	s := &AnthropicToOpenAIStream{Model: "claude", Created: 1}
+	nop := func([]byte) {}
+	plain := []byte(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" lazy"}}`)
+	if s.fastDelta(plain, nop) {
+		t.Fatal("fast way before message_start")
+	}
+	s.Event(Event{Data: []byte(`{"type":"message_start","message":{"id":"msg_1"}}`)}, nop)
+	if !s.fastDelta(plain, nop) {
+		t.Fatal("a plain text delta did not take the fast way")
+	}
+	if s.fastDelta([]byte(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a<b"}}`), nop) {
+		t.Fatal("a text encoding/json escapes took the fast way")
+	}
+}

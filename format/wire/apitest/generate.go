@@ -218,11 +218,23 @@ func (s *Simulator) messages(w http.ResponseWriter, r *http.Request) {
 	sse(w, "content_block_start", mustJSON(map[string]any{"type": "content_block_start", "index": 0, "content_block": block}))
 	sse(w, "ping", []byte(`{"type": "ping"}`))
 	if !s.stream(c, func(i int) {
-		delta := map[string]any{"type": "text_delta", "text": c.token(i)}
+		// Structs, not maps: the keys in the order Anthropic sends them
+		// ("type" first), as in the recorded streams in testdata/recorded.
+		var delta any = struct {
+			Type string `json:"type"`
+			Text string `json:"text"`
+		}{"text_delta", c.token(i)}
 		if tool != nil {
-			delta = map[string]any{"type": "input_json_delta", "partial_json": tool.pieces()[i]}
+			delta = struct {
+				Type        string `json:"type"`
+				PartialJSON string `json:"partial_json"`
+			}{"input_json_delta", tool.pieces()[i]}
 		}
-		sse(w, "content_block_delta", mustJSON(map[string]any{"type": "content_block_delta", "index": 0, "delta": delta}))
+		sse(w, "content_block_delta", mustJSON(struct {
+			Type  string `json:"type"`
+			Index int    `json:"index"`
+			Delta any    `json:"delta"`
+		}{"content_block_delta", 0, delta}))
 	}) {
 		return
 	}
