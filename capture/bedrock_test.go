@@ -213,13 +213,7 @@ func TestBedrockStreamIsNotBuffered(t *testing.T) {
 					msg, _ := wire.BedrockChunk([]byte(ev))
 					w.Write(msg)
 					w.(http.Flusher).Flush()
-					select {
-					case got := <-acks:
-						if got != i {
-							t.Errorf("client acknowledged %d, want %d", got, i)
-						}
-					case <-time.After(5 * time.Second):
-						t.Errorf("event %d not delivered to the client within 5 s: the proxy buffers", i)
+					if !awaitAck(t, acks, i) {
 						return
 					}
 				}

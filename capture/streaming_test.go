@@ -52,6 +52,21 @@ func TestStreamingIsNotBuffered(t *testing.T) {
 	}
 }
 
+// awaitAck waits for the client to acknowledge event i; false (and an
+// error) after 5 s: the proxy holds the event back.
+func awaitAck(t *testing.T, acks <-chan int, i int) bool {
+	select {
+	case got := <-acks:
+		if got != i {
+			t.Errorf("client acknowledged %d, want %d", got, i)
+		}
+		return true
+	case <-time.After(5 * time.Second):
+		t.Errorf("event %d not delivered to the client within 5 s: the proxy buffers", i)
+		return false
+	}
+}
+
 func lockstepThrough(t *testing.T, path, model, upstreamPath string, provider func(upstream string) (string, *config.Provider)) {
 	const events = 20
 	acks := make(chan int)
@@ -66,13 +81,7 @@ func lockstepThrough(t *testing.T, path, model, upstreamPath string, provider fu
 			sent.WriteString(ev)
 			io.WriteString(w, ev)
 			w.(http.Flusher).Flush()
-			select {
-			case got := <-acks:
-				if got != i {
-					t.Errorf("client acknowledged %d, want %d", got, i)
-				}
-			case <-time.After(5 * time.Second):
-				t.Errorf("event %d not delivered to the client within 5 s: the proxy buffers", i)
+			if !awaitAck(t, acks, i) {
 				return
 			}
 		}

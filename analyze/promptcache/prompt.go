@@ -108,12 +108,7 @@ func Parse(kind wire.Kind, body []byte) (*Request, bool) {
 			r.converseBlocks(tc["tools"])
 		}
 		r.converseBlocks(req["system"])
-		msgs, _ := req["messages"].([]any)
-		for _, m := range msgs {
-			msg, _ := m.(map[string]any)
-			r.add("<|" + str(msg["role"]) + "|>")
-			r.converseBlocks(msg["content"])
-		}
+		r.turns(req["messages"], "content", r.converseBlocks)
 	case wire.KindGeminiGenerate: // tools, the system instruction, then the contents
 		if tools, ok := req["tools"]; ok {
 			r.block(canonJSON(tools), nil)
@@ -122,12 +117,7 @@ func Parse(kind wire.Kind, body []byte) (*Request, bool) {
 			r.add("<|system|>")
 			r.content(sys["parts"])
 		}
-		contents, _ := req["contents"].([]any)
-		for _, m := range contents {
-			msg, _ := m.(map[string]any)
-			r.add("<|" + str(msg["role"]) + "|>")
-			r.content(msg["parts"])
-		}
+		r.turns(req["contents"], "parts", r.content)
 	default:
 		return nil, false
 	}
@@ -149,6 +139,17 @@ func (r *Request) block(s string, from any) {
 		}
 	}
 	r.pieces = append(r.pieces, p)
+}
+
+// turns adds a list of turns — a role, then its blocks under key — as
+// Converse's messages and Gemini's contents are.
+func (r *Request) turns(v any, key string, blocks func(any)) {
+	list, _ := v.([]any)
+	for _, t := range list {
+		turn, _ := t.(map[string]any)
+		r.add("<|" + str(turn["role"]) + "|>")
+		blocks(turn[key])
+	}
 }
 
 // converseBlocks adds Converse's content blocks: text as text, a

@@ -342,15 +342,7 @@ func (c *converseStream) Finish() *Stream {
 		switch {
 		case b.toolUse != nil:
 			tu := maps.Clone(b.toolUse)
-			input := json.RawMessage(b.input.String())
-			if b.input.Len() == 0 {
-				input = json.RawMessage("{}")
-			}
-			if json.Valid(input) {
-				tu["input"] = input
-			} else {
-				tu["input_partial_json"] = b.input.String() // cut mid-arguments
-			}
+			setToolInput(tu, b.input.String())
 			content = append(content, map[string]any{"toolUse": tu})
 		case b.reasoning.Len() > 0 || b.signature != "":
 			content = append(content, map[string]any{"reasoningContent": map[string]any{

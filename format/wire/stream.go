@@ -520,6 +520,21 @@ func (a *anthropicStream) Event(ev Event) {
 	}
 }
 
+// setToolInput sets a reassembled tool call's input from its streamed
+// JSON text: "input" when it is whole ({} when nothing came), else the text
+// as "input_partial_json" (the stream was cut mid-arguments).
+func setToolInput(call map[string]any, streamed string) {
+	input := json.RawMessage(streamed)
+	if streamed == "" {
+		input = json.RawMessage("{}")
+	}
+	if json.Valid(input) {
+		call["input"] = input
+	} else {
+		call["input_partial_json"] = streamed
+	}
+}
+
 func (a *anthropicStream) Finish() *Stream {
 	if a.s.HasUsage {
 		a.s.Usage = a.usage.normalize()
@@ -541,15 +556,7 @@ func (a *anthropicStream) Finish() *Stream {
 			blk["thinking"] = b.text.String()
 			blk["signature"] = b.sig.String()
 		case "tool_use", "server_tool_use":
-			input := json.RawMessage(b.json.String())
-			if b.json.Len() == 0 {
-				input = json.RawMessage("{}")
-			}
-			if json.Valid(input) {
-				blk["input"] = input
-			} else {
-				blk["input_partial_json"] = b.json.String() // cut mid-arguments
-			}
+			setToolInput(blk, b.json.String())
 		}
 		content = append(content, blk)
 	}

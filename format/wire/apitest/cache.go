@@ -67,18 +67,24 @@ func (p *promptTokens) addContent(content any) {
 	}
 }
 
+// addTurns serialises a list of turns: each role, then its content under
+// key (messages' content, Gemini's parts).
+func (p *promptTokens) addTurns(v any, key string) {
+	turns, _ := v.([]any)
+	for _, t := range turns {
+		turn, _ := t.(map[string]any)
+		p.add("<|" + str(turn["role"]) + "|>")
+		p.addContent(turn[key])
+	}
+}
+
 // openAIPrompt serialises a chat request: tools, then messages.
 func openAIPrompt(req map[string]any) promptTokens {
 	var p promptTokens
 	if tools, ok := req["tools"]; ok {
 		p.add(string(mustJSON(tools)))
 	}
-	msgs, _ := req["messages"].([]any)
-	for _, m := range msgs {
-		msg, _ := m.(map[string]any)
-		p.add("<|" + str(msg["role"]) + "|>")
-		p.addContent(msg["content"])
-	}
+	p.addTurns(req["messages"], "content")
 	return p
 }
 
@@ -93,11 +99,7 @@ func responsesPrompt(req map[string]any) promptTokens {
 	case string:
 		p.add("<|user|>" + in)
 	case []any:
-		for _, m := range in {
-			msg, _ := m.(map[string]any)
-			p.add("<|" + str(msg["role"]) + "|>")
-			p.addContent(msg["content"])
-		}
+		p.addTurns(in, "content")
 	}
 	return p
 }
@@ -115,12 +117,7 @@ func anthropicPrompt(req map[string]any) promptTokens {
 		}
 	}
 	p.addContent(req["system"])
-	msgs, _ := req["messages"].([]any)
-	for _, m := range msgs {
-		msg, _ := m.(map[string]any)
-		p.add("<|" + str(msg["role"]) + "|>")
-		p.addContent(msg["content"])
-	}
+	p.addTurns(req["messages"], "content")
 	p.markBreakpoint(req)
 	return p
 }

@@ -145,12 +145,7 @@ func geminiPrompt(req map[string]any) promptTokens {
 		p.add("<|system|>")
 		p.addContent(sys["parts"])
 	}
-	contents, _ := req["contents"].([]any)
-	for _, m := range contents {
-		msg, _ := m.(map[string]any)
-		p.add("<|" + str(msg["role"]) + "|>")
-		p.addContent(msg["parts"])
-	}
+	p.addTurns(req["contents"], "parts")
 	return p
 }
 
