@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -40,7 +41,23 @@ const cacheDDL = `
 CREATE TABLE IF NOT EXISTS cache_prompts (
 	request_id VARCHAR, segment VARCHAR, kind VARCHAR, scope VARCHAR, provider VARCHAR, model VARCHAR,
 	key_fingerprint VARCHAR, at_us BIGINT, usable_us BIGINT, retention VARCHAR, explicit_only BOOLEAN,
-	tokens INTEGER, family UBIGINT, cuts BLOB, hashes BLOB, block_ends BLOB, breakpoints BLOB);`
+	tokens INTEGER, family UBIGINT, cuts BLOB, hashes BLOB, block_ends BLOB, breakpoints BLOB);
+CREATE TABLE IF NOT EXISTS cache_predictions (
+	request_id VARCHAR, estimated_cached_tokens BIGINT, estimated_cache_write_tokens BIGINT, estimated_cache_hit_rate DOUBLE,
+	miss_reason VARCHAR, family VARCHAR, estimated_cost_predicted_cache_usd DOUBLE);
+CREATE TABLE IF NOT EXISTS cache_opportunities (
+	family VARCHAR, provider VARCHAR, model VARCHAR, api_key_fingerprint VARCHAR, calls BIGINT, days BIGINT,
+	first_seen TIMESTAMP WITH TIME ZONE, last_seen TIMESTAMP WITH TIME ZONE, avg_prompt_tokens DOUBLE,
+	repeated_prefix_tokens BIGINT, shared_prefix_tokens BIGINT, actual_hit_rate DOUBLE, predicted_hit_rate DOUBLE,
+	reason VARCHAR, divergence_token BIGINT, divergence_excerpt VARCHAR, lost_tokens BIGINT, saving_usd DOUBLE,
+	saving_usd_per_day DOUBLE, advice VARCHAR, example_request_id VARCHAR);
+CREATE TABLE IF NOT EXISTS cache_family_calls (
+	family VARCHAR, provider VARCHAR, model VARCHAR, key_fingerprint VARCHAR, request_id VARCHAR, at_us BIGINT,
+	tokens INTEGER, api_prompt BIGINT, prompt BIGINT, cached BIGINT, expired BOOLEAN, reported BOOLEAN,
+	actual_prompt BIGINT, actual_cached BIGINT, follows BOOLEAN, gap_us BIGINT, shared BIGINT,
+	breakpoints BOOLEAN, breakpoint_early BOOLEAN);
+CREATE TABLE IF NOT EXISTS cache_checkpoints (
+	scope VARCHAR, at_us BIGINT, request_id VARCHAR, calls BIGINT, ids_xor UBIGINT, state BLOB);`
 
 // cacheAccuracyDDL makes the model's quality visible: per provider and
 // model, predicted vs actual hit rate, the mean absolute error, and the
@@ -57,8 +74,8 @@ FROM api_calls
 WHERE estimated_cached_tokens IS NOT NULL AND actual_cached_tokens IS NOT NULL
 GROUP BY 1, 2;`
 
-// cacheViewsDDL needs cache_predictions, which the first replay creates.
-const cacheViewsDDL = `
+// cacheCostDDL is the view of what the cache saves and could save.
+const cacheCostDDL = `
 CREATE OR REPLACE VIEW cache_cost AS
 SELECT c.provider, coalesce(c.upstream_model, c.model) AS model, count(*) AS calls,
 	sum(c.estimated_cost_usd) AS cost_paid_usd,
@@ -277,58 +294,31 @@ type opportunityRow struct {
 // those segments touch are replayed — and every scope of a model whose
 // Params moved — with the Params of the whole database: exactly what a
 // replay of everything gives, for a fraction of the work (BENCHMARKS.md
-// 5b). Everything is replayed when asked (full), when the rules or prices
-// differ from the last replay's, on the first replay of a database, and
-// when calls have left the database (a segment replaced by a shorter copy).
+// 5b). A large scope is not replayed from its start either: each replay
+// leaves a checkpoint of its cache (table cache_checkpoints) a while
+// before its last call (checkpointLag), and the next replay starts there
+// when the calls before it are still exactly the ones it held. Everything
+// is replayed when asked (full), when the rules or prices differ from the
+// last replay's, on the first replay of a database, and when calls have
+// left the database (a segment replaced by a shorter copy).
 func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, prices *pricing.Table, scratch string, segments []string, full bool) (int, error) {
 	params, err := cacheParams(ctx, db, rules)
 	if err != nil {
 		return 0, err
 	}
-	state := cacheState{Digest: rules.Digest() + "|" + prices.Digest(), Params: params}
-	where := "" // which cache_prompts rows p to replay; "": all
+	state := cacheState{Digest: replayFormat + "|" + rules.Digest() + "|" + prices.Digest(), Params: params}
+	plan := replayPlan{}
 	if !full {
-		if scopes, ok := touchedScopes(ctx, db, state, segments); ok {
-			where = scopes
+		if plan, err = planReplay(ctx, db, state, segments); err != nil {
+			return 0, err
 		}
 	}
-	selected := where
-	if selected == "" {
-		selected = "TRUE"
-	}
-	rows, err := db.QueryContext(ctx, `SELECT p.request_id, p.scope, p.provider, p.model, p.key_fingerprint, p.kind, p.at_us, p.usable_us,
-		p.retention, p.explicit_only, p.tokens, p.family, p.cuts, p.hashes, p.block_ends, p.breakpoints,
-		coalesce(c.actual_prompt_tokens, 0), coalesce(c.actual_cached_tokens, -1),
-		coalesce(c.actual_completion_tokens, c.estimated_completion_tokens, 0), coalesce(c.price_source, '')
-		FROM cache_prompts p JOIN api_calls c USING (request_id) WHERE `+selected)
+	calls, err := readReplayCalls(ctx, db, plan.where(), plan.from)
 	if err != nil {
 		return 0, err
 	}
-	var calls []promptcache.Call
-	var keys, kinds, sources []string
-	var completions []int64
-	for rows.Next() {
-		var c promptcache.Call
-		var key, kind, source string
-		var at, usable, completion int64
-		var tokens int32
-		var family uint64
-		var cuts, hashes, blockEnds, bps []byte
-		if err := rows.Scan(&c.ID, &c.Scope, &c.Provider, &c.Model, &key, &kind, &at, &usable, &c.Retention, &c.ExplicitOnly,
-			&tokens, &family, &cuts, &hashes, &blockEnds, &bps, &c.ActualPrompt, &c.ActualCached, &completion, &source); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		c.At, c.Usable = time.UnixMicro(at), time.UnixMicro(usable)
-		c.FP = fingerprintOf(tokens, family, cuts, hashes, blockEnds, bps)
-		calls = append(calls, c)
-		keys, kinds, completions, sources = append(keys, key), append(kinds, kind), append(completions, completion), append(sources, source)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	preds := promptcache.ReplayWith(rules, calls, params)
+	preds, kept := promptcache.Resume(rules, calls.calls, params, promptcache.Checkpoints{
+		From: plan.from, Lag: checkpointLag, MinCalls: checkpointMinCalls})
 
 	// A call is priced at the entry its analysis found (price_source), so
 	// that one call has one price everywhere; one lookup per entry, not per
@@ -346,61 +336,53 @@ func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, pric
 		}
 		return p.Match, p.ok
 	}
-	sourceOfModel := map[string]string{} // a family's model → its calls' entry, for the advice's savings
-	for i := range calls {
-		if _, seen := sourceOfModel[calls[i].Model]; !seen && sources[i] != "" {
-			sourceOfModel[calls[i].Model] = sources[i]
-		}
-	}
-	out := make([]predictionRow, 0, len(calls))
+	out := make([]predictionRow, 0, len(preds))
 	for i, p := range preds {
 		if !p.Modelled {
 			continue
 		}
-		r := predictionRow{RequestID: calls[i].ID, EstimatedCachedTokens: p.Cached, EstimatedCacheWriteTokens: p.Written5m + p.Written1h}
+		call := &calls.calls[i]
+		r := predictionRow{RequestID: call.ID, EstimatedCachedTokens: p.Cached, EstimatedCacheWriteTokens: p.Written5m + p.Written1h}
 		if hr := p.HitRate(); !math.IsNaN(hr) {
 			r.EstimatedCacheHitRate = &hr
 		}
 		if p.Miss != "" {
 			r.MissReason = &p.Miss
 		}
-		if fp := calls[i].FP; fp != nil {
-			r.Family = ptr(promptcache.FamilyID(calls[i].Scope, fp.Family))
+		if fp := call.FP; fp != nil {
+			r.Family = ptr(promptcache.FamilyID(call.Scope, fp.Family))
 		}
-		if price, ok := lookup(sources[i]); ok {
-			cost, _ := price.Cost(pricing.Tokens{Prompt: p.Prompt, Completion: completions[i], CachedRead: p.Cached,
+		if price, ok := lookup(calls.sources[i]); ok {
+			cost, _ := price.Cost(pricing.Tokens{Prompt: p.Prompt, Completion: calls.completions[i], CachedRead: p.Cached,
 				CacheWrite5m: p.Written5m, CacheWrite1h: p.Written1h})
 			r.EstimatedCostPredictedCacheUSD = &cost
 		}
 		out = append(out, r)
 	}
-	keyOf := map[string]string{}
-	kindOf := map[string]wire.Kind{}
-	for i := range calls {
-		keyOf[calls[i].ID], kindOf[calls[i].ID] = keys[i], wire.KindNamed(kinds[i])
+	replayed := len(calls.calls)
+	// The first call of a family replayed from a checkpoint follows one
+	// before it: read back, for its Member, and not stored again.
+	if err := calls.addPredecessors(ctx, db, &preds, plan.from, params); err != nil {
+		return 0, err
 	}
-	opps := promptcache.Opportunities(rules, calls, preds, promptcache.Sources{
-		Requests: func(ids []string) map[string]*promptcache.Request { return requestsByID(ctx, db, ids, kindOf) },
-		Tokens:   func(model, s string) int { return int(countText(encoding(encodingFor(model)), s)) },
-		Price: func(model string) (pricing.Price, bool) {
-			m, ok := lookup(sourceOfModel[model])
-			return m.Price, ok
-		},
-		KeyOf: func(c *promptcache.Call) string { return keyOf[c.ID] },
-	})
-	oppRows := make([]opportunityRow, len(opps))
-	for i, o := range opps {
-		oppRows[i] = opportunityRow{Family: o.Family, Provider: o.Provider, Model: o.Model, APIKeyFingerprint: o.KeyFingerprint,
-			Calls: int64(o.Calls), Days: int64(o.Days), FirstSeen: o.FirstSeen.UnixMicro(), LastSeen: o.LastSeen.UnixMicro(),
-			AvgPromptTokens: math.Round(o.AvgPromptTokens*10) / 10, RepeatedPrefixTokens: o.RepeatedPrefixTokens,
-			SharedPrefixTokens: o.SharedPrefixTokens, ActualHitRate: o.ActualHitRate, PredictedHitRate: o.PredictedHitRate,
-			Reason: o.Reason, DivergenceToken: o.DivergenceToken, LostTokens: o.LostTokens, SavingUSD: o.SavingUSD,
-			SavingUSDPerDay: o.SavingUSDPerDay, Advice: o.Advice, ExampleRequestID: o.ExampleRequestID}
-		if o.DivergenceExcerpt != "" {
-			oppRows[i].DivergenceExcerpt = &o.DivergenceExcerpt
+	keyOf := map[string]string{}
+	for i, c := range calls.calls {
+		keyOf[c.ID] = calls.keys[i]
+	}
+	replayedIDs := map[string]bool{}
+	for _, c := range calls.calls[:replayed] {
+		replayedIDs[c.ID] = true
+	}
+	members := slices.DeleteFunc(promptcache.Members(calls.calls, preds, func(c *promptcache.Call) string { return keyOf[c.ID] }),
+		func(m promptcache.Member) bool { return !replayedIDs[m.ID] })
+	fam := familyPass{rules: rules, scratch: scratch, sourceOfModel: map[string]string{}, lookup: lookup}
+	for i, c := range calls.calls {
+		if _, seen := fam.sourceOfModel[c.Model]; !seen && calls.sources[i] != "" {
+			fam.sourceOfModel[c.Model] = calls.sources[i]
 		}
 	}
-	if err := writeCacheResults(ctx, db, scratch, where, out, oppRows); err != nil {
+	if err := writeCacheResults(ctx, db, scratch, cacheResults{partial: !plan.all(), replayed: calls.calls[:replayed],
+		preds: out, members: members, checkpoints: kept, families: &fam}); err != nil {
 		return 0, err
 	}
 	b, err := json.Marshal(state)
@@ -408,8 +390,132 @@ func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, pric
 		return 0, err
 	}
 	_, err = db.ExecContext(ctx, `INSERT OR REPLACE INTO lessllm_meta VALUES ('cache_state', ?)`, string(b))
-	return len(calls), err
+	return replayed, err
 }
+
+// A replay leaves each scope of at least checkpointMinCalls calls a
+// checkpoint before its calls of the last checkpointLag: calls that
+// complete up to that late (a long stream, a growing segment read again)
+// land after it, and a later run starts there; a call older than the
+// checkpoint sends its scope back to a replay from the start.
+const (
+	checkpointLag      = 10 * time.Minute
+	checkpointMinCalls = 1000
+)
+
+// replayCalls are the calls a replay reads, with what the results need
+// beside promptcache.Call, index for index.
+type replayCalls struct {
+	calls       []promptcache.Call
+	keys, kinds []string
+	completions []int64
+	sources     []string
+}
+
+// replayColumns select, from cache_prompts p JOIN api_calls c, what
+// replayCalls.scan reads.
+const replayColumns = `p.request_id, p.scope, p.provider, p.model, p.key_fingerprint, p.kind, p.at_us, p.usable_us,
+	p.retention, p.explicit_only, p.tokens, p.family, p.cuts, p.hashes, p.block_ends, p.breakpoints,
+	coalesce(c.actual_prompt_tokens, 0), coalesce(c.actual_cached_tokens, -1),
+	coalesce(c.actual_completion_tokens, c.estimated_completion_tokens, 0), coalesce(c.price_source, '')`
+
+func (rc *replayCalls) scan(rows *sql.Rows, extra ...any) error {
+	var c promptcache.Call
+	var key, kind, source string
+	var at, usable, completion int64
+	var tokens int32
+	var family uint64
+	var cuts, hashes, blockEnds, bps []byte
+	dest := append([]any{&c.ID, &c.Scope, &c.Provider, &c.Model, &key, &kind, &at, &usable, &c.Retention, &c.ExplicitOnly,
+		&tokens, &family, &cuts, &hashes, &blockEnds, &bps, &c.ActualPrompt, &c.ActualCached, &completion, &source}, extra...)
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	c.At, c.Usable = time.UnixMicro(at), time.UnixMicro(usable)
+	c.FP = fingerprintOf(tokens, family, cuts, hashes, blockEnds, bps)
+	rc.calls = append(rc.calls, c)
+	rc.keys, rc.kinds = append(rc.keys, key), append(rc.kinds, kind)
+	rc.completions, rc.sources = append(rc.completions, completion), append(rc.sources, source)
+	return nil
+}
+
+// readReplayCalls reads the calls cache_prompts p selected by where, those
+// of a scope in from only from its checkpoint on.
+func readReplayCalls(ctx context.Context, db *sql.DB, where string, from map[string]*promptcache.Checkpoint) (*replayCalls, error) {
+	q := `SELECT ` + replayColumns + ` FROM cache_prompts p JOIN api_calls c USING (request_id)`
+	if len(from) > 0 {
+		q += ` LEFT JOIN (VALUES ` + checkpointValues(from) + `) r(r_scope, r_at, r_id) ON p.scope = r.r_scope`
+		where = `(` + where + `) AND (r.r_scope IS NULL OR p.at_us > r.r_at OR p.at_us = r.r_at AND p.request_id >= r.r_id)`
+	}
+	rows, err := db.QueryContext(ctx, q+` WHERE `+where)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	rc := &replayCalls{}
+	for rows.Next() {
+		if err := rc.scan(rows); err != nil {
+			return nil, err
+		}
+	}
+	return rc, rows.Err()
+}
+
+// checkpointValues lists checkpoints as SQL VALUES rows (scope, at_us, request_id).
+func checkpointValues(from map[string]*promptcache.Checkpoint) string {
+	rows := make([]string, 0, len(from))
+	for _, scope := range slices.Sorted(maps.Keys(from)) {
+		k := from[scope]
+		rows = append(rows, fmt.Sprintf("(%s, %d, %s)", quote(scope), k.At.UnixMicro(), quote(k.ID)))
+	}
+	return strings.Join(rows, ", ")
+}
+
+// addPredecessors appends, for each family of the calls replayed from a
+// checkpoint, the family's last call before that checkpoint, with its
+// prediction as the last replay kept it (promptcache.Restored).
+func (rc *replayCalls) addPredecessors(ctx context.Context, db *sql.DB, preds *[]promptcache.Prediction, from map[string]*promptcache.Checkpoint, params promptcache.Params) error {
+	if len(from) == 0 {
+		return nil
+	}
+	families := map[string]string{} // family → its row of VALUES (family, checkpoint)
+	for i, c := range rc.calls {
+		if k := from[c.Scope]; k != nil && c.FP != nil && (*preds)[i].Modelled {
+			f := promptcache.FamilyID(c.Scope, c.FP.Family)
+			families[f] = fmt.Sprintf("(%s, %d, %s)", quote(f), k.At.UnixMicro(), quote(k.ID))
+		}
+	}
+	if len(families) == 0 {
+		return nil
+	}
+	rows, err := db.QueryContext(ctx, `WITH last AS (
+			SELECT f.request_id FROM cache_family_calls f
+			JOIN (VALUES `+strings.Join(slices.Sorted(maps.Values(families)), ", ")+`) v(v_family, v_at, v_id) ON f.family = v.v_family
+			WHERE f.at_us < v.v_at OR f.at_us = v.v_at AND f.request_id < v.v_id
+			QUALIFY row_number() OVER (PARTITION BY f.family ORDER BY f.at_us DESC, f.request_id DESC) = 1
+		)
+		SELECT `+replayColumns+`, pr.estimated_cached_tokens, coalesce(pr.miss_reason, '')
+		FROM cache_prompts p JOIN api_calls c USING (request_id) JOIN cache_predictions pr USING (request_id)
+		WHERE p.request_id IN (SELECT request_id FROM last)`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var cached int64
+		var miss string
+		if err := rc.scan(rows, &cached, &miss); err != nil {
+			return err
+		}
+		*preds = append(*preds, promptcache.Restored(&rc.calls[len(rc.calls)-1], params, cached, miss))
+	}
+	return rows.Err()
+}
+
+// replayFormat names what a replay keeps beyond its results (the members
+// of cache_family_calls, cache_checkpoints): a database whose last replay
+// kept another form is replayed whole.
+const replayFormat = "members-1"
 
 // cacheState is what a replay depended on beyond the calls, kept in
 // lessllm_meta so that the next run can tell what it must replay again.
@@ -457,96 +563,232 @@ func cacheParams(ctx context.Context, db *sql.DB, rules *promptcache.Table) (pro
 	return p, rows.Err()
 }
 
-// touchedScopes is the SQL condition on cache_prompts p that selects what
-// an incremental replay must cover: the scopes of the segments loaded in
-// this run, and every scope of a model whose Params moved. It is false
-// when everything must be replayed.
-func touchedScopes(ctx context.Context, db *sql.DB, now cacheState, segments []string) (string, bool) {
+// replayPlan is what a replay covers.
+type replayPlan struct {
+	cond string // SQL condition on cache_prompts p: the scopes to replay; "": all
+	from map[string]*promptcache.Checkpoint
+}
+
+func (p replayPlan) all() bool { return p.cond == "" }
+
+func (p replayPlan) where() string { return cmp.Or(p.cond, "TRUE") }
+
+// planReplay says what an incremental replay must cover: the scopes of the
+// segments loaded in this run, each from its checkpoint when that is still
+// valid, and every scope of a model whose Params moved, from the start.
+// The plan covers everything when the last replay's state is unknown or
+// does not apply.
+func planReplay(ctx context.Context, db *sql.DB, now cacheState, segments []string) (replayPlan, error) {
 	var raw string
 	if db.QueryRowContext(ctx, `SELECT value FROM lessllm_meta WHERE key = 'cache_state'`).Scan(&raw) != nil {
-		return "", false
+		return replayPlan{}, nil
 	}
 	var last cacheState
 	if json.Unmarshal([]byte(raw), &last) != nil || last.Digest != now.Digest {
-		return "", false
+		return replayPlan{}, nil
 	}
 	// Calls whose prediction outlived them: their families' rows cannot be
 	// found by scope any more.
 	var vanished int64
-	if db.QueryRowContext(ctx, `SELECT count(*) FROM cache_predictions WHERE request_id NOT IN (SELECT request_id FROM cache_prompts)`).Scan(&vanished) != nil || vanished > 0 {
-		return "", false
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM cache_predictions WHERE request_id NOT IN (SELECT request_id FROM cache_prompts)`).Scan(&vanished); err != nil || vanished > 0 {
+		return replayPlan{}, err
 	}
-	var conds []string
-	if len(segments) > 0 {
-		list := make([]string, len(segments))
-		for i, s := range segments {
-			list[i] = quote(s)
-		}
-		conds = append(conds, `p.scope IN (SELECT scope FROM cache_prompts WHERE segment IN (`+strings.Join(list, ", ")+`))`)
-	}
+	var moved []string
 	for _, k := range slices.Sorted(maps.Keys(now.Params.Steps)) {
 		ls, lok := last.Params.Steps[k]
 		lsc, lscok := last.Params.Scales[k]
 		sc, scok := now.Params.Scales[k]
 		if !lok || ls != now.Params.Steps[k] || lscok != scok || lsc != sc {
 			provider, model, _ := strings.Cut(k, "\x00")
-			conds = append(conds, fmt.Sprintf(`(p.provider = %s AND p.model = %s)`, quote(provider), quote(model)))
+			moved = append(moved, fmt.Sprintf(`(p.provider = %s AND p.model = %s)`, quote(provider), quote(model)))
 		}
 	}
-	if len(conds) == 0 {
-		return "FALSE", true
+	plan := replayPlan{cond: "FALSE"}
+	var conds []string
+	if len(segments) > 0 {
+		list := make([]string, len(segments))
+		for i, s := range segments {
+			list[i] = quote(s)
+		}
+		touched := `(SELECT scope FROM cache_prompts WHERE segment IN (` + strings.Join(list, ", ") + `))`
+		conds = append(conds, `p.scope IN `+touched)
+		var err error
+		if plan.from, err = validCheckpoints(ctx, db, touched, moved); err != nil {
+			return replayPlan{}, err
+		}
 	}
-	return "(" + strings.Join(conds, " OR ") + ")", true
+	if conds = append(conds, moved...); len(conds) > 0 {
+		plan.cond = "(" + strings.Join(conds, " OR ") + ")"
+	}
+	return plan, nil
 }
 
-// writeCacheResults stores a replay's results in one transaction. With
-// where "" (a replay of everything) it replaces cache_predictions and
-// cache_opportunities; otherwise it replaces the results of the replayed
-// calls (those where selects in cache_prompts p) and of their families,
-// and the rest stays as the last replay wrote it. Either way it copies the
-// new predictions into api_calls.
-func writeCacheResults(ctx context.Context, db *sql.DB, scratch, where string, preds []predictionRow, opps []opportunityRow) error {
-	predFile, err := writeTemp(scratch, ".cache_predictions-*.parquet", preds)
+// validCheckpoints reads the checkpoints of the scopes touched selects,
+// except those of the models moved lists, that still hold: the calls of
+// the scope before the checkpoint are the very ones it was taken after
+// (their count and the XOR of their ids' hashes, kept with it, agree).
+func validCheckpoints(ctx context.Context, db *sql.DB, touched string, moved []string) (map[string]*promptcache.Checkpoint, error) {
+	except := ""
+	if len(moved) > 0 {
+		except = ` AND scope NOT IN (SELECT scope FROM cache_prompts p WHERE ` + strings.Join(moved, " OR ") + `)`
+	}
+	rows, err := db.QueryContext(ctx, `WITH k AS (
+			SELECT scope, at_us, request_id, calls, ids_xor FROM cache_checkpoints WHERE scope IN `+touched+except+`
+		), seen AS (
+			SELECT p.scope, count(*) AS n, bit_xor(hash(p.request_id)) AS x FROM cache_prompts p JOIN k USING (scope)
+			WHERE p.at_us < k.at_us OR p.at_us = k.at_us AND p.request_id < k.request_id GROUP BY 1
+		)
+		SELECT k.scope, k.at_us, k.request_id, c.state FROM k LEFT JOIN seen USING (scope) JOIN cache_checkpoints c USING (scope)
+		WHERE coalesce(seen.n, 0) = k.calls AND coalesce(seen.x, 0) = k.ids_xor`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]*promptcache.Checkpoint{}
+	for rows.Next() {
+		var at int64
+		var state []byte
+		k := &promptcache.Checkpoint{}
+		if err := rows.Scan(&k.Scope, &at, &k.ID, &state); err != nil {
+			return nil, err
+		}
+		if k.UnmarshalBinary(state) != nil {
+			continue // replayed from the start
+		}
+		k.At = time.UnixMicro(at)
+		out[k.Scope] = k
+	}
+	return out, rows.Err()
+}
+
+// cacheResults is what a replay writes.
+type cacheResults struct {
+	partial     bool                 // only the replayed calls' results are replaced
+	replayed    []promptcache.Call   // partial: the calls replayed
+	preds       []predictionRow      // of the replayed calls
+	members     []promptcache.Member // of the replayed calls
+	checkpoints []*promptcache.Checkpoint
+	families    *familyPass // nil: no family rows (the model is off)
+}
+
+// checkpointRow is a checkpoint as writeCacheResults loads it.
+type checkpointRow struct {
+	Scope     string `parquet:"scope"`
+	AtUS      int64  `parquet:"at_us"`
+	RequestID string `parquet:"request_id"`
+	State     []byte `parquet:"state"`
+}
+
+// replayedRow names a replayed call and its scope.
+type replayedRow struct {
+	RequestID string `parquet:"request_id"`
+	Scope     string `parquet:"scope,dict"`
+}
+
+// writeCacheResults stores a replay's results in one transaction. A full
+// replay replaces cache_predictions, cache_family_calls,
+// cache_opportunities and cache_checkpoints; a partial one replaces the
+// results of the replayed calls, the rows of their families and the
+// checkpoints of their scopes, and the rest stays as the last replay wrote
+// it. Either way it copies the new predictions into api_calls.
+func writeCacheResults(ctx context.Context, db *sql.DB, scratch string, res cacheResults) error {
+	predFile, err := writeTemp(scratch, ".cache_predictions-*.parquet", res.preds)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(predFile)
-	oppFile, err := writeTemp(scratch, ".cache_opportunities-*.parquet", opps)
+	memberRows := make([]memberRow, len(res.members))
+	for i := range res.members {
+		memberRows[i] = memberRowOf(&res.members[i])
+	}
+	memberFile, err := writeTemp(scratch, ".cache_family_calls-*.parquet", memberRows)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(oppFile)
+	defer os.Remove(memberFile)
+	kept := make([]checkpointRow, len(res.checkpoints))
+	for i, k := range res.checkpoints {
+		state, err := k.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		kept[i] = checkpointRow{Scope: k.Scope, AtUS: k.At.UnixMicro(), RequestID: k.ID, State: state}
+	}
+	keptFile, err := writeTemp(scratch, ".cache_checkpoints-*.parquet", kept)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(keptFile)
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	const ordered = ` ORDER BY saving_usd_per_day DESC NULLS LAST, family`
 	copyToCalls := `UPDATE api_calls SET estimated_cached_tokens = p.estimated_cached_tokens, estimated_cache_hit_rate = round(p.estimated_cache_hit_rate, 6)
 		FROM read_parquet(` + quote(predFile) + `) p WHERE api_calls.request_id = p.request_id`
+	// A checkpoint keeps the count and the XOR of the id hashes of the
+	// calls before it (validCheckpoints).
+	addCheckpoints := `INSERT INTO cache_checkpoints SELECT k.scope, k.at_us, k.request_id, coalesce(s.n, 0), coalesce(s.x, 0), k.state
+		FROM read_parquet(` + quote(keptFile) + `) k LEFT JOIN (
+			SELECT p.scope, count(*) AS n, bit_xor(hash(p.request_id)) AS x FROM cache_prompts p JOIN read_parquet(` + quote(keptFile) + `) k USING (scope)
+			WHERE p.at_us < k.at_us OR p.at_us = k.at_us AND p.request_id < k.request_id GROUP BY 1) s USING (scope)`
 	steps := []string{
-		`CREATE OR REPLACE TABLE cache_predictions AS SELECT * FROM read_parquet(` + quote(predFile) + `)`,
-		`CREATE OR REPLACE TABLE cache_opportunities AS SELECT * FROM read_parquet(` + quote(oppFile) + `)` + ordered,
-		copyToCalls,
-		cacheViewsDDL,
+		`DELETE FROM cache_predictions`,
+		`DELETE FROM cache_family_calls`,
+		`DELETE FROM cache_opportunities`,
+		`DELETE FROM cache_checkpoints`,
 	}
-	if where != "" {
-		replayed := `(SELECT request_id FROM cache_prompts p WHERE ` + where + `)`
+	touched := "TRUE" // the families whose rows are written again
+	if res.partial {
+		ids := make([]replayedRow, len(res.replayed))
+		for i, c := range res.replayed {
+			ids[i] = replayedRow{RequestID: c.ID, Scope: c.Scope}
+		}
+		idFile, err := writeTemp(scratch, ".cache_replayed-*.parquet", ids)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(idFile)
+		replayed := `(SELECT request_id FROM read_parquet(` + quote(idFile) + `))`
+		touched = `family IN (SELECT family FROM read_parquet(` + quote(memberFile) + `))`
 		steps = []string{
-			// A family lives in one scope: the replayed scopes' families
-			// are replaced whole (new ones are in the file; none vanish).
+			// A family lives in one scope, and a replayed call stays in
+			// its family: the families with a replayed call are all those
+			// whose rows change.
 			`DELETE FROM cache_opportunities WHERE family IN (SELECT family FROM cache_predictions WHERE request_id IN ` + replayed + `)`,
 			`DELETE FROM cache_predictions WHERE request_id IN ` + replayed,
-			`INSERT INTO cache_predictions SELECT * FROM read_parquet(` + quote(predFile) + `)`,
-			`INSERT INTO cache_opportunities SELECT * FROM read_parquet(` + quote(oppFile) + `)`,
-			`CREATE OR REPLACE TABLE cache_opportunities AS SELECT * FROM cache_opportunities` + ordered,
-			copyToCalls,
+			`DELETE FROM cache_family_calls WHERE request_id IN ` + replayed,
+			`DELETE FROM cache_checkpoints WHERE scope IN (SELECT scope FROM read_parquet(` + quote(idFile) + `))`,
 		}
 	}
+	steps = append(steps,
+		`INSERT INTO cache_predictions SELECT * FROM read_parquet(`+quote(predFile)+`)`,
+		`INSERT INTO cache_family_calls BY NAME SELECT * FROM read_parquet(`+quote(memberFile)+`)`,
+		copyToCalls,
+		addCheckpoints,
+	)
 	for _, q := range steps {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("cache results: %w", err)
 		}
+	}
+	if res.families != nil {
+		opps, err := res.families.rows(ctx, db, tx, touched)
+		if err != nil {
+			return fmt.Errorf("cache opportunities: %w", err)
+		}
+		oppFile, err := writeTemp(scratch, ".cache_opportunities-*.parquet", opps)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(oppFile)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO cache_opportunities SELECT * FROM read_parquet(`+quote(oppFile)+`)`); err != nil {
+			return fmt.Errorf("cache results: %w", err)
+		}
+	}
+	// Kept in the order lessllm cache shows them.
+	if _, err := tx.ExecContext(ctx, `CREATE OR REPLACE TABLE cache_opportunities AS SELECT * FROM cache_opportunities ORDER BY saving_usd_per_day DESC NULLS LAST, family`); err != nil {
+		return fmt.Errorf("cache results: %w", err)
 	}
 	return tx.Commit()
 }
@@ -554,7 +796,7 @@ func writeCacheResults(ctx context.Context, db *sql.DB, scratch, where string, p
 // clearCacheResults empties what the cache model wrote, for a run with
 // the model off.
 func clearCacheResults(ctx context.Context, db *sql.DB, scratch string) error {
-	if err := writeCacheResults(ctx, db, scratch, "", nil, nil); err != nil {
+	if err := writeCacheResults(ctx, db, scratch, cacheResults{}); err != nil {
 		return err
 	}
 	_, err := db.ExecContext(ctx, `UPDATE api_calls SET estimated_cached_tokens = NULL, estimated_cache_hit_rate = NULL
@@ -582,35 +824,4 @@ func switchCacheModel(ctx context.Context, db *sql.DB, on bool) (bool, error) {
 		return false, err
 	}
 	return was != want, nil
-}
-
-// requestsByID reads and canonicalises the request bodies of a few calls.
-func requestsByID(ctx context.Context, db *sql.DB, ids []string, kindOf map[string]wire.Kind) map[string]*promptcache.Request {
-	out := map[string]*promptcache.Request{}
-	if len(ids) == 0 {
-		return out
-	}
-	list := make([]string, len(ids))
-	for i, id := range ids {
-		list[i] = quote(id)
-	}
-	// request_json is the client's body; for a translated call that is the
-	// other dialect's shape, read as the upstream's: the texts and their
-	// order, which is all an excerpt shows, are the same.
-	rows, err := db.QueryContext(ctx, `SELECT request_id, CAST(request_json AS VARCHAR) FROM api_calls WHERE request_id IN (`+strings.Join(list, ",")+`)`)
-	if err != nil {
-		return out
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var body sql.NullString
-		if rows.Scan(&id, &body) != nil || !body.Valid {
-			continue
-		}
-		if r, ok := promptcache.Parse(kindOf[id], []byte(body.String)); ok {
-			out[id] = r
-		}
-	}
-	return out
 }

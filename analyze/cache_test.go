@@ -22,23 +22,39 @@ import (
 // when > 0, is the cached_tokens the API reports for the first call.
 func cacheSegment(t *testing.T, dir, node string, start time.Time, n int, keys []string, cached int) {
 	t.Helper()
+	chatSegment(t, dir, node, start, n, time.Minute, func(i int) (string, string, int) {
+		key := keys[i%len(keys)]
+		return key, formattest.Text(rand.New(rand.NewPCG(uint64(len(key)), uint64(key[len(key)-1]))), 1400), 1900
+	}, func(i int, last *format.Chunk) {
+		if i == 0 && cached > 0 {
+			last.D = strings.Replace(last.D, `"cached_tokens":0`, fmt.Sprintf(`"cached_tokens":%d`, cached), 1)
+		}
+	})
+}
+
+// chatSegment writes one sealed segment of node: n streamed Chat
+// Completions calls, gap apart from start; call(i) gives the i-th call's
+// API key, system prompt and the prompt count the API reports for it, and
+// edit, when not nil, may change its last chunk (the usage).
+func chatSegment(t *testing.T, dir, node string, start time.Time, n int, gap time.Duration,
+	call func(i int) (key, system string, prompt int), edit func(i int, last *format.Chunk)) {
+	t.Helper()
 	w, err := format.NewWriter(format.WriterOptions{Dir: dir, Node: node, FlushInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(uint64(start.Unix()), 7))
 	for i := range n {
-		key := keys[i%len(keys)]
-		ex := formattest.StreamedChat(r, start.Add(time.Duration(i)*time.Minute), 5)
+		key, system, prompt := call(i)
+		ex := formattest.StreamedChat(r, start.Add(time.Duration(i)*gap), 5)
 		ex.Request.Headers["Authorization"] = []string{format.RedactValue("Bearer " + key)}
-		system := formattest.Text(rand.New(rand.NewPCG(uint64(len(key)), uint64(key[len(key)-1]))), 1400)
 		body := fmt.Sprintf(`{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"system","content":%q},{"role":"user","content":"question %d"}]}`, system, i)
 		ex.Request.SetBody([]byte(body), int64(len(body)))
-		// The usage of a prompt that long (formattest's says 120 tokens).
+		// formattest's usage says 120 prompt tokens.
 		last := &ex.Response.Chunks[len(ex.Response.Chunks)-1]
-		last.D = strings.Replace(last.D, `"prompt_tokens":120,`, `"prompt_tokens":1900,`, 1)
-		if i == 0 && cached > 0 {
-			last.D = strings.Replace(last.D, `"cached_tokens":0`, fmt.Sprintf(`"cached_tokens":%d`, cached), 1)
+		last.D = strings.Replace(last.D, `"prompt_tokens":120,`, fmt.Sprintf(`"prompt_tokens":%d,`, prompt), 1)
+		if edit != nil {
+			edit(i, last)
 		}
 		if err := w.Append(ex); err != nil {
 			t.Fatal(err)
@@ -47,6 +63,16 @@ func cacheSegment(t *testing.T, dir, node string, start time.Time, n int, keys [
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// analyzeInto runs an analysis of dir into db.
+func analyzeInto(t *testing.T, dir, db string, full bool) *Summary {
+	t.Helper()
+	sum, err := Run(context.Background(), Options{Inputs: []string{dir}, DB: db, Full: full})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
 }
 
 // TestIncrementalCacheReplay: a run that adds segments replays only the
@@ -58,14 +84,7 @@ func TestIncrementalCacheReplay(t *testing.T) {
 	dir := t.TempDir()
 	day := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 	inc := filepath.Join(t.TempDir(), "inc.duckdb")
-	run := func(db string, full bool) *Summary {
-		t.Helper()
-		sum, err := Run(context.Background(), Options{Inputs: []string{dir}, DB: db, Full: full})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sum
-	}
+	run := func(db string, full bool) *Summary { t.Helper(); return analyzeInto(t, dir, db, full) }
 	// Day 1: keys a, b, c; key d only here.
 	cacheSegment(t, dir, "n1", day, 40, []string{"sk-a", "sk-b", "sk-c", "sk-d"}, 0)
 	if s := run(inc, false); s.CacheReplayed != 40 {
@@ -122,6 +141,64 @@ func TestIncrementalCacheReplay(t *testing.T) {
 	}
 	if fromSQL.Steps["openai\x00gpt-4o-mini"] != 8 {
 		t.Errorf("step %d, want gcd(128, 1000) = 8", fromSQL.Steps["openai\x00gpt-4o-mini"])
+	}
+}
+
+// TestCheckpointedCacheReplay: a large scope is replayed from the
+// checkpoint the last replay left before its latest calls, not from its
+// start, and the tables still come out exactly as one full run writes them
+// — the family's opportunity included, whose earlier calls were not
+// replayed; a call older than the checkpoint sends the scope back to its
+// start.
+func TestCheckpointedCacheReplay(t *testing.T) {
+	dir := t.TempDir()
+	day := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	inc := filepath.Join(t.TempDir(), "inc.duckdb")
+	run := func(db string, full bool) *Summary { t.Helper(); return analyzeInto(t, dir, db, full) }
+	n := checkpointMinCalls + 100
+	cacheSegment(t, dir, "n1", day, n, []string{"sk-big"}, 0)
+	if s := run(inc, false); s.CacheReplayed != n {
+		t.Fatalf("first run replayed %d of %d", s.CacheReplayed, n)
+	}
+	if got := dump(t, inc, `SELECT count(*) FROM cache_checkpoints`); got != "1\n" {
+		t.Fatalf("%s checkpoints, want one for the large scope", got)
+	}
+	// Calls a minute apart: the checkpoint lies before the last
+	// checkpointLag of them, and only those are replayed with the new.
+	lagged := int(checkpointLag / time.Minute)
+	cacheSegment(t, dir, "n2", day.Add(time.Duration(n)*time.Minute), 20, []string{"sk-big"}, 0)
+	if s := run(inc, false); s.CacheReplayed != lagged+20 {
+		t.Errorf("resumed run replayed %d calls, want the %d after the checkpoint and the 20 new", s.CacheReplayed, lagged)
+	}
+	cacheSegment(t, dir, "n3", day.Add(time.Duration(n+20)*time.Minute), 5, []string{"sk-big"}, 0)
+	if s := run(inc, false); s.CacheReplayed != lagged+5 {
+		t.Errorf("second resumed run replayed %d calls, want %d", s.CacheReplayed, lagged+5)
+	}
+	// Older than the checkpoint: the whole scope again.
+	cacheSegment(t, dir, "n4", day.Add(30*time.Second), 3, []string{"sk-big"}, 0)
+	if s := run(inc, false); s.CacheReplayed != n+28 {
+		t.Errorf("late calls: replayed %d calls, want all %d", s.CacheReplayed, n+28)
+	}
+	cacheSegment(t, dir, "n5", day.Add(time.Duration(n+25)*time.Minute), 2, []string{"sk-big"}, 0)
+	if s := run(inc, false); s.CacheReplayed != lagged+2 {
+		t.Errorf("resumed after the late calls: replayed %d calls, want %d", s.CacheReplayed, lagged+2)
+	}
+
+	full := filepath.Join(t.TempDir(), "full.duckdb")
+	run(full, true)
+	for _, q := range []string{
+		`SELECT request_id, estimated_cached_tokens, estimated_cache_hit_rate FROM api_calls ORDER BY request_id`,
+		`SELECT * FROM cache_predictions ORDER BY request_id`,
+		`SELECT * FROM cache_opportunities ORDER BY family`,
+		`SELECT * FROM cache_checkpoints`,
+	} {
+		a, b := dump(t, inc, q), dump(t, full, q)
+		if a != b {
+			t.Errorf("incremental and full differ for %s:\n%.2000s\n---\n%.2000s", q, a, b)
+		}
+	}
+	if got := dump(t, full, `SELECT calls FROM cache_opportunities`); got != fmt.Sprintf("%d\n", n+30) {
+		t.Errorf("the family has %s calls, want all %d", got, n+30)
 	}
 }
 

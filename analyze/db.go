@@ -20,9 +20,12 @@ import (
 //	api_calls            one row per exchange (Call; loaded from the Parquet files)
 //	analyzed_segments    the ledger: one row per segment content analysed
 //	analysis_problems    damage found in segments (torn frames, records that are not JSON)
-//	lessllm_meta         schema_version and the price table's version
+//	lessllm_meta         schema_version, the price table's version, and what the last
+//	                     replay and calibration depended on (cache.go, calibrate.go)
 //	cache_prompts        prompt fingerprints the cache model replays (cache.go)
 //	cache_predictions    the cache model's result per call
+//	cache_checkpoints    the cache state of large scopes, where the next replay starts
+//	cache_family_calls   what a prompt family's row needs of each call (cache_families.go)
 //	cache_opportunities  prompt families that miss the cache, and the saving a fix would bring
 //	cache_accuracy       view: predicted vs actual hits per provider and model
 //	sensitive_findings   secrets and personal data found in prompts and responses (masked; findings.go)
@@ -139,7 +142,7 @@ func ensureSchema(ctx context.Context, db *sql.DB, scratch string) error {
 	case v != strconv.Itoa(SchemaVersion):
 		return fmt.Errorf("database has api_calls schema version %s, this build writes %d: analyse into a new database (--db) with --full", v, SchemaVersion)
 	default:
-		_, err := db.ExecContext(ctx, cacheAccuracyDDL)
+		_, err := db.ExecContext(ctx, cacheAccuracyDDL+cacheCostDDL)
 		return err
 	}
 	// api_calls takes its columns from an empty Parquet file written from
@@ -161,7 +164,7 @@ func ensureSchema(ctx context.Context, db *sql.DB, scratch string) error {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS api_calls AS SELECT `+strings.Join(callColumns(), ", ")+` FROM read_parquet(`+quote(empty)+`) LIMIT 0`); err != nil {
 		return fmt.Errorf("create api_calls: %w", err)
 	}
-	if _, err := db.ExecContext(ctx, cacheAccuracyDDL); err != nil {
+	if _, err := db.ExecContext(ctx, cacheAccuracyDDL+cacheCostDDL); err != nil {
 		return err
 	}
 	_, err = db.ExecContext(ctx, `INSERT OR REPLACE INTO lessllm_meta VALUES ('schema_version', ?)`, strconv.Itoa(SchemaVersion))
@@ -171,6 +174,7 @@ func ensureSchema(ctx context.Context, db *sql.DB, scratch string) error {
 // segmentLoad is what one analysed segment contributes to the database.
 type segmentLoad struct {
 	sha256, segment, path string
+	earliest              sql.NullInt64 // set by load: the earliest start (Unix µs) of the rows it replaced or added
 	size, records, rows   int64
 	files                 []string // its Parquet files
 	prompts               string   // temporary Parquet file of its cache_prompts rows
@@ -228,6 +232,12 @@ func load(ctx context.Context, db *sql.DB, s *segmentLoad) error {
 		return err
 	}
 	defer tx.Rollback()
+	// The earliest call the load adds or removes: the calls from there on
+	// are the ones calibrate must look at again.
+	earliest := `SELECT min(` + utcMicros + `) FROM api_calls WHERE segment = ?`
+	if err := tx.QueryRowContext(ctx, earliest, s.segment).Scan(&s.earliest); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM api_calls WHERE segment = ?`, s.segment); err != nil {
 		return err
 	}
@@ -240,6 +250,13 @@ func load(ctx context.Context, db *sql.DB, s *segmentLoad) error {
 		q := `INSERT INTO api_calls BY NAME SELECT * FROM read_parquet([` + strings.Join(list, ",") + `], hive_partitioning=false)`
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("load %s: %w", s.segment, err)
+		}
+		var added sql.NullInt64
+		if err := tx.QueryRowContext(ctx, earliest, s.segment).Scan(&added); err != nil {
+			return err
+		}
+		if added.Valid && (!s.earliest.Valid || added.Int64 < s.earliest.Int64) {
+			s.earliest = added
 		}
 	}
 	for _, side := range []struct{ table, file string }{{"cache_prompts", s.prompts}, {"sensitive_findings", s.findings}} {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -158,6 +159,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	// core busy. Loads stay in segment order, one at a time.
 	var inFlight *loading
 	var runSegments []string           // the names of the segments loaded in this run
+	since := int64(math.MaxInt64)      // the earliest start (Unix µs) of a call the run added or removed
 	defer func() { inFlight.wait() }() // on an early return
 	loaded := func() error {
 		sl, err := inFlight.wait()
@@ -167,6 +169,9 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		}
 		sum.Segments++
 		runSegments = append(runSegments, sl.segment)
+		if sl.earliest.Valid {
+			since = min(since, sl.earliest.Int64)
+		}
 		sum.Records += sl.records
 		sum.Rows += sl.rows
 		sum.Bytes += sl.size
@@ -219,7 +224,11 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := calibrate(ctx, db, opts.Prices); err != nil {
+		from := &since
+		if opts.Full || cacheSwitched {
+			from = nil
+		}
+		if err := calibrate(ctx, db, opts.Prices, from); err != nil {
 			return nil, err
 		}
 		if opts.NoCacheModel {

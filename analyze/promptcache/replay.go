@@ -2,6 +2,9 @@ package promptcache
 
 import (
 	"cmp"
+	"encoding/binary"
+	"errors"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -78,6 +81,45 @@ func ParamsOf(t *Table, calls []Call) Params {
 
 // ReplayWith replays calls with the given Params (see Replay).
 func ReplayWith(t *Table, calls []Call, params Params) []Prediction {
+	preds, _ := Resume(t, calls, params, Checkpoints{})
+	return preds
+}
+
+// Checkpoints says where Resume starts each scope and where it leaves a
+// checkpoint for the next replay.
+type Checkpoints struct {
+	// From holds, by scope, the state to start from; a scope's calls in the
+	// replay must then all be ordered at or after its checkpoint. A scope
+	// without one starts empty.
+	From map[string]*Checkpoint
+	// Lag: a scope's new checkpoint is taken before its first call later
+	// than its last call minus Lag, so that calls finishing up to Lag late
+	// (a long stream, a segment re-read while it grows) still land after
+	// it. Zero takes none.
+	Lag time.Duration
+	// MinCalls: a scope that starts empty and has fewer calls gets no
+	// checkpoint (replaying it whole costs less than storing one).
+	MinCalls int
+}
+
+// Checkpoint is one scope's cache as a replay left it just before call
+// (At, ID): it holds every call of the scope ordered before that one. A
+// replay that starts from it and covers the scope's calls from (At, ID) on
+// gives exactly the predictions a replay of the whole scope gives for
+// those calls — the cache is causal and the state is all it carries
+// between calls.
+type Checkpoint struct {
+	Scope string
+	At    time.Time
+	ID    string
+	c     *cache
+}
+
+// Resume replays calls as ReplayWith does, each scope from its checkpoint
+// in cp.From when it has one, and returns the predictions, in the order
+// given, and the new checkpoints, one per scope replayed that qualifies
+// (cp.Lag, cp.MinCalls).
+func Resume(t *Table, calls []Call, params Params, cp Checkpoints) ([]Prediction, []*Checkpoint) {
 	order := make([]int, len(calls))
 	for i := range order {
 		order[i] = i
@@ -94,22 +136,50 @@ func ReplayWith(t *Table, calls []Call, params Params) []Prediction {
 	})
 	scales, steps := params.Scales, params.Steps
 	out := make([]Prediction, len(calls))
-	var c *cache
-	for k, i := range order {
-		call := &calls[i]
-		if k == 0 || call.Scope != calls[order[k-1]].Scope {
-			c = &cache{entries: map[uint64]entry{}}
+	var kept []*Checkpoint
+	for lo := 0; lo < len(order); {
+		scope := calls[order[lo]].Scope
+		hi := lo + 1
+		for hi < len(order) && calls[order[hi]].Scope == scope {
+			hi++
 		}
-		rules, ok := t.Lookup(call.Provider, call.Model)
-		if !ok {
-			continue
+		c := &cache{entries: map[uint64]entry{}}
+		from, resumed := cp.From[scope]
+		if resumed {
+			c = from.c.clone()
 		}
-		if rules.Mode == ModePrefix {
-			rules.Step = steps[call.Provider+"\x00"+call.Model]
+		keep := cp.Lag > 0 && (resumed || hi-lo >= cp.MinCalls)
+		cutoff := calls[order[hi-1]].At.Add(-cp.Lag)
+		for _, i := range order[lo:hi] {
+			call := &calls[i]
+			if keep && call.At.After(cutoff) {
+				kept = append(kept, &Checkpoint{Scope: scope, At: call.At, ID: call.ID, c: c.clone()})
+				keep = false
+			}
+			rules, ok := t.Lookup(call.Provider, call.Model)
+			if !ok {
+				continue
+			}
+			if rules.Mode == ModePrefix {
+				rules.Step = steps[call.Provider+"\x00"+call.Model]
+			}
+			out[i] = c.serve(rules, call, scaleOf(call, scales))
 		}
-		out[i] = c.serve(rules, call, scaleOf(call, scales))
+		lo = hi
 	}
-	return out
+	return out, kept
+}
+
+// Restored is the Prediction a replay with params made for call, rebuilt
+// from what analysis keeps of it (the cached tokens and the miss reason):
+// what Opportunities reads of a call it was not given by this replay. The
+// write counts are not kept, and are 0.
+func Restored(call *Call, params Params, cached int64, miss string) Prediction {
+	p := Prediction{Modelled: true, Prompt: call.ActualPrompt, Cached: cached, Miss: miss}
+	if p.Prompt <= 0 && call.FP != nil && call.FP.Tokens > 0 {
+		p.Prompt = scaleOf(call, params.Scales).of(call.FP.Tokens)
+	}
+	return p
 }
 
 type entry struct {
@@ -121,6 +191,46 @@ type entry struct {
 type cache struct {
 	entries map[uint64]entry
 	writes  int
+}
+
+func (c *cache) clone() *cache {
+	return &cache{entries: maps.Clone(c.entries), writes: c.writes}
+}
+
+// MarshalBinary encodes the checkpoint's cache state (its scope, At and
+// ID are the caller's to keep): the write count, then each entry's hash,
+// usable and expiry times (Unix nanoseconds) and TTL, in hash order (the
+// same state, the same bytes).
+func (k *Checkpoint) MarshalBinary() ([]byte, error) {
+	b := make([]byte, 0, 16+32*len(k.c.entries))
+	b = binary.AppendUvarint(b, uint64(k.c.writes))
+	for _, h := range slices.Sorted(maps.Keys(k.c.entries)) {
+		e := k.c.entries[h]
+		b = binary.LittleEndian.AppendUint64(b, h)
+		b = binary.LittleEndian.AppendUint64(b, uint64(e.usable.UnixNano()))
+		b = binary.LittleEndian.AppendUint64(b, uint64(e.expires.UnixNano()))
+		b = binary.LittleEndian.AppendUint64(b, uint64(e.ttl))
+	}
+	return b, nil
+}
+
+// UnmarshalBinary restores the cache state MarshalBinary encoded.
+func (k *Checkpoint) UnmarshalBinary(b []byte) error {
+	writes, n := binary.Uvarint(b)
+	if n <= 0 || (len(b)-n)%32 != 0 {
+		return errors.New("promptcache: damaged checkpoint")
+	}
+	b = b[n:]
+	c := &cache{entries: make(map[uint64]entry, len(b)/32), writes: int(writes)}
+	for ; len(b) > 0; b = b[32:] {
+		c.entries[binary.LittleEndian.Uint64(b)] = entry{
+			usable:  time.Unix(0, int64(binary.LittleEndian.Uint64(b[8:]))),
+			expires: time.Unix(0, int64(binary.LittleEndian.Uint64(b[16:]))),
+			ttl:     time.Duration(binary.LittleEndian.Uint64(b[24:])),
+		}
+	}
+	k.c = c
+	return nil
 }
 
 // scaler converts our token offsets to the API's counts.

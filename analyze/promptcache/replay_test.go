@@ -2,6 +2,8 @@ package promptcache
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -369,5 +371,100 @@ func TestFamilyMasksDigits(t *testing.T) {
 	}
 	if c := fp("Other instructions entirely. " + rest); c.Family == a.Family {
 		t.Fatal("different prompts in one family")
+	}
+}
+
+// TestResumeEqualsWholeReplay: a replay that starts from a checkpoint (and
+// the checkpoint through its encoding) predicts for the calls after it
+// exactly what a replay of the whole scope predicts — wherever the
+// checkpoint falls, in all three ways of caching, across expiries and the
+// cache's periodic forgetting of expired entries.
+func TestResumeEqualsWholeReplay(t *testing.T) {
+	const sonnet = "claude-sonnet-4-20250514"
+	enc := NewEncoder(byteTokens)
+	r := rand.New(rand.NewPCG(1, 2))
+	systems := []string{text("handbook", 2400), text("manual", 1800), text("policy", 3000)}
+	var calls []Call
+	at := t0
+	for i := range 240 {
+		var kind wire.Kind
+		var model string
+		var body any
+		system, q := systems[r.IntN(len(systems))], fmt.Sprintf("question %d %s", i, text("q", r.IntN(400)))
+		switch i % 3 {
+		case 0:
+			kind, model, body = wire.KindOpenAIChat, "gpt-4o", chat(system, q)
+		case 1:
+			kind, model, body = wire.KindAnthropicMessages, sonnet, messages(sonnet, nil, []any{sys(system, []string{"5m", "1h"}[r.IntN(2)])}, user(q, r.IntN(2) == 0))
+		default:
+			kind, model = wire.KindOpenAIChat, "gpt-5.6"
+			body = map[string]any{"model": "gpt-5.6", "messages": []any{
+				map[string]any{"role": "system", "content": []any{map[string]any{"type": "text", "text": system, "prompt_cache_breakpoint": map[string]any{"mode": "explicit"}}}},
+				map[string]any{"role": "user", "content": q},
+			}}
+		}
+		b, _ := json.Marshal(body)
+		req, ok := Parse(kind, b)
+		if !ok {
+			t.Fatalf("call %d: not parsed", i)
+		}
+		fp := enc.Fingerprint(req)
+		// Mostly seconds apart, sometimes beyond a 5-minute or 1-hour TTL,
+		// sometimes at once (before the last response began).
+		at = at.Add([]time.Duration{0, time.Second, 20 * time.Second, 6 * time.Minute, 61 * time.Minute}[r.IntN(5)])
+		provider := map[wire.Kind]string{wire.KindOpenAIChat: "openai", wire.KindAnthropicMessages: "anthropic"}[kind]
+		calls = append(calls, Call{ID: fmt.Sprintf("c%03d", i), Provider: provider, Model: model, Scope: "k\x00" + model,
+			At: at, Usable: at.Add(300 * time.Millisecond), FP: fp, ActualPrompt: int64(fp.Tokens), ActualCached: -1})
+	}
+	rules := Default()
+	params := ParamsOf(rules, calls)
+	whole := ReplayWith(rules, calls, params)
+	hits := 0
+	for _, p := range whole {
+		if p.Cached > 0 {
+			hits++
+		}
+	}
+	if hits < 20 {
+		t.Fatalf("%d predicted hits: the workload does not exercise the cache", hits)
+	}
+	last := calls[len(calls)-1].At
+	for _, lag := range []time.Duration{time.Second, 30 * time.Second, 10 * time.Minute, time.Hour, 3 * time.Hour, 9 * time.Hour} {
+		_, kept := Resume(rules, calls, params, Checkpoints{Lag: lag, MinCalls: 1})
+		if len(kept) != 3 {
+			t.Fatalf("lag %v: %d checkpoints, want one per scope", lag, len(kept))
+		}
+		from := map[string]*Checkpoint{}
+		for _, k := range kept {
+			if !k.At.After(last.Add(-lag - 62*time.Minute)) {
+				t.Errorf("lag %v: checkpoint of %q at %v, before the lag", lag, k.Scope, k.At)
+			}
+			state, err := k.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			restored := &Checkpoint{Scope: k.Scope, At: k.At, ID: k.ID}
+			if err := restored.UnmarshalBinary(state); err != nil {
+				t.Fatal(err)
+			}
+			from[k.Scope] = restored
+		}
+		var rest []Call
+		var want []Prediction
+		for i, c := range calls {
+			k := from[c.Scope]
+			if c.At.After(k.At) || c.At.Equal(k.At) && c.ID >= k.ID {
+				rest, want = append(rest, c), append(want, whole[i])
+			}
+		}
+		got, _ := Resume(rules, rest, params, Checkpoints{From: from})
+		for i := range got {
+			if got[i] != want[i] {
+				t.Errorf("lag %v, call %s: resumed %+v, whole %+v", lag, rest[i].ID, got[i], want[i])
+			}
+		}
+	}
+	if err := new(Checkpoint).UnmarshalBinary([]byte{1, 2, 3}); err == nil {
+		t.Error("a damaged checkpoint restored")
 	}
 }

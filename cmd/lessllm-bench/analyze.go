@@ -108,7 +108,7 @@ func workDir(section string) (string, func()) {
 // segments under dir and returns their paths, bytes on disk and bytes of
 // NDJSON.
 func writeBenchSegments(dir string, n, chunks int) (files []string, disk, ndjson int64) {
-	writeSegments(dir, "bench", 0, n, chunks, 0)
+	writeSegments(dir, "bench", 0, n, chunks, freshDatasets["key-per-call"])
 	segs, err := format.ListSegments([]string{dir}, false)
 	if err != nil {
 		log.Fatal(err)
@@ -146,28 +146,43 @@ func duckQuery(q string) error {
 	return db.QueryRow(q).Scan(&a, &b, &c)
 }
 
+// freshDataset is one shape of traffic of the fresh-analysis benchmark.
+type freshDataset struct {
+	name, desc string
+	keys       int    // > 0: the calls spread over this many API keys; 0: a key per call
+	system     string // "": formattest's short prompts; else every call's system prompt
+	prompt     int    // with system: the API's prompt count
+}
+
+var freshDatasets = map[string]freshDataset{
+	"key-per-call": {name: "key-per-call", desc: "each call with its own API key, so each its own cache scope"},
+	"one-key":      {name: "one-key", desc: "all calls from one API key, so one cache scope (short prompts, below every cache minimum)", keys: 1},
+	"one-prompt": {name: "one-prompt", desc: "all calls from one API key with one ~1,900-token system prompt and a question of their own: one cache scope and one prompt family of every call, the shape of one application's traffic",
+		keys: 1, system: "You are the support assistant of Example Corp. " + formattest.Text(rand.New(rand.NewPCG(5, 6)), 1400), prompt: 1960},
+}
+
 // freshBench measures an incremental run (README "See your calls now"):
 // `lessllm analyze` of add new calls into a database that already holds
 // base calls — streamed exchanges of chunks chunks, a second apart, as
-// writeBenchSegments makes them — the binary as a user runs it. The base
-// database is built once (that run's time is reported too); each round
-// then writes a new segment of add calls, later than everything before,
-// and times the run that analyses it. The last round runs with
+// writeSegments makes them for the dataset — the binary as a user runs
+// it. The base database is built once (that run's time is reported too);
+// each round then writes a new segment of add calls, later than everything
+// before, and times the run that analyses it. The last round runs with
 // --cpu-profile, and the profile's top entries are printed with the table.
-func freshBench(bin string, base, add, chunks, rounds, keys int) string {
+func freshBench(bin string, base, add, chunks, rounds int, set freshDataset) string {
 	dir, cleanup := workDir("fresh")
 	defer cleanup()
 	captures := filepath.Join(dir, "captures")
 	db := filepath.Join(dir, "lessllm.duckdb")
 	t0 := time.Now()
-	writeSegments(captures, "base", 0, base, chunks, keys)
-	log.Printf("fresh: %d base exchanges written in %v", base, time.Since(t0))
+	writeSegments(captures, "base", 0, base, chunks, set)
+	log.Printf("fresh %s: %d base exchanges written in %v", set.name, base, time.Since(t0))
 	baseT := timeAnalyze(bin, captures, db)
-	log.Printf("fresh: base analysis %v", baseT)
+	log.Printf("fresh %s: base analysis %v", set.name, baseT)
 	var runs []time.Duration
 	profile := filepath.Join(dir, "fresh.pprof")
 	for round := range rounds {
-		writeSegments(captures, fmt.Sprintf("new%d", round), base+round*add, add, chunks, keys)
+		writeSegments(captures, fmt.Sprintf("new%d", round), base+round*add, add, chunks, set)
 		args := []string{"analyze", captures, "--db", db, "--no-progress"}
 		if round == rounds-1 {
 			args = append(args, "--cpu-profile", profile)
@@ -177,18 +192,14 @@ func freshBench(bin string, base, add, chunks, rounds, keys int) string {
 			log.Fatalf("lessllm analyze: %v\n%s", err, out)
 		}
 		runs = append(runs, time.Since(t))
-		log.Printf("fresh: %d new into %d, round %d: %v", add, base+round*add, round, runs[round])
+		log.Printf("fresh %s: %d new into %d, round %d: %v", set.name, add, base+round*add, round, runs[round])
 	}
 	top, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=20", bin, profile).Output()
 	if err != nil {
 		top = []byte(fmt.Sprintf("(go tool pprof: %v)", err))
 	}
 	var b strings.Builder
-	scopes := "each call with its own API key, so each its own cache scope"
-	if keys > 0 {
-		scopes = fmt.Sprintf("the calls spread over %d API key(s), so over as many cache scopes", keys)
-	}
-	fmt.Fprintf(&b, "A database of %d streamed calls (%d chunks each, %s); each round writes a new segment of %d later calls and times `lessllm analyze DIR --db SAME` (the binary, process start included). Median of %d rounds.\n\n", base, chunks, scopes, add, rounds)
+	fmt.Fprintf(&b, "**%s**: a database of %d streamed calls (%d chunks each, %s); each round writes a new segment of %d later calls and times `lessllm analyze DIR --db SAME` (the binary, process start included). Median of %d rounds.\n\n", set.name, base, chunks, set.desc, add, rounds)
 	b.WriteString("| run | time |\n|---|---:|\n")
 	fmt.Fprintf(&b, "| the %d calls into a new database (for scale) | %.1f s |\n", base, baseT.Seconds())
 	fmt.Fprintf(&b, "| %d new calls into the database of %d | %.2f s |\n", add, base, median(runs).Seconds())
@@ -196,11 +207,10 @@ func freshBench(bin string, base, add, chunks, rounds, keys int) string {
 	return b.String()
 }
 
-// writeSegments writes n exchanges, the first at second `from` of the
-// dataset, into sealed 16 MB segments of node name under dir; keys > 0
-// spreads them over that many API keys (else each has its own, as
-// formattest makes them).
-func writeSegments(dir, node string, from, n, chunks, keys int) {
+// writeSegments writes n exchanges of the dataset set, the first at
+// second `from` of the dataset, into sealed 16 MB segments of node name
+// under dir.
+func writeSegments(dir, node string, from, n, chunks int, set freshDataset) {
 	w, err := format.NewWriter(format.WriterOptions{Dir: dir, Node: node, FlushInterval: time.Hour, MaxSegmentBytes: 16 << 20})
 	if err != nil {
 		log.Fatal(err)
@@ -209,8 +219,15 @@ func writeSegments(dir, node string, from, n, chunks, keys int) {
 	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	for i := range n {
 		ex := formattest.StreamedChat(r, start.Add(time.Duration(from+i)*time.Second), chunks)
-		if keys > 0 {
-			ex.Request.Headers["Authorization"] = []string{format.RedactValue(fmt.Sprintf("Bearer sk-bench-%d", (from+i)%keys))}
+		if set.keys > 0 {
+			ex.Request.Headers["Authorization"] = []string{format.RedactValue(fmt.Sprintf("Bearer sk-bench-%d", (from+i)%set.keys))}
+		}
+		if set.system != "" {
+			body := fmt.Sprintf(`{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"system","content":%q},{"role":"user","content":"question %d: %s"}]}`,
+				set.system, from+i, formattest.Text(r, 20))
+			ex.Request.SetBody([]byte(body), int64(len(body)))
+			last := &ex.Response.Chunks[len(ex.Response.Chunks)-1]
+			last.D = strings.Replace(last.D, `"prompt_tokens":120,`, fmt.Sprintf(`"prompt_tokens":%d,`, set.prompt), 1)
 		}
 		if err := w.Append(ex); err != nil {
 			log.Fatal(err)

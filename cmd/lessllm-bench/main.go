@@ -50,7 +50,7 @@ func main() {
 		exchanges  = flag.String("analyze-exchanges", "3000,15000", "comma-separated dataset sizes (streamed exchanges) of the analyzer benchmark")
 		freshBase  = flag.Int("fresh-base", 1_000_000, "calls already in the database of the fresh-analysis benchmark")
 		freshAdd   = flag.Int("fresh-add", 100, "new calls each fresh-analysis round analyses")
-		freshKeys  = flag.String("fresh-keys", "0,1", "comma-separated API key counts of the fresh-analysis datasets (0: a key per call)")
+		freshSets  = flag.String("fresh-sets", "key-per-call,one-key,one-prompt", "comma-separated fresh-analysis datasets: key-per-call (a million cache scopes), one-key (one scope), one-prompt (one scope, and one long system prompt: one prompt family)")
 		memStreams = flag.Int("memory-streams", 1000, "concurrent slow streams in the memory test")
 		memTime    = flag.Duration("memory-stream-time", 30*time.Second, "how long each slow stream lasts")
 		cmdline    = strings.Join(os.Args, " ")
@@ -89,12 +89,12 @@ func main() {
 	}
 	if want("fresh") {
 		var text []string
-		for _, f := range strings.Split(*freshKeys, ",") {
-			keys, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || keys < 0 {
-				log.Fatalf("-fresh-keys: %q is not a count", f)
+		for _, f := range strings.Split(*freshSets, ",") {
+			set, ok := freshDatasets[strings.TrimSpace(f)]
+			if !ok {
+				log.Fatalf("-fresh-sets: no dataset %q", f)
 			}
-			text = append(text, freshBench(*bin, *freshBase, *freshAdd, 20, *rounds, keys))
+			text = append(text, freshBench(*bin, *freshBase, *freshAdd, 20, *rounds, set))
 		}
 		emit("fresh", strings.Join(text, "\n"))
 	}

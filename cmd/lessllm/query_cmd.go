@@ -14,7 +14,7 @@ import (
 
 // QueryCmd runs SQL against the analysis database, read-only.
 type QueryCmd struct {
-	SQL string `arg:"" help:"SQL to run; '-' reads it from stdin. Tables: api_calls (one row per call; README \"api_calls\"), analyzed_segments, analysis_problems, cache_prompts, cache_predictions, cache_opportunities, sensitive_findings, lessllm_meta; views: cache_accuracy, cache_cost."`
+	SQL string `arg:"" help:"SQL to run; '-' reads it from stdin. Tables: api_calls (one row per call; README \"api_calls\"), analyzed_segments, analysis_problems, cache_prompts, cache_predictions, cache_opportunities, cache_family_calls, cache_checkpoints, sensitive_findings, lessllm_meta; views: cache_accuracy, cache_cost."`
 	dbFlags
 	resultFormat
 	freshFlags
