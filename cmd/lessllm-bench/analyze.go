@@ -2,6 +2,7 @@ package main
 
 import (
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -152,11 +153,13 @@ type freshDataset struct {
 	keys       int    // > 0: the calls spread over this many API keys; 0: a key per call
 	system     string // "": formattest's short prompts; else every call's system prompt
 	prompt     int    // with system: the API's prompt count
+	plainEvery int    // > 0: every plainEvery-th call is not streamed
 }
 
 var freshDatasets = map[string]freshDataset{
 	"key-per-call": {name: "key-per-call", desc: "each call with its own API key, so each its own cache scope"},
-	"one-key":      {name: "one-key", desc: "all calls from one API key, so one cache scope (short prompts, below every cache minimum)", keys: 1},
+	"one-key": {name: "one-key", desc: "all calls from one API key, so one cache scope (short prompts, below every cache minimum); every fourth call not streamed, so its TTFT is modeled from the streamed calls before it",
+		keys: 1, plainEvery: 4},
 	"one-prompt": {name: "one-prompt", desc: "all calls from one API key with one ~1,900-token system prompt and a question of their own: one cache scope and one prompt family of every call, the shape of one application's traffic",
 		keys: 1, system: "You are the support assistant of Example Corp. " + formattest.Text(rand.New(rand.NewPCG(5, 6)), 1400), prompt: 1960},
 }
@@ -229,6 +232,9 @@ func writeSegments(dir, node string, from, n, chunks int, set freshDataset) {
 			last := &ex.Response.Chunks[len(ex.Response.Chunks)-1]
 			last.D = strings.Replace(last.D, `"prompt_tokens":120,`, fmt.Sprintf(`"prompt_tokens":%d,`, set.prompt), 1)
 		}
+		if set.plainEvery > 0 && (from+i)%set.plainEvery == 0 {
+			unstream(ex)
+		}
 		if err := w.Append(ex); err != nil {
 			log.Fatal(err)
 		}
@@ -236,4 +242,44 @@ func writeSegments(dir, node string, from, n, chunks int, set freshDataset) {
 	if err := w.Close(); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// unstream turns a streamed Chat Completions exchange into the
+// non-streamed call that would have answered the same: the request without
+// stream, the answer one JSON body with the stream's text and usage,
+// arriving when the stream ended, and no processing time from the API (so
+// the network estimate applies to it too).
+func unstream(ex *format.Exchange) {
+	body := strings.Replace(string(ex.Request.Raw()), `"stream":true,"stream_options":{"include_usage":true}`, `"stream":false`, 1)
+	ex.Request.SetBody([]byte(body), int64(len(body)))
+	var text strings.Builder
+	var usage json.RawMessage
+	for _, c := range ex.Response.Chunks {
+		for _, line := range strings.Split(c.D, "\n") {
+			var ev struct {
+				Choices []struct {
+					Delta struct{ Content string } `json:"delta"`
+				} `json:"choices"`
+				Usage json.RawMessage `json:"usage"`
+			}
+			if json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &ev) != nil {
+				continue
+			}
+			for _, ch := range ev.Choices {
+				text.WriteString(ch.Delta.Content)
+			}
+			if len(ev.Usage) > 0 && string(ev.Usage) != "null" {
+				usage = ev.Usage
+			}
+		}
+	}
+	content, _ := json.Marshal(text.String())
+	answer := fmt.Sprintf(`{"id":"chatcmpl-%s","object":"chat.completion","created":%d,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":%s,"refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":%s}`,
+		ex.ID, ex.StartNS/1e9, content, usage)
+	last := ex.Response.Chunks[len(ex.Response.Chunks)-1].T
+	ex.Response.Chunks = []format.Chunk{format.NewChunk(last, []byte(answer))}
+	ex.Response.Bytes = int64(len(answer))
+	ex.Response.Headers["Content-Type"] = []string{"application/json"}
+	delete(ex.Response.Headers, "Openai-Processing-Ms")
+	ex.Timings.FirstByte = last
 }
