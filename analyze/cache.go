@@ -301,7 +301,7 @@ type opportunityRow struct {
 // is replayed when asked (full), when the rules or prices differ from the
 // last replay's, on the first replay of a database, and when calls have
 // left the database (a segment replaced by a shorter copy).
-func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, prices *pricing.Table, scratch string, segments []string, full bool) (int, error) {
+func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, prices *pricing.Table, scratch string, segments []string, full bool, changed changedSegments) (int, error) {
 	params, err := cacheParams(ctx, db, rules)
 	if err != nil {
 		return 0, err
@@ -375,14 +375,9 @@ func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, pric
 	}
 	members := slices.DeleteFunc(promptcache.Members(calls.calls, preds, func(c *promptcache.Call) string { return keyOf[c.ID] }),
 		func(m promptcache.Member) bool { return !replayedIDs[m.ID] })
-	fam := familyPass{rules: rules, scratch: scratch, sourceOfModel: map[string]string{}, lookup: lookup}
-	for i, c := range calls.calls {
-		if _, seen := fam.sourceOfModel[c.Model]; !seen && calls.sources[i] != "" {
-			fam.sourceOfModel[c.Model] = calls.sources[i]
-		}
-	}
+	fam := familyPass{rules: rules, scratch: scratch, lookup: lookup}
 	if err := writeCacheResults(ctx, db, scratch, cacheResults{partial: !plan.all(), replayed: calls.calls[:replayed],
-		preds: out, members: members, checkpoints: kept, families: &fam}); err != nil {
+		preds: out, members: members, checkpoints: kept, families: &fam}, changed); err != nil {
 		return 0, err
 	}
 	b, err := json.Marshal(state)
@@ -691,7 +686,7 @@ type replayedRow struct {
 // results of the replayed calls, the rows of their families and the
 // checkpoints of their scopes, and the rest stays as the last replay wrote
 // it. Either way it copies the new predictions into api_calls.
-func writeCacheResults(ctx context.Context, db *sql.DB, scratch string, res cacheResults) error {
+func writeCacheResults(ctx context.Context, db *sql.DB, scratch string, res cacheResults, changed changedSegments) error {
 	predFile, err := writeTemp(scratch, ".cache_predictions-*.parquet", res.preds)
 	if err != nil {
 		return err
@@ -724,8 +719,10 @@ func writeCacheResults(ctx context.Context, db *sql.DB, scratch string, res cach
 		return err
 	}
 	defer tx.Rollback()
-	copyToCalls := `UPDATE api_calls SET estimated_cached_tokens = p.estimated_cached_tokens, estimated_cache_hit_rate = round(p.estimated_cache_hit_rate, 6)
-		FROM read_parquet(` + quote(predFile) + `) p WHERE api_calls.request_id = p.request_id`
+	copyToCalls := `UPDATE api_calls SET estimated_cached_tokens = p.estimated_cached_tokens, estimated_cache_hit_rate = p.rate
+		FROM (SELECT request_id, estimated_cached_tokens, round(estimated_cache_hit_rate, 6) AS rate FROM read_parquet(` + quote(predFile) + `)) p
+		WHERE api_calls.request_id = p.request_id AND (api_calls.estimated_cached_tokens IS DISTINCT FROM p.estimated_cached_tokens
+			OR api_calls.estimated_cache_hit_rate IS DISTINCT FROM p.rate)`
 	// A checkpoint keeps the count and the XOR of the id hashes of the
 	// calls before it (validCheckpoints).
 	addCheckpoints := `INSERT INTO cache_checkpoints SELECT k.scope, k.at_us, k.request_id, coalesce(s.n, 0), coalesce(s.x, 0), k.state
@@ -764,13 +761,15 @@ func writeCacheResults(ctx context.Context, db *sql.DB, scratch string, res cach
 	steps = append(steps,
 		`INSERT INTO cache_predictions SELECT * FROM read_parquet(`+quote(predFile)+`)`,
 		`INSERT INTO cache_family_calls BY NAME SELECT * FROM read_parquet(`+quote(memberFile)+`)`,
-		copyToCalls,
 		addCheckpoints,
 	)
 	for _, q := range steps {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("cache results: %w", err)
 		}
+	}
+	if err := changed.update(ctx, tx, copyToCalls); err != nil {
+		return fmt.Errorf("cache results: %w", err)
 	}
 	if res.families != nil {
 		opps, err := res.families.rows(ctx, db, tx, touched)
@@ -795,13 +794,12 @@ func writeCacheResults(ctx context.Context, db *sql.DB, scratch string, res cach
 
 // clearCacheResults empties what the cache model wrote, for a run with
 // the model off.
-func clearCacheResults(ctx context.Context, db *sql.DB, scratch string) error {
-	if err := writeCacheResults(ctx, db, scratch, cacheResults{}); err != nil {
+func clearCacheResults(ctx context.Context, db *sql.DB, scratch string, changed changedSegments) error {
+	if err := writeCacheResults(ctx, db, scratch, cacheResults{}, changed); err != nil {
 		return err
 	}
-	_, err := db.ExecContext(ctx, `UPDATE api_calls SET estimated_cached_tokens = NULL, estimated_cache_hit_rate = NULL
+	return changed.update(ctx, db, `UPDATE api_calls SET estimated_cached_tokens = NULL, estimated_cache_hit_rate = NULL
 		WHERE estimated_cached_tokens IS NOT NULL OR estimated_cache_hit_rate IS NOT NULL`)
-	return err
 }
 
 // switchCacheModel records whether the cache model is on for this

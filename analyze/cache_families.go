@@ -67,8 +67,9 @@ FROM cache_family_calls WHERE $filter GROUP BY family HAVING count(*) >= 2`
 
 // familyLatest reads the latest calls of each family $filter selects: the
 // pairs the advice compares (promptcache.Judge).
-var familyLatest = fmt.Sprintf(`SELECT family, request_id, at_us, tokens, api_prompt, model FROM cache_family_calls WHERE $filter
-QUALIFY row_number() OVER (PARTITION BY family ORDER BY at_us DESC, request_id DESC) <= %d`, promptcache.LatestMembers)
+var familyLatest = fmt.Sprintf(`SELECT f.family, f.request_id, f.at_us, f.tokens, f.api_prompt, f.model, coalesce(c.price_source, '')
+FROM cache_family_calls f LEFT JOIN api_calls c USING (request_id) WHERE $filter
+QUALIFY row_number() OVER (PARTITION BY f.family ORDER BY f.at_us DESC, f.request_id DESC) <= %d`, promptcache.LatestMembers)
 
 // familyLoss totals, as promptcache.Loss.Add does, each family's members
 // under its verdict (table $verdicts).
@@ -95,10 +96,9 @@ type verdictRow struct {
 
 // familyPass writes the rows of cache_opportunities.
 type familyPass struct {
-	rules         *promptcache.Table
-	scratch       string
-	sourceOfModel map[string]string // a family's model → its calls' price entry, for the savings
-	lookup        func(source string) (pricing.Match, bool)
+	rules   *promptcache.Table
+	scratch string
+	lookup  func(source string) (pricing.Match, bool) // a price entry (price_source)
 }
 
 // rows works out the rows of the families of cache_family_calls that
@@ -123,13 +123,16 @@ func (f *familyPass) rows(ctx context.Context, db *sql.DB, q querier, filter str
 		return nil, err
 	}
 	latest := map[string][]promptcache.Member{}
+	sourceOf := map[string]string{} // a call → its price entry
 	err = eachRow(ctx, q, strings.Replace(familyLatest, "$filter", filter, 1), func(rows *sql.Rows) error {
 		var m promptcache.Member
 		var at int64
-		if err := rows.Scan(&m.Family, &m.ID, &at, &m.Tokens, &m.APIPrompt, &m.Model); err != nil {
+		var source string
+		if err := rows.Scan(&m.Family, &m.ID, &at, &m.Tokens, &m.APIPrompt, &m.Model, &source); err != nil {
 			return err
 		}
 		m.At = time.UnixMicro(at)
+		sourceOf[m.ID] = source
 		latest[m.Family] = append(latest[m.Family], m)
 		return nil
 	})
@@ -139,14 +142,11 @@ func (f *familyPass) rows(ctx context.Context, db *sql.DB, q querier, filter str
 	src := promptcache.Sources{
 		Requests: func(ids []string) map[string]*promptcache.Request { return requestsByID(ctx, db, ids) },
 		Tokens:   func(model, s string) int { return int(countText(encoding(encodingFor(model)), s)) },
-		Price: func(model string) (pricing.Price, bool) {
-			m, ok := f.lookup(f.sourceOfModel[model])
-			return m.Price, ok
-		},
 	}
 	slices.Sort(families)
 	opps := make([]promptcache.Opportunity, len(families))
 	verdicts := make([]promptcache.Verdict, len(families))
+	priced := make([]promptcache.Sources, len(families))
 	var counted []verdictRow
 	for i, family := range families {
 		ms := latest[family]
@@ -159,6 +159,8 @@ func (f *familyPass) rows(ctx context.Context, db *sql.DB, q querier, filter str
 		t := totals[family]
 		t.LastSeen, t.LastID = ms[len(ms)-1].At, ms[len(ms)-1].ID
 		opps[i], verdicts[i] = promptcache.Judge(f.rules, t, ms, src)
+		// What a fix saves is priced at the entry of the family's latest call.
+		priced[i] = f.priced(src, sourceOf[t.LastID])
 		if v := verdicts[i]; v.Counts {
 			counted = append(counted, verdictRow{Family: family, Fix: v.Fix, WindowUS: v.Window.Microseconds(),
 				MinTokens: v.MinTokens, Step: v.Step, OnlyExpired: v.OnlyExpired})
@@ -186,7 +188,7 @@ func (f *familyPass) rows(ctx context.Context, db *sql.DB, q querier, filter str
 	}
 	out := make([]opportunityRow, len(opps))
 	for i := range opps {
-		promptcache.Finish(f.rules, &opps[i], verdicts[i], losses[opps[i].Family], src)
+		promptcache.Finish(f.rules, &opps[i], verdicts[i], losses[opps[i].Family], priced[i])
 		out[i] = opportunityRowOf(&opps[i])
 	}
 	return out, nil
@@ -203,6 +205,15 @@ func opportunityRowOf(o *promptcache.Opportunity) opportunityRow {
 		r.DivergenceExcerpt = &o.DivergenceExcerpt
 	}
 	return r
+}
+
+// priced is src with the prices of the entry source.
+func (f *familyPass) priced(src promptcache.Sources, source string) promptcache.Sources {
+	src.Price = func(string) (pricing.Price, bool) {
+		m, ok := f.lookup(source)
+		return m.Price, ok
+	}
+	return src
 }
 
 // querier is what rows reads through: the database or a transaction.

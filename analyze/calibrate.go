@@ -25,7 +25,7 @@ import (
 // gives (values are rounded to 0.001 ms so that the order rows were summed
 // in does not show). The Parquet files of the segments whose rows changed
 // are written again afterwards (dataset.go).
-func calibrate(ctx context.Context, db *sql.DB, prices *pricing.Table, since *int64) error {
+func calibrate(ctx context.Context, db *sql.DB, prices *pricing.Table, since *int64, changed changedSegments) error {
 	var form string
 	err := db.QueryRowContext(ctx, `SELECT value FROM lessllm_meta WHERE key = 'calibration'`).Scan(&form)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -38,12 +38,20 @@ func calibrate(ctx context.Context, db *sql.DB, prices *pricing.Table, since *in
 	if err != nil {
 		return err
 	}
-	for _, step := range calibrationSteps(modelable, since) {
-		if _, err := db.ExecContext(ctx, step.sql); err != nil {
-			return fmt.Errorf("%s: %w", step.name, err)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	for _, c := range calibrations {
+		if _, err := c.run(ctx, conn, modelable, since, changed); err != nil {
+			return fmt.Errorf("%s: %w", c.name, err)
 		}
 	}
-	if err := priceEstimated(ctx, db, prices); err != nil {
+	if _, err := conn.ExecContext(ctx, `DROP TABLE IF EXISTS calibrated`); err != nil {
+		return err
+	}
+	if err := priceEstimated(ctx, db, prices, changed); err != nil {
 		return err
 	}
 	_, err = db.ExecContext(ctx, `INSERT OR REPLACE INTO lessllm_meta VALUES ('calibration', ?)`, calibrationForm)
@@ -55,13 +63,44 @@ func calibrate(ctx context.Context, db *sql.DB, prices *pricing.Table, since *in
 // earlier release) is calibrated whole once.
 const calibrationForm = "windows-1"
 
-// calibrationSteps are calibrate's UPDATEs, in order.
-func calibrationSteps(modelable string, since *int64) []struct{ name, sql string } {
-	return []struct{ name, sql string }{
-		{"modeled TTFT/TPOT", strings.Replace(modelTTFT.sql(since, modelTTFTUpdate), "$modelable", modelable, 1)},
-		{"Claude token calibration", claudeRatio.sql(since, claudeRatioUpdate)},
-		{"network estimate", roundTrip.sql(since, roundTripUpdate)},
+// A calibration pass computes, over a window of other calls, new values
+// of some api_calls columns ("new": request_id and those columns).
+type calibration struct {
+	name string
+	window
+	new  string
+	cols []string
+}
+
+// calibrations are calibrate's passes, in order.
+var calibrations = []calibration{
+	{"modeled TTFT/TPOT", modelTTFT, modelTTFTNew, []string{"estimated_ttft_ms", "ttft_source", "estimated_tpot_ms"}},
+	{"Claude token calibration", claudeRatio, claudeRatioNew, []string{"estimated_prompt_tokens", "estimated_completion_tokens"}},
+	{"network estimate", roundTrip, roundTripNew, []string{"estimated_network_ms", "estimated_compute_ms"}},
+}
+
+// run computes the pass's new values into a temporary table of conn — only
+// those that differ from what api_calls holds — then writes them, adding
+// the segments of the rows it wrote to changed, and returns how many it
+// wrote. (One UPDATE … RETURNING over the window's query took twice the
+// time of the two.)
+func (c calibration) run(ctx context.Context, conn *sql.Conn, modelable string, since *int64, changed changedSegments) (int64, error) {
+	differs := make([]string, len(c.cols))
+	set := make([]string, len(c.cols))
+	for i, col := range c.cols {
+		differs[i] = fmt.Sprintf("a.%[1]s IS DISTINCT FROM n.%[1]s", col)
+		set[i] = fmt.Sprintf("%[1]s = n.%[1]s", col)
 	}
+	compute := strings.Replace(c.sql(since, c.new), "$modelable", modelable, 1) +
+		"\nSELECT n.* FROM new n JOIN api_calls a USING (request_id) WHERE " + strings.Join(differs, " OR ")
+	if _, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE calibrated AS `+compute); err != nil {
+		return 0, err
+	}
+	var n int64
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM calibrated`).Scan(&n); err != nil || n == 0 {
+		return 0, err
+	}
+	return n, changed.update(ctx, conn, `UPDATE api_calls SET `+strings.Join(set, ", ")+` FROM calibrated n WHERE api_calls.request_id = n.request_id`)
 }
 
 // window draws each candidate call's value from the k source calls of its
@@ -73,28 +112,46 @@ type window struct {
 	k         int
 }
 
-// sql returns the statement update completes: update reads "cand" (the
+// sql returns the query tail completes: tail reads "cand" (the
 // candidates, with hi: the rank of the last source in their window) and
 // "pick" (cid: a candidate's request_id, and each source row of its
 // window). since limits the candidates to those at or after it, and those
-// with no source before them in a group with a source at or after it.
-func (w window) sql(since *int64, update string) string {
+// with no source before them ("lead") in a group with a source at or after
+// it. Sources are ranked only where a window can reach: a group's first k
+// (for lead candidates) and, for the others, from the k-th source before
+// the earliest of them on — found with top-k heaps, not by sorting every
+// source — so a run's cost follows the calls it recomputes.
+func (w window) sql(since *int64, tail string) string {
 	limit := "TRUE"
 	if since != nil {
-		limit = fmt.Sprintf(`ts >= %[1]d OR n = 0 AND g IN (SELECT g FROM src WHERE ts >= %[1]d)`, *since)
+		limit = fmt.Sprintf(`c.ts >= %[1]d OR (f.first_ts IS NULL OR c.ts <= f.first_ts) AND c.g IN (SELECT g FROM src0 WHERE ts >= %[1]d)`, *since)
 	}
-	return fmt.Sprintf(`WITH src AS (
-	SELECT *, row_number() OVER (PARTITION BY g ORDER BY ts, request_id) AS rk FROM (%[1]s)
+	return fmt.Sprintf(`WITH src0 AS (%[1]s
+), first AS (
+	SELECT g, min(ts) AS first_ts FROM src0 GROUP BY g
+), cand0 AS (
+	SELECT c.*, f.first_ts IS NULL OR c.ts <= f.first_ts AS lead FROM (%[2]s) c LEFT JOIN first f USING (g) WHERE %[4]s
+), kth AS (
+	SELECT g, list_max(min(ts, %[3]d)) AS t FROM src0 WHERE g IN (SELECT g FROM cand0 WHERE lead) GROUP BY g
+), src_first AS (
+	SELECT s.*, row_number() OVER (PARTITION BY s.g ORDER BY s.ts, s.request_id) AS rk FROM src0 s JOIN kth k ON s.g = k.g AND s.ts <= k.t
+), lower AS (
+	SELECT s.g, CASE WHEN count(*) >= %[3]d THEN list_min(max(s.ts, %[3]d)) END AS t
+	FROM src0 s JOIN (SELECT g, min(ts) AS m FROM cand0 WHERE NOT lead GROUP BY g) b ON s.g = b.g AND s.ts < b.m GROUP BY s.g
+), src_last AS (
+	SELECT s.*, row_number() OVER (PARTITION BY s.g ORDER BY s.ts, s.request_id) AS rk FROM src0 s JOIN lower l ON s.g = l.g AND (l.t IS NULL OR s.ts >= l.t)
 ), upto AS (
-	SELECT g, ts, max(rk) AS n FROM src GROUP BY g, ts
+	SELECT g, ts, max(rk) AS n FROM src_last GROUP BY g, ts
 ), cand AS (
-	SELECT *, CASE WHEN n = 0 THEN %[3]d ELSE n END AS hi FROM (
-		SELECT c.*, coalesce(u.n, 0) AS n FROM (%[2]s) c ASOF LEFT JOIN upto u ON c.g = u.g AND c.ts > u.ts
-	) WHERE %[4]s
+	SELECT *, %[3]d AS hi FROM cand0 WHERE lead
+	UNION ALL BY NAME
+	SELECT c.*, u.n AS hi FROM cand0 c ASOF JOIN upto u ON c.g = u.g AND c.ts > u.ts WHERE NOT c.lead
 ), pick AS (
-	SELECT c.request_id AS cid, s.* FROM cand c JOIN src s ON s.g = c.g AND s.rk > c.hi - %[3]d AND s.rk <= c.hi
+	SELECT c.request_id AS cid, s.* FROM cand c JOIN src_first s ON c.lead AND s.g = c.g AND s.rk <= c.hi
+	UNION ALL BY NAME
+	SELECT c.request_id AS cid, s.* FROM cand c JOIN src_last s ON NOT c.lead AND s.g = c.g AND s.rk > c.hi - %[3]d AND s.rk <= c.hi
 )
-%[5]s`, w.source, w.candidate, w.k, limit, update)
+%[5]s`, w.source, w.candidate, w.k, limit, tail)
 }
 
 // utcMicros is a call's start as Unix microseconds.
@@ -123,7 +180,7 @@ var modelTTFT = window{k: 100,
 		FROM api_calls WHERE ttft_source = 'modeled' OR (ttft_source IS NULL AND NOT stream AND status < 400 AND endpoint IN ($modelable))`,
 }
 
-const modelTTFTUpdate = `, fit AS (
+const modelTTFTNew = `, fit AS (
 	SELECT cid, count(*) AS n, regr_intercept(ttft, prompt) AS a, regr_slope(ttft, prompt) AS b, regr_r2(ttft, prompt) AS r2,
 		min(prompt) AS lo, max(prompt) AS hi, median(ttft) AS med
 	FROM pick GROUP BY cid
@@ -134,14 +191,10 @@ const modelTTFTUpdate = `, fit AS (
 				THEN f.a + f.b * least(greatest(c.actual_prompt_tokens, f.lo), f.hi) ELSE f.med END), 3)) END AS ttft
 	FROM cand c LEFT JOIN fit f ON f.cid = c.request_id
 ), new AS (
-	SELECT request_id, ttft, CASE WHEN ttft IS NOT NULL THEN 'modeled' END AS source,
-		CASE WHEN ttft IS NOT NULL AND out > 1 THEN round((total_latency_ms - ttft) / (out - 1), 3) END AS tpot
+	SELECT request_id, ttft AS estimated_ttft_ms, CASE WHEN ttft IS NOT NULL THEN 'modeled' END AS ttft_source,
+		CASE WHEN ttft IS NOT NULL AND out > 1 THEN round((total_latency_ms - ttft) / (out - 1), 3) END AS estimated_tpot_ms
 	FROM modeled
-)
-UPDATE api_calls SET estimated_ttft_ms = new.ttft, ttft_source = new.source, estimated_tpot_ms = new.tpot
-FROM new WHERE api_calls.request_id = new.request_id
-	AND (api_calls.estimated_ttft_ms IS DISTINCT FROM new.ttft OR api_calls.ttft_source IS DISTINCT FROM new.source
-		OR api_calls.estimated_tpot_ms IS DISTINCT FROM new.tpot)`
+)`
 
 // modelableEndpoints lists, as SQL literals, the endpoints of non-streamed
 // calls that generate output (what extract.go gives ttft_source 'modeled'):
@@ -180,16 +233,13 @@ var claudeRatio = window{k: 1000,
 		FROM api_calls WHERE usage_source = 'estimated' AND coalesce(upstream_model, response_model) ILIKE '%claude%'`,
 }
 
-const claudeRatioUpdate = `, k AS (
+const claudeRatioNew = `, k AS (
 	SELECT cid, sum(actual)::DOUBLE / nullif(sum(counted), 0) AS k FROM pick GROUP BY cid
 ), new AS (
-	SELECT c.request_id, CAST(round(c.tokenizer_prompt_tokens * coalesce(k.k, 1.0)) AS BIGINT) AS prompt,
-		CAST(round(c.tokenizer_completion_tokens * coalesce(k.k, 1.0)) AS BIGINT) AS completion
+	SELECT c.request_id, CAST(round(c.tokenizer_prompt_tokens * coalesce(k.k, 1.0)) AS BIGINT) AS estimated_prompt_tokens,
+		CAST(round(c.tokenizer_completion_tokens * coalesce(k.k, 1.0)) AS BIGINT) AS estimated_completion_tokens
 	FROM cand c LEFT JOIN k ON k.cid = c.request_id
-)
-UPDATE api_calls SET estimated_prompt_tokens = new.prompt, estimated_completion_tokens = new.completion
-FROM new WHERE api_calls.request_id = new.request_id
-	AND (api_calls.estimated_prompt_tokens IS DISTINCT FROM new.prompt OR api_calls.estimated_completion_tokens IS DISTINCT FROM new.completion)`
+)`
 
 // roundTrip splits calls whose API sends no processing time: network is
 // the connection set-up this call paid (DNS, connect, TLS) plus one round
@@ -203,20 +253,18 @@ var roundTrip = window{k: 100,
 		FROM api_calls WHERE server_processing_ms IS NULL AND status IS NOT NULL`,
 }
 
-const roundTripUpdate = `, rtt AS (
+const roundTripNew = `, rtt AS (
 	SELECT cid, median(connect_ms) AS rtt FROM pick GROUP BY cid
 ), new AS (
-	SELECT c.request_id, round(c.setup + r.rtt, 3) AS network, round(greatest(0, c.total_latency_ms - (c.setup + r.rtt)), 3) AS compute
+	SELECT c.request_id, round(c.setup + r.rtt, 3) AS estimated_network_ms,
+		round(greatest(0, c.total_latency_ms - (c.setup + r.rtt)), 3) AS estimated_compute_ms
 	FROM cand c JOIN rtt r ON r.cid = c.request_id
-)
-UPDATE api_calls SET estimated_network_ms = new.network, estimated_compute_ms = new.compute
-FROM new WHERE api_calls.request_id = new.request_id
-	AND (api_calls.estimated_network_ms IS DISTINCT FROM new.network OR api_calls.estimated_compute_ms IS DISTINCT FROM new.compute)`
+)`
 
 // priceEstimated prices the calls whose tokens were only known after
 // calibration (Claude without usage), at the entry their analysis found
 // (price_source).
-func priceEstimated(ctx context.Context, db *sql.DB, prices *pricing.Table) error {
+func priceEstimated(ctx context.Context, db *sql.DB, prices *pricing.Table, changed changedSegments) error {
 	rows, err := db.QueryContext(ctx, `SELECT DISTINCT price_source FROM api_calls
 		WHERE usage_source = 'estimated' AND estimated_prompt_tokens IS NOT NULL AND coalesce(upstream_model, response_model) ILIKE '%claude%'
 		AND price_source IS NOT NULL`)
@@ -239,7 +287,7 @@ func priceEstimated(ctx context.Context, db *sql.DB, prices *pricing.Table) erro
 			continue
 		}
 		// Only the rows whose cost moved are written.
-		_, err := db.ExecContext(ctx, `WITH new AS (
+		err := changed.update(ctx, db, `WITH new AS (
 				SELECT request_id, estimated_prompt_tokens * $1 + coalesce(estimated_completion_tokens, 0) * $2 AS cost
 				FROM api_calls WHERE usage_source = 'estimated' AND coalesce(upstream_model, response_model) ILIKE '%claude%' AND price_source = $4
 			)

@@ -43,7 +43,7 @@ func TestModeledTPOTNeverNegativeZero(t *testing.T) {
 		VALUES ('fast', '2026-11-20 11:00:00+00', 'm', 'modeled', 12, 5, 100.12351)`); err != nil {
 		t.Fatal(err)
 	}
-	if err := calibrate(ctx, db, pricing.Default(), nil); err != nil {
+	if err := calibrate(ctx, db, pricing.Default(), nil, changedSegments{}); err != nil {
 		t.Fatal(err)
 	}
 	var ttft, tpot float64
@@ -78,7 +78,7 @@ func TestModeledSourceOnlyWithAValue(t *testing.T) {
 		}
 		return
 	}
-	if err := calibrate(ctx, db, pricing.Default(), nil); err != nil {
+	if err := calibrate(ctx, db, pricing.Default(), nil, changedSegments{}); err != nil {
 		t.Fatal(err)
 	}
 	if src, ttft, tpot := state(); src.Valid || ttft.Valid || tpot.Valid {
@@ -86,7 +86,7 @@ func TestModeledSourceOnlyWithAValue(t *testing.T) {
 	}
 	exec(`INSERT INTO api_calls (request_id, "timestamp", model, endpoint, stream, status, ttft_source, estimated_ttft_ms, total_latency_ms)
 		VALUES ('streamed', '2026-11-22 10:00:00+00', 'm', '/v1/chat/completions', true, 200, 'measured', 120, 400)`)
-	if err := calibrate(ctx, db, pricing.Default(), nil); err != nil {
+	if err := calibrate(ctx, db, pricing.Default(), nil, changedSegments{}); err != nil {
 		t.Fatal(err)
 	}
 	if src, ttft, tpot := state(); src.String != "modeled" || ttft.String != "120.0" || tpot.String != "45.0" {
@@ -140,7 +140,7 @@ func TestDrawnFromTheCallsBefore(t *testing.T) {
 	}
 	whole := emptyDB(t)
 	fill(whole, 0, 400)
-	if err := calibrate(ctx, whole, pricing.Default(), nil); err != nil {
+	if err := calibrate(ctx, whole, pricing.Default(), nil, changedSegments{}); err != nil {
 		t.Fatal(err)
 	}
 	ttft := func(db *sql.DB, id string) float64 {
@@ -176,15 +176,19 @@ func TestDrawnFromTheCallsBefore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		conn, err := inc.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		n := int64(0)
-		for _, step := range calibrationSteps(modelable, from) {
-			res, err := inc.ExecContext(ctx, step.sql)
+		for _, c := range calibrations {
+			k, err := c.run(ctx, conn, modelable, from, changedSegments{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			k, _ := res.RowsAffected()
 			n += k
 		}
+		conn.Close()
 		written = append(written, n)
 	}
 	q := `SELECT request_id, estimated_ttft_ms, estimated_tpot_ms, ttft_source, estimated_network_ms, estimated_compute_ms FROM api_calls ORDER BY request_id`

@@ -4,59 +4,43 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 )
 
 // The Parquet dataset is complete: every file holds what api_calls holds
 // for its rows, the dataset-wide columns included. A segment's files are
-// written while it is parsed, before the whole-database passes (calibrate,
-// replayCache) fill the columns that depend on other calls; after the
-// passes, the files of every segment whose rows they changed are written
-// again from the database (README "Reading the outputs elsewhere").
+// written while it is parsed, before the passes over other calls
+// (calibrate, replayCache) fill the columns that depend on them; the
+// passes write only rows whose values change and collect those rows'
+// segments (UPDATE … RETURNING), and the files of those segments are
+// written again from the database (README "Reading the outputs
+// elsewhere").
 
-// derivedColumns are the api_calls columns the whole-database passes
-// write. A pass that writes another column must add it here, or the
-// Parquet files of the rows it changes go stale.
-var derivedColumns = []string{
-	"estimated_ttft_ms", "estimated_tpot_ms", "estimated_prompt_tokens", "estimated_completion_tokens",
-	"estimated_network_ms", "estimated_compute_ms", "estimated_cost_usd", "estimated_cost_without_cache_usd",
-	"price_version", "estimated_cached_tokens", "estimated_cache_hit_rate", "ttft_source",
-}
+// changedSegments collects the segments whose rows a pass changed.
+type changedSegments map[string]bool
 
-// derivedDigests returns, per segment, a digest of its rows' derived
-// columns: equal before and after the passes when they changed nothing.
-func derivedDigests(ctx context.Context, db *sql.DB) (map[string]uint64, error) {
-	rows, err := db.QueryContext(ctx, `SELECT segment, bit_xor(hash(request_id, `+strings.Join(quoteIdents(derivedColumns), ", ")+`))
-		FROM api_calls GROUP BY segment`)
+// update runs an UPDATE of api_calls through q and adds the segments of
+// the rows it wrote.
+func (c changedSegments) update(ctx context.Context, q querier, update string, args ...any) error {
+	rows, err := q.QueryContext(ctx, update+` RETURNING api_calls.segment`, args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	out := map[string]uint64{}
 	for rows.Next() {
-		var seg string
-		var h uint64
-		if err := rows.Scan(&seg, &h); err != nil {
-			return nil, err
+		var seg sql.NullString
+		if err := rows.Scan(&seg); err != nil {
+			return err
 		}
-		out[seg] = h
+		c[seg.String] = true
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
-// changedSegments are the segments whose digest differs.
-func changedSegments(before, after map[string]uint64) []string {
-	var out []string
-	for seg, h := range after {
-		if b, ok := before[seg]; !ok || b != h {
-			out = append(out, seg)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
+func (c changedSegments) sorted() []string { return slices.Sorted(maps.Keys(c)) }
 
 // rewriteSegments writes the Parquet files of segments again from their
 // rows in the database.

@@ -220,30 +220,23 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 	if sum.Segments > 0 || cacheSwitched {
-		before, err := derivedDigests(ctx, db)
-		if err != nil {
-			return nil, err
-		}
 		from := &since
 		if opts.Full || cacheSwitched {
 			from = nil
 		}
-		if err := calibrate(ctx, db, opts.Prices, from); err != nil {
+		changed := changedSegments{}
+		if err := calibrate(ctx, db, opts.Prices, from, changed); err != nil {
 			return nil, err
 		}
 		if opts.NoCacheModel {
-			err = clearCacheResults(ctx, db, filepath.Dir(opts.DB))
+			err = clearCacheResults(ctx, db, filepath.Dir(opts.DB), changed)
 		} else {
-			sum.CacheReplayed, err = replayCache(ctx, db, opts.CacheRules, opts.Prices, filepath.Dir(opts.DB), runSegments, opts.Full || cacheSwitched)
+			sum.CacheReplayed, err = replayCache(ctx, db, opts.CacheRules, opts.Prices, filepath.Dir(opts.DB), runSegments, opts.Full || cacheSwitched, changed)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("prompt-cache model: %w", err)
 		}
-		after, err := derivedDigests(ctx, db)
-		if err != nil {
-			return nil, err
-		}
-		if err := rewriteSegments(ctx, db, opts.Parquet, changedSegments(before, after)); err != nil {
+		if err := rewriteSegments(ctx, db, opts.Parquet, changed.sorted()); err != nil {
 			return nil, err
 		}
 	}
