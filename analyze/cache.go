@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS cache_family_calls (
 	actual_prompt BIGINT, actual_cached BIGINT, follows BOOLEAN, gap_us BIGINT, shared BIGINT,
 	breakpoints BOOLEAN, breakpoint_early BOOLEAN);
 CREATE TABLE IF NOT EXISTS cache_checkpoints (
-	scope VARCHAR, at_us BIGINT, request_id VARCHAR, calls BIGINT, ids_xor UBIGINT, state BLOB);`
+	scope VARCHAR, at_us BIGINT, request_id VARCHAR, calls BIGINT, state BLOB);`
 
 // cacheAccuracyDDL makes the model's quality visible: per provider and
 // model, predicted vs actual hit rate, the mean absolute error, and the
@@ -233,22 +233,61 @@ func fingerprintOf(tokens int32, family uint64, cuts, hashes, blockEnds, bps []b
 // writeTemp writes rows to a Parquet file for DuckDB to load, returning
 // its path (the caller removes it).
 func writeTemp[T any](dir, pattern string, rows []T) (string, error) {
-	f, err := os.CreateTemp(dir, pattern)
+	w, err := newTempWriter[T](dir, pattern)
 	if err != nil {
 		return "", err
 	}
-	w := parquet.NewGenericWriter[T](f)
-	if _, err := w.Write(rows); err != nil {
-		f.Close()
-		os.Remove(f.Name())
+	if _, err := w.w.Write(rows); err != nil {
+		w.remove()
 		return "", err
 	}
-	if err := w.Close(); err != nil {
-		f.Close()
-		os.Remove(f.Name())
+	return w.close()
+}
+
+// tempWriter streams rows into a temporary Parquet file for DuckDB to load.
+type tempWriter[T any] struct {
+	f   *os.File
+	w   *parquet.GenericWriter[T]
+	buf []T
+}
+
+func newTempWriter[T any](dir, pattern string) (*tempWriter[T], error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return nil, err
+	}
+	return &tempWriter[T]{f: f, w: parquet.NewGenericWriter[T](f)}, nil
+}
+
+// Write adds a row (written in batches).
+func (t *tempWriter[T]) Write(row T) error {
+	if t.buf = append(t.buf, row); len(t.buf) < 4096 {
+		return nil
+	}
+	return t.flush()
+}
+
+func (t *tempWriter[T]) flush() error {
+	_, err := t.w.Write(t.buf)
+	t.buf = t.buf[:0]
+	return err
+}
+
+// close finishes the file and returns its path.
+func (t *tempWriter[T]) close() (string, error) {
+	if err := t.flush(); err != nil {
 		return "", err
 	}
-	return f.Name(), f.Close()
+	if err := t.w.Close(); err != nil {
+		return "", err
+	}
+	return t.f.Name(), t.f.Close()
+}
+
+// remove deletes the file (after close, or instead of it).
+func (t *tempWriter[T]) remove() {
+	t.f.Close()
+	os.Remove(t.f.Name())
 }
 
 // predictionRow is one row of cache_predictions.
@@ -301,25 +340,32 @@ type opportunityRow struct {
 // is replayed when asked (full), when the rules or prices differ from the
 // last replay's, on the first replay of a database, and when calls have
 // left the database (a segment replaced by a shorter copy).
+//
+// The calls stream from DuckDB in replay order and their results stream
+// to temporary Parquet files: a replay holds one scope's cache and each
+// family's latest call, never every fingerprint (a million calls with a
+// long system prompt are gigabytes of them).
 func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, prices *pricing.Table, scratch string, segments []string, full bool, changed changedSegments) (int, error) {
-	params, err := cacheParams(ctx, db, rules)
+	digest := replayFormat + "|" + rules.Digest() + "|" + prices.Digest()
+	last := lastCacheState(ctx, db)
+	if full || last == nil || last.Digest != digest {
+		last = nil
+	}
+	var lastParams *promptcache.Params
+	if last != nil {
+		lastParams = &last.Params
+	}
+	params, err := cacheParams(ctx, db, rules, lastParams, segments)
 	if err != nil {
 		return 0, err
 	}
-	state := cacheState{Digest: replayFormat + "|" + rules.Digest() + "|" + prices.Digest(), Params: params}
+	state := cacheState{Digest: digest, Params: params}
 	plan := replayPlan{}
-	if !full {
-		if plan, err = planReplay(ctx, db, state, segments); err != nil {
+	if last != nil {
+		if plan, err = planReplay(ctx, db, last, state, segments); err != nil {
 			return 0, err
 		}
 	}
-	calls, err := readReplayCalls(ctx, db, plan.where(), plan.from)
-	if err != nil {
-		return 0, err
-	}
-	preds, kept := promptcache.Resume(rules, calls.calls, params, promptcache.Checkpoints{
-		From: plan.from, Lag: checkpointLag, MinCalls: checkpointMinCalls})
-
 	// A call is priced at the entry its analysis found (price_source), so
 	// that one call has one price everywhere; one lookup per entry, not per
 	// call (a million of them cost a second).
@@ -336,48 +382,13 @@ func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, pric
 		}
 		return p.Match, p.ok
 	}
-	out := make([]predictionRow, 0, len(preds))
-	for i, p := range preds {
-		if !p.Modelled {
-			continue
-		}
-		call := &calls.calls[i]
-		r := predictionRow{RequestID: call.ID, EstimatedCachedTokens: p.Cached, EstimatedCacheWriteTokens: p.Written5m + p.Written1h}
-		if hr := p.HitRate(); !math.IsNaN(hr) {
-			r.EstimatedCacheHitRate = &hr
-		}
-		if p.Miss != "" {
-			r.MissReason = &p.Miss
-		}
-		if fp := call.FP; fp != nil {
-			r.Family = ptr(promptcache.FamilyID(call.Scope, fp.Family))
-		}
-		if price, ok := lookup(calls.sources[i]); ok {
-			cost, _ := price.Cost(pricing.Tokens{Prompt: p.Prompt, Completion: calls.completions[i], CachedRead: p.Cached,
-				CacheWrite5m: p.Written5m, CacheWrite1h: p.Written1h})
-			r.EstimatedCostPredictedCacheUSD = &cost
-		}
-		out = append(out, r)
-	}
-	replayed := len(calls.calls)
-	// The first call of a family replayed from a checkpoint follows one
-	// before it: read back, for its Member, and not stored again.
-	if err := calls.addPredecessors(ctx, db, &preds, plan.from, params); err != nil {
+	res, err := replayStream(ctx, db, rules, params, plan, scratch, lookup)
+	defer res.remove()
+	if err != nil {
 		return 0, err
 	}
-	keyOf := map[string]string{}
-	for i, c := range calls.calls {
-		keyOf[c.ID] = calls.keys[i]
-	}
-	replayedIDs := map[string]bool{}
-	for _, c := range calls.calls[:replayed] {
-		replayedIDs[c.ID] = true
-	}
-	members := slices.DeleteFunc(promptcache.Members(calls.calls, preds, func(c *promptcache.Call) string { return keyOf[c.ID] }),
-		func(m promptcache.Member) bool { return !replayedIDs[m.ID] })
-	fam := familyPass{rules: rules, scratch: scratch, lookup: lookup}
-	if err := writeCacheResults(ctx, db, scratch, cacheResults{partial: !plan.all(), replayed: calls.calls[:replayed],
-		preds: out, members: members, checkpoints: kept, families: &fam}, changed); err != nil {
+	res.partial, res.families = !plan.all(), &familyPass{rules: rules, scratch: scratch, lookup: lookup}
+	if err := writeCacheResults(ctx, db, res, changed); err != nil {
 		return 0, err
 	}
 	b, err := json.Marshal(state)
@@ -385,7 +396,7 @@ func replayCache(ctx context.Context, db *sql.DB, rules *promptcache.Table, pric
 		return 0, err
 	}
 	_, err = db.ExecContext(ctx, `INSERT OR REPLACE INTO lessllm_meta VALUES ('cache_state', ?)`, string(b))
-	return replayed, err
+	return res.replayed, err
 }
 
 // A replay leaves each scope of at least checkpointMinCalls calls a
@@ -398,62 +409,46 @@ const (
 	checkpointMinCalls = 1000
 )
 
-// replayCalls are the calls a replay reads, with what the results need
-// beside promptcache.Call, index for index.
-type replayCalls struct {
-	calls       []promptcache.Call
-	keys, kinds []string
-	completions []int64
-	sources     []string
-}
-
 // replayColumns select, from cache_prompts p JOIN api_calls c, what
-// replayCalls.scan reads.
+// scanReplayCall reads.
 const replayColumns = `p.request_id, p.scope, p.provider, p.model, p.key_fingerprint, p.kind, p.at_us, p.usable_us,
 	p.retention, p.explicit_only, p.tokens, p.family, p.cuts, p.hashes, p.block_ends, p.breakpoints,
 	coalesce(c.actual_prompt_tokens, 0), coalesce(c.actual_cached_tokens, -1),
 	coalesce(c.actual_completion_tokens, c.estimated_completion_tokens, 0), coalesce(c.price_source, '')`
 
-func (rc *replayCalls) scan(rows *sql.Rows, extra ...any) error {
-	var c promptcache.Call
-	var key, kind, source string
-	var at, usable, completion int64
+// replayCall is a call as the replay reads it, with what its results need
+// beside promptcache.Call.
+type replayCall struct {
+	promptcache.Call
+	key, kind, source string
+	completion        int64
+}
+
+func scanReplayCall(rows *sql.Rows, extra ...any) (*replayCall, error) {
+	c := &replayCall{}
+	var at, usable int64
 	var tokens int32
 	var family uint64
 	var cuts, hashes, blockEnds, bps []byte
-	dest := append([]any{&c.ID, &c.Scope, &c.Provider, &c.Model, &key, &kind, &at, &usable, &c.Retention, &c.ExplicitOnly,
-		&tokens, &family, &cuts, &hashes, &blockEnds, &bps, &c.ActualPrompt, &c.ActualCached, &completion, &source}, extra...)
+	dest := append([]any{&c.ID, &c.Scope, &c.Provider, &c.Model, &c.key, &c.kind, &at, &usable, &c.Retention, &c.ExplicitOnly,
+		&tokens, &family, &cuts, &hashes, &blockEnds, &bps, &c.ActualPrompt, &c.ActualCached, &c.completion, &c.source}, extra...)
 	if err := rows.Scan(dest...); err != nil {
-		return err
+		return nil, err
 	}
 	c.At, c.Usable = time.UnixMicro(at), time.UnixMicro(usable)
 	c.FP = fingerprintOf(tokens, family, cuts, hashes, blockEnds, bps)
-	rc.calls = append(rc.calls, c)
-	rc.keys, rc.kinds = append(rc.keys, key), append(rc.kinds, kind)
-	rc.completions, rc.sources = append(rc.completions, completion), append(rc.sources, source)
-	return nil
+	return c, nil
 }
 
-// readReplayCalls reads the calls cache_prompts p selected by where, those
-// of a scope in from only from its checkpoint on.
-func readReplayCalls(ctx context.Context, db *sql.DB, where string, from map[string]*promptcache.Checkpoint) (*replayCalls, error) {
-	q := `SELECT ` + replayColumns + ` FROM cache_prompts p JOIN api_calls c USING (request_id)`
+// replaySource is the FROM and WHERE of the calls a plan replays: those
+// where selects, and of a scope with a checkpoint only those from it on.
+func replaySource(where string, from map[string]*promptcache.Checkpoint) string {
+	q := ` FROM cache_prompts p JOIN api_calls c USING (request_id)`
 	if len(from) > 0 {
 		q += ` LEFT JOIN (VALUES ` + checkpointValues(from) + `) r(r_scope, r_at, r_id) ON p.scope = r.r_scope`
 		where = `(` + where + `) AND (r.r_scope IS NULL OR p.at_us > r.r_at OR p.at_us = r.r_at AND p.request_id >= r.r_id)`
 	}
-	rows, err := db.QueryContext(ctx, q+` WHERE `+where)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	rc := &replayCalls{}
-	for rows.Next() {
-		if err := rc.scan(rows); err != nil {
-			return nil, err
-		}
-	}
-	return rc, rows.Err()
+	return q + ` WHERE ` + where
 }
 
 // checkpointValues lists checkpoints as SQL VALUES rows (scope, at_us, request_id).
@@ -466,51 +461,171 @@ func checkpointValues(from map[string]*promptcache.Checkpoint) string {
 	return strings.Join(rows, ", ")
 }
 
-// addPredecessors appends, for each family of the calls replayed from a
-// checkpoint, the family's last call before that checkpoint, with its
-// prediction as the last replay kept it (promptcache.Restored).
-func (rc *replayCalls) addPredecessors(ctx context.Context, db *sql.DB, preds *[]promptcache.Prediction, from map[string]*promptcache.Checkpoint, params promptcache.Params) error {
-	if len(from) == 0 {
-		return nil
+// replayStream replays the calls plan selects as DuckDB hands them over in
+// replay order, writing predictions, family members and the replayed ids to
+// temporary Parquet files as it goes.
+func replayStream(ctx context.Context, db *sql.DB, rules *promptcache.Table, params promptcache.Params, plan replayPlan, scratch string,
+	lookup func(string) (pricing.Match, bool)) (*cacheResults, error) {
+	res, err := newCacheResults(scratch)
+	if err != nil {
+		return res, err
 	}
-	families := map[string]string{} // family → its row of VALUES (family, checkpoint)
-	for i, c := range rc.calls {
-		if k := from[c.Scope]; k != nil && c.FP != nil && (*preds)[i].Modelled {
-			f := promptcache.FamilyID(c.Scope, c.FP.Family)
-			families[f] = fmt.Sprintf("(%s, %d, %s)", quote(f), k.At.UnixMicro(), quote(k.ID))
+	where := plan.where()
+	if plan.since > 0 {
+		// A literal on each table's own column, which DuckDB compares
+		// with the min/max it keeps per row group.
+		where = fmt.Sprintf(`%s AND p.at_us >= %d AND c."timestamp" >= '%s'::TIMESTAMPTZ`, where, plan.since,
+			time.UnixMicro(plan.since).UTC().Format("2006-01-02 15:04:05.000000+00"))
+	}
+	source := replaySource(where, plan.from)
+	type span struct {
+		n    int
+		last int64
+	}
+	spans := map[string]span{}
+	err = eachRow(ctx, db, `SELECT p.scope, count(*), max(p.at_us)`+source+` GROUP BY 1`, func(rows *sql.Rows) error {
+		var scope string
+		var sp span
+		err := rows.Scan(&scope, &sp.n, &sp.last)
+		spans[scope] = sp
+		return err
+	})
+	if err != nil {
+		return res, err
+	}
+	r := promptcache.NewReplayer(rules, params, promptcache.Checkpoints{From: plan.from, Lag: checkpointLag, MinCalls: checkpointMinCalls})
+	var key string // the key of the call being added: a family's calls share their scope's
+	fams := promptcache.NewFamilies(func(*promptcache.Call) string { return key })
+	// The first call of a family in a scope resumed from a checkpoint
+	// follows a call before the checkpoint: its Member waits for that one.
+	pending := map[string]*replayCall{}
+	pendingPred := map[string]promptcache.Prediction{}
+	scope := ""
+	err = eachRow(ctx, db, `SELECT `+replayColumns+source+` ORDER BY p.scope, p.at_us, p.request_id`, func(rows *sql.Rows) error {
+		c, err := scanReplayCall(rows)
+		if err != nil {
+			return err
 		}
+		if c.Scope != scope || res.replayed == 0 {
+			scope = c.Scope
+			r.Scope(scope, spans[scope].n, time.UnixMicro(spans[scope].last))
+		}
+		res.replayed++
+		if err := res.ids.Write(replayedRow{RequestID: c.ID, Scope: c.Scope}); err != nil {
+			return err
+		}
+		p := r.Serve(&c.Call)
+		if !p.Modelled {
+			return nil
+		}
+		if err := res.preds.Write(predictionRowOf(c, p, lookup)); err != nil {
+			return err
+		}
+		key = c.key
+		m, ok := fams.Add(&c.Call, p)
+		switch {
+		case !ok:
+			return nil
+		case !m.Follows && plan.from[c.Scope] != nil:
+			pending[m.Family], pendingPred[m.Family] = c, p
+			return nil
+		}
+		return res.members.Write(memberRowOf(&m))
+	})
+	if err != nil {
+		return res, err
 	}
-	if len(families) == 0 {
+	res.checkpoints = r.Checkpoints()
+	if err := addPending(ctx, db, res, pending, pendingPred, plan.from); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// predictionRowOf is a call's row of cache_predictions.
+func predictionRowOf(c *replayCall, p promptcache.Prediction, lookup func(string) (pricing.Match, bool)) predictionRow {
+	r := predictionRow{RequestID: c.ID, EstimatedCachedTokens: p.Cached, EstimatedCacheWriteTokens: p.Written5m + p.Written1h}
+	if hr := p.HitRate(); !math.IsNaN(hr) {
+		r.EstimatedCacheHitRate = &hr
+	}
+	if p.Miss != "" {
+		r.MissReason = &p.Miss
+	}
+	if family, ok := promptcache.FamilyOf(&c.Call, p); ok {
+		r.Family = &family
+	}
+	if price, ok := lookup(c.source); ok {
+		cost, _ := price.Cost(pricing.Tokens{Prompt: p.Prompt, Completion: c.completion, CachedRead: p.Cached,
+			CacheWrite5m: p.Written5m, CacheWrite1h: p.Written1h})
+		r.EstimatedCostPredictedCacheUSD = &cost
+	}
+	return r
+}
+
+// addPending writes the Members of the pending calls (the first of their
+// family after a checkpoint), each following its family's last call before
+// the checkpoint; a family with none begins there.
+func addPending(ctx context.Context, db *sql.DB, res *cacheResults, pending map[string]*replayCall, preds map[string]promptcache.Prediction,
+	from map[string]*promptcache.Checkpoint) error {
+	if len(pending) == 0 {
 		return nil
 	}
-	rows, err := db.QueryContext(ctx, `WITH last AS (
-			SELECT f.request_id FROM cache_family_calls f
-			JOIN (VALUES `+strings.Join(slices.Sorted(maps.Values(families)), ", ")+`) v(v_family, v_at, v_id) ON f.family = v.v_family
-			WHERE f.at_us < v.v_at OR f.at_us = v.v_at AND f.request_id < v.v_id
-			QUALIFY row_number() OVER (PARTITION BY f.family ORDER BY f.at_us DESC, f.request_id DESC) = 1
-		)
-		SELECT `+replayColumns+`, pr.estimated_cached_tokens, coalesce(pr.miss_reason, '')
-		FROM cache_prompts p JOIN api_calls c USING (request_id) JOIN cache_predictions pr USING (request_id)
-		WHERE p.request_id IN (SELECT request_id FROM last)`)
+	bounds := make([]string, 0, len(pending))
+	for family, c := range pending {
+		k := from[c.Scope]
+		bounds = append(bounds, fmt.Sprintf("(%s, %d, %s)", quote(family), k.At.UnixMicro(), quote(k.ID)))
+	}
+	slices.Sort(bounds)
+	// The latest member before the checkpoint, by aggregates (no sort of
+	// a family that may be most of the database).
+	before := `FROM cache_family_calls f JOIN (VALUES ` + strings.Join(bounds, ", ") + `) v(v_family, v_at, v_id) ON f.family = v.v_family
+		WHERE (f.at_us < v.v_at OR f.at_us = v.v_at AND f.request_id < v.v_id)`
+	prevs := map[string]*replayCall{} // family → its call before the checkpoint
+	err := eachRow(ctx, db, `WITH latest AS (SELECT f.family, max(f.at_us) AS last_at `+before+` GROUP BY 1),
+			last AS (SELECT f.family, max(f.request_id) AS request_id `+before+` AND f.at_us = (SELECT last_at FROM latest l WHERE l.family = f.family) GROUP BY 1)
+		SELECT `+replayColumns+`, last.family FROM last JOIN cache_prompts p USING (request_id) JOIN api_calls c USING (request_id)`,
+		func(rows *sql.Rows) error {
+			var family string
+			c, err := scanReplayCall(rows, &family)
+			if err == nil {
+				prevs[family] = c
+			}
+			return err
+		})
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var cached int64
-		var miss string
-		if err := rc.scan(rows, &cached, &miss); err != nil {
+	for _, family := range slices.Sorted(maps.Keys(pending)) {
+		c := pending[family]
+		fams := promptcache.NewFamilies(func(*promptcache.Call) string { return c.key })
+		if prev := prevs[family]; prev != nil {
+			fams.Follow(&prev.Call)
+		}
+		m, _ := fams.Add(&c.Call, preds[family])
+		if err := res.members.Write(memberRowOf(&m)); err != nil {
 			return err
 		}
-		*preds = append(*preds, promptcache.Restored(&rc.calls[len(rc.calls)-1], params, cached, miss))
 	}
-	return rows.Err()
+	return nil
 }
 
 // replayFormat names what a replay keeps beyond its results (the members
 // of cache_family_calls, cache_checkpoints): a database whose last replay
 // kept another form is replayed whole.
 const replayFormat = "members-1"
+
+// lastCacheState is the state the last replay kept, or nil.
+func lastCacheState(ctx context.Context, db *sql.DB) *cacheState {
+	var raw string
+	if db.QueryRowContext(ctx, `SELECT value FROM lessllm_meta WHERE key = 'cache_state'`).Scan(&raw) != nil {
+		return nil
+	}
+	var last cacheState
+	if json.Unmarshal([]byte(raw), &last) != nil {
+		return nil
+	}
+	return &last
+}
 
 // cacheState is what a replay depended on beyond the calls, kept in
 // lessllm_meta so that the next run can tell what it must replay again.
@@ -519,27 +634,35 @@ type cacheState struct {
 	Params promptcache.Params
 }
 
-// cacheParams learns promptcache.Params from the whole database in SQL,
-// as promptcache.ParamsOf does from the calls (the same filters, the same
-// arithmetic: the median is the element at len/2 of the sorted ratios),
-// without reading a million fingerprints into Go.
-func cacheParams(ctx context.Context, db *sql.DB, rules *promptcache.Table) (promptcache.Params, error) {
+// cacheParams learns promptcache.Params in SQL, as promptcache.ParamsOf
+// does from the calls (the same filters, the same arithmetic: the median
+// is the element at len/2 of the sorted ratios), without reading a million
+// fingerprints into Go. With last (the Params of the last replay, which
+// covered every call then in the database, none of which has left since)
+// it reads only the calls of segments: a step is the greatest common
+// divisor of what it was and their counts, and a median is learned again
+// only for a model that needs one (a call without the API's prompt count,
+// then or now).
+func cacheParams(ctx context.Context, db *sql.DB, rules *promptcache.Table, last *promptcache.Params, segments []string) (promptcache.Params, error) {
 	p := promptcache.Params{Steps: map[string]int{}, Scales: map[string]float64{}}
-	rows, err := db.QueryContext(ctx, `SELECT p.provider, p.model,
-			list(DISTINCT c.actual_cached_tokens) FILTER (WHERE c.actual_cached_tokens > 0),
-			list_extract(list_sort(list(c.actual_prompt_tokens::DOUBLE / p.tokens::DOUBLE) FILTER (WHERE p.tokens > 0 AND c.actual_prompt_tokens > 0)),
-				count(*) FILTER (WHERE p.tokens > 0 AND c.actual_prompt_tokens > 0) // 2 + 1)
-		FROM cache_prompts p JOIN api_calls c USING (request_id) GROUP BY 1, 2`)
-	if err != nil {
-		return p, err
+	scope := "TRUE"
+	if last != nil {
+		maps.Copy(p.Steps, last.Steps)
+		list := make([]string, len(segments))
+		for i, s := range segments {
+			list[i] = quote(s)
+		}
+		scope = `p.segment IN (` + cmp.Or(strings.Join(list, ", "), "NULL") + `)`
 	}
-	defer rows.Close()
-	for rows.Next() {
+	needed := map[string]bool{}
+	err := eachRow(ctx, db, `SELECT p.provider, p.model, list(DISTINCT c.actual_cached_tokens) FILTER (WHERE c.actual_cached_tokens > 0),
+			bool_or(p.tokens > 0 AND coalesce(c.actual_prompt_tokens, 0) <= 0)
+		FROM cache_prompts p JOIN api_calls c USING (request_id) WHERE `+scope+` GROUP BY 1, 2`, func(rows *sql.Rows) error {
 		var provider, model string
 		var cached any
-		var scale sql.NullFloat64
-		if err := rows.Scan(&provider, &model, &cached, &scale); err != nil {
-			return p, err
+		var needs bool
+		if err := rows.Scan(&provider, &model, &cached, &needs); err != nil {
+			return err
 		}
 		var counts []int64
 		if list, ok := cached.([]any); ok {
@@ -550,18 +673,44 @@ func cacheParams(ctx context.Context, db *sql.DB, rules *promptcache.Table) (pro
 			}
 		}
 		k := provider + "\x00" + model
+		if step, ok := p.Steps[k]; ok {
+			counts = append(counts, int64(step))
+		}
 		p.Steps[k] = promptcache.LearnStep(rules, provider, model, counts)
+		needed[k] = needed[k] || needs
+		return nil
+	})
+	if err != nil {
+		return p, err
+	}
+	if last != nil {
+		for k := range last.Scales {
+			needed[k] = true
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(needed)) {
+		if !needed[k] {
+			continue
+		}
+		provider, model, _ := strings.Cut(k, "\x00")
+		var scale sql.NullFloat64
+		if err := db.QueryRowContext(ctx, `SELECT list_extract(list_sort(list(c.actual_prompt_tokens::DOUBLE / p.tokens::DOUBLE)), count(*) // 2 + 1)
+			FROM cache_prompts p JOIN api_calls c USING (request_id)
+			WHERE p.provider = ? AND p.model = ? AND p.tokens > 0 AND c.actual_prompt_tokens > 0`, provider, model).Scan(&scale); err != nil {
+			return p, err
+		}
 		if scale.Valid {
 			p.Scales[k] = scale.Float64
 		}
 	}
-	return p, rows.Err()
+	return p, nil
 }
 
 // replayPlan is what a replay covers.
 type replayPlan struct {
-	cond string // SQL condition on cache_prompts p: the scopes to replay; "": all
-	from map[string]*promptcache.Checkpoint
+	cond  string // SQL condition on cache_prompts p: the scopes to replay; "": all
+	from  map[string]*promptcache.Checkpoint
+	since int64 // > 0: no call before this (Unix µs) is replayed
 }
 
 func (p replayPlan) all() bool { return p.cond == "" }
@@ -573,21 +722,7 @@ func (p replayPlan) where() string { return cmp.Or(p.cond, "TRUE") }
 // valid, and every scope of a model whose Params moved, from the start.
 // The plan covers everything when the last replay's state is unknown or
 // does not apply.
-func planReplay(ctx context.Context, db *sql.DB, now cacheState, segments []string) (replayPlan, error) {
-	var raw string
-	if db.QueryRowContext(ctx, `SELECT value FROM lessllm_meta WHERE key = 'cache_state'`).Scan(&raw) != nil {
-		return replayPlan{}, nil
-	}
-	var last cacheState
-	if json.Unmarshal([]byte(raw), &last) != nil || last.Digest != now.Digest {
-		return replayPlan{}, nil
-	}
-	// Calls whose prediction outlived them: their families' rows cannot be
-	// found by scope any more.
-	var vanished int64
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM cache_predictions WHERE request_id NOT IN (SELECT request_id FROM cache_prompts)`).Scan(&vanished); err != nil || vanished > 0 {
-		return replayPlan{}, err
-	}
+func planReplay(ctx context.Context, db *sql.DB, last *cacheState, now cacheState, segments []string) (replayPlan, error) {
 	var moved []string
 	for _, k := range slices.Sorted(maps.Keys(now.Params.Steps)) {
 		ls, lok := last.Params.Steps[k]
@@ -611,6 +746,19 @@ func planReplay(ctx context.Context, db *sql.DB, now cacheState, segments []stri
 		if plan.from, err = validCheckpoints(ctx, db, touched, moved); err != nil {
 			return replayPlan{}, err
 		}
+		// Every scope resumes from a checkpoint (the fresh case): nothing
+		// older than the earliest of them is read, which lets DuckDB skip
+		// the rest of both tables by their time columns.
+		var scopes int
+		if err := db.QueryRowContext(ctx, `SELECT count(DISTINCT scope) FROM cache_prompts WHERE segment IN (`+strings.Join(list, ", ")+`)`).Scan(&scopes); err != nil {
+			return replayPlan{}, err
+		}
+		if len(moved) == 0 && scopes == len(plan.from) && scopes > 0 {
+			plan.since = math.MaxInt64
+			for _, k := range plan.from {
+				plan.since = min(plan.since, k.At.UnixMicro())
+			}
+		}
 	}
 	if conds = append(conds, moved...); len(conds) > 0 {
 		plan.cond = "(" + strings.Join(conds, " OR ") + ")"
@@ -619,22 +767,23 @@ func planReplay(ctx context.Context, db *sql.DB, now cacheState, segments []stri
 }
 
 // validCheckpoints reads the checkpoints of the scopes touched selects,
-// except those of the models moved lists, that still hold: the calls of
-// the scope before the checkpoint are the very ones it was taken after
-// (their count and the XOR of their ids' hashes, kept with it, agree).
+// except those of the models moved lists, that still hold: the scope has
+// as many calls before the checkpoint as it was taken after. A call can
+// only be added there, since a run in which one left the database (a
+// segment replaced by a shorter copy) replays everything.
 func validCheckpoints(ctx context.Context, db *sql.DB, touched string, moved []string) (map[string]*promptcache.Checkpoint, error) {
 	except := ""
 	if len(moved) > 0 {
 		except = ` AND scope NOT IN (SELECT scope FROM cache_prompts p WHERE ` + strings.Join(moved, " OR ") + `)`
 	}
 	rows, err := db.QueryContext(ctx, `WITH k AS (
-			SELECT scope, at_us, request_id, calls, ids_xor FROM cache_checkpoints WHERE scope IN `+touched+except+`
+			SELECT scope, at_us, request_id, calls FROM cache_checkpoints WHERE scope IN `+touched+except+`
 		), seen AS (
-			SELECT p.scope, count(*) AS n, bit_xor(hash(p.request_id)) AS x FROM cache_prompts p JOIN k USING (scope)
+			SELECT p.scope, count(*) AS n FROM cache_prompts p JOIN k USING (scope)
 			WHERE p.at_us < k.at_us OR p.at_us = k.at_us AND p.request_id < k.request_id GROUP BY 1
 		)
 		SELECT k.scope, k.at_us, k.request_id, c.state FROM k LEFT JOIN seen USING (scope) JOIN cache_checkpoints c USING (scope)
-		WHERE coalesce(seen.n, 0) = k.calls AND coalesce(seen.x, 0) = k.ids_xor`)
+		WHERE coalesce(seen.n, 0) = k.calls`)
 	if err != nil {
 		return nil, err
 	}
@@ -656,14 +805,43 @@ func validCheckpoints(ctx context.Context, db *sql.DB, touched string, moved []s
 	return out, rows.Err()
 }
 
-// cacheResults is what a replay writes.
+// cacheResults is what a replay writes: its rows in temporary Parquet
+// files, written as the replay goes.
 type cacheResults struct {
-	partial     bool                 // only the replayed calls' results are replaced
-	replayed    []promptcache.Call   // partial: the calls replayed
-	preds       []predictionRow      // of the replayed calls
-	members     []promptcache.Member // of the replayed calls
+	scratch     string
+	partial     bool // only the replayed calls' results are replaced
+	replayed    int
+	ids         *tempWriter[replayedRow]   // of the replayed calls
+	preds       *tempWriter[predictionRow] // of the replayed calls the model covers
+	members     *tempWriter[memberRow]     // of the replayed calls in a family
 	checkpoints []*promptcache.Checkpoint
 	families    *familyPass // nil: no family rows (the model is off)
+}
+
+func newCacheResults(scratch string) (*cacheResults, error) {
+	res := &cacheResults{scratch: scratch}
+	var err error
+	if res.ids, err = newTempWriter[replayedRow](scratch, ".cache_replayed-*.parquet"); err != nil {
+		return res, err
+	}
+	if res.preds, err = newTempWriter[predictionRow](scratch, ".cache_predictions-*.parquet"); err != nil {
+		return res, err
+	}
+	res.members, err = newTempWriter[memberRow](scratch, ".cache_family_calls-*.parquet")
+	return res, err
+}
+
+// remove deletes the temporary files.
+func (r *cacheResults) remove() {
+	if r.ids != nil {
+		r.ids.remove()
+	}
+	if r.preds != nil {
+		r.preds.remove()
+	}
+	if r.members != nil {
+		r.members.remove()
+	}
 }
 
 // checkpointRow is a checkpoint as writeCacheResults loads it.
@@ -686,21 +864,20 @@ type replayedRow struct {
 // results of the replayed calls, the rows of their families and the
 // checkpoints of their scopes, and the rest stays as the last replay wrote
 // it. Either way it copies the new predictions into api_calls.
-func writeCacheResults(ctx context.Context, db *sql.DB, scratch string, res cacheResults, changed changedSegments) error {
-	predFile, err := writeTemp(scratch, ".cache_predictions-*.parquet", res.preds)
+func writeCacheResults(ctx context.Context, db *sql.DB, res *cacheResults, changed changedSegments) error {
+	scratch := res.scratch
+	idFile, err := res.ids.close()
 	if err != nil {
 		return err
 	}
-	defer os.Remove(predFile)
-	memberRows := make([]memberRow, len(res.members))
-	for i := range res.members {
-		memberRows[i] = memberRowOf(&res.members[i])
-	}
-	memberFile, err := writeTemp(scratch, ".cache_family_calls-*.parquet", memberRows)
+	predFile, err := res.preds.close()
 	if err != nil {
 		return err
 	}
-	defer os.Remove(memberFile)
+	memberFile, err := res.members.close()
+	if err != nil {
+		return err
+	}
 	kept := make([]checkpointRow, len(res.checkpoints))
 	for i, k := range res.checkpoints {
 		state, err := k.MarshalBinary()
@@ -723,11 +900,10 @@ func writeCacheResults(ctx context.Context, db *sql.DB, scratch string, res cach
 		FROM (SELECT request_id, estimated_cached_tokens, round(estimated_cache_hit_rate, 6) AS rate FROM read_parquet(` + quote(predFile) + `)) p
 		WHERE api_calls.request_id = p.request_id AND (api_calls.estimated_cached_tokens IS DISTINCT FROM p.estimated_cached_tokens
 			OR api_calls.estimated_cache_hit_rate IS DISTINCT FROM p.rate)`
-	// A checkpoint keeps the count and the XOR of the id hashes of the
-	// calls before it (validCheckpoints).
-	addCheckpoints := `INSERT INTO cache_checkpoints SELECT k.scope, k.at_us, k.request_id, coalesce(s.n, 0), coalesce(s.x, 0), k.state
+	// A checkpoint keeps the count of the calls before it (validCheckpoints).
+	addCheckpoints := `INSERT INTO cache_checkpoints BY NAME SELECT k.scope, k.at_us, k.request_id, coalesce(s.n, 0) AS calls, k.state
 		FROM read_parquet(` + quote(keptFile) + `) k LEFT JOIN (
-			SELECT p.scope, count(*) AS n, bit_xor(hash(p.request_id)) AS x FROM cache_prompts p JOIN read_parquet(` + quote(keptFile) + `) k USING (scope)
+			SELECT p.scope, count(*) AS n FROM cache_prompts p JOIN read_parquet(` + quote(keptFile) + `) k USING (scope)
 			WHERE p.at_us < k.at_us OR p.at_us = k.at_us AND p.request_id < k.request_id GROUP BY 1) s USING (scope)`
 	steps := []string{
 		`DELETE FROM cache_predictions`,
@@ -737,15 +913,6 @@ func writeCacheResults(ctx context.Context, db *sql.DB, scratch string, res cach
 	}
 	touched := "TRUE" // the families whose rows are written again
 	if res.partial {
-		ids := make([]replayedRow, len(res.replayed))
-		for i, c := range res.replayed {
-			ids[i] = replayedRow{RequestID: c.ID, Scope: c.Scope}
-		}
-		idFile, err := writeTemp(scratch, ".cache_replayed-*.parquet", ids)
-		if err != nil {
-			return err
-		}
-		defer os.Remove(idFile)
 		replayed := `(SELECT request_id FROM read_parquet(` + quote(idFile) + `))`
 		touched = `family IN (SELECT family FROM read_parquet(` + quote(memberFile) + `))`
 		steps = []string{
@@ -795,7 +962,12 @@ func writeCacheResults(ctx context.Context, db *sql.DB, scratch string, res cach
 // clearCacheResults empties what the cache model wrote, for a run with
 // the model off.
 func clearCacheResults(ctx context.Context, db *sql.DB, scratch string, changed changedSegments) error {
-	if err := writeCacheResults(ctx, db, scratch, cacheResults{}, changed); err != nil {
+	res, err := newCacheResults(scratch)
+	defer res.remove()
+	if err != nil {
+		return err
+	}
+	if err := writeCacheResults(ctx, db, res, changed); err != nil {
 		return err
 	}
 	return changed.update(ctx, db, `UPDATE api_calls SET estimated_cached_tokens = NULL, estimated_cache_hit_rate = NULL

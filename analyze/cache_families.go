@@ -57,19 +57,31 @@ func memberRowOf(m *promptcache.Member) memberRow {
 }
 
 // familyTotals totals the families of cache_family_calls that $filter
-// selects, as promptcache.Total does (the median is the element at len/2
-// of the sorted values; days are distinct UTC dates).
-const familyTotals = `SELECT family, min(provider), min(model), min(key_fingerprint), count(*), count(DISTINCT at_us // 86400000000),
+// selects, as promptcache.Total does. The median is the element at len/2
+// of the sorted values, found without sorting them: the least value whose
+// running count (over the distinct values, which are few) passes half.
+// Days are distinct UTC dates.
+const familyTotals = `WITH vals AS (
+	SELECT family, shared, count(*) AS k FROM cache_family_calls WHERE follows AND $filter GROUP BY 1, 2
+), running AS (
+	SELECT family, shared, sum(k) OVER (PARTITION BY family ORDER BY shared) AS upto, sum(k) OVER (PARTITION BY family) AS n FROM vals
+), med AS (
+	SELECT family, min(shared) FILTER (WHERE upto > n // 2) AS shared FROM running GROUP BY family
+)
+SELECT family, min(provider), min(model), min(key_fingerprint), count(*), count(DISTINCT at_us // 86400000000),
 	min(at_us), sum(prompt)::BIGINT, sum(cached)::BIGINT, bool_or(reported), sum(actual_prompt)::BIGINT, sum(actual_cached)::BIGINT,
-	list_sort(list(shared) FILTER (WHERE follows))[count(*) FILTER (WHERE follows) // 2 + 1],
-	bool_or(breakpoints), bool_or(breakpoint_early), bool_or(expired)
-FROM cache_family_calls WHERE $filter GROUP BY family HAVING count(*) >= 2`
+	coalesce(any_value(med.shared), 0), bool_or(breakpoints), bool_or(breakpoint_early), bool_or(expired)
+FROM cache_family_calls LEFT JOIN med USING (family) WHERE $filter GROUP BY family HAVING count(*) >= 2`
 
 // familyLatest reads the latest calls of each family $filter selects: the
-// pairs the advice compares (promptcache.Judge).
-var familyLatest = fmt.Sprintf(`SELECT f.family, f.request_id, f.at_us, f.tokens, f.api_prompt, f.model, coalesce(c.price_source, '')
-FROM cache_family_calls f LEFT JOIN api_calls c USING (request_id) WHERE $filter
-QUALIFY row_number() OVER (PARTITION BY f.family ORDER BY f.at_us DESC, f.request_id DESC) <= %d`, promptcache.LatestMembers)
+// pairs the advice compares (promptcache.Judge). A top-k heap bounds them
+// first, so a family of a million calls is not sorted.
+var familyLatest = fmt.Sprintf(`WITH bound AS (
+	SELECT family, list_min(max(at_us, %[1]d)) AS lo FROM cache_family_calls WHERE $filter GROUP BY family
+)
+SELECT f.family, f.request_id, f.at_us, f.tokens, f.api_prompt, f.model, coalesce(c.price_source, '')
+FROM cache_family_calls f JOIN bound b ON f.family = b.family AND f.at_us >= b.lo LEFT JOIN api_calls c USING (request_id)
+QUALIFY row_number() OVER (PARTITION BY f.family ORDER BY f.at_us DESC, f.request_id DESC) <= %[1]d`, promptcache.LatestMembers)
 
 // familyLoss totals, as promptcache.Loss.Add does, each family's members
 // under its verdict (table $verdicts).
@@ -107,7 +119,7 @@ type familyPass struct {
 func (f *familyPass) rows(ctx context.Context, db *sql.DB, q querier, filter string) ([]opportunityRow, error) {
 	totals := map[string]promptcache.Totals{}
 	var families []string
-	err := eachRow(ctx, q, strings.Replace(familyTotals, "$filter", filter, 1), func(rows *sql.Rows) error {
+	err := eachRow(ctx, q, strings.ReplaceAll(familyTotals, "$filter", filter), func(rows *sql.Rows) error {
 		var t promptcache.Totals
 		var first int64
 		if err := rows.Scan(&t.Family, &t.Provider, &t.Model, &t.Key, &t.Calls, &t.Days, &first, &t.Prompt, &t.Cached,
@@ -124,7 +136,7 @@ func (f *familyPass) rows(ctx context.Context, db *sql.DB, q querier, filter str
 	}
 	latest := map[string][]promptcache.Member{}
 	sourceOf := map[string]string{} // a call → its price entry
-	err = eachRow(ctx, q, strings.Replace(familyLatest, "$filter", filter, 1), func(rows *sql.Rows) error {
+	err = eachRow(ctx, q, strings.ReplaceAll(familyLatest, "$filter", filter), func(rows *sql.Rows) error {
 		var m promptcache.Member
 		var at int64
 		var source string

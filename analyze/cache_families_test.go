@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -54,20 +55,25 @@ func TestFamilySQLEqualsGo(t *testing.T) {
 	ctx := context.Background()
 
 	rules, prices := promptcache.Default(), pricing.Default()
-	params, err := cacheParams(ctx, db, rules)
+	params, err := cacheParams(ctx, db, rules, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := readReplayCalls(ctx, db, "TRUE", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	preds := promptcache.ReplayWith(rules, rc.calls, params)
+	var calls []promptcache.Call
 	keyOf, sourceOf := map[string]string{}, map[string]string{}
-	for i, c := range rc.calls {
-		keyOf[c.ID], sourceOf[c.Model] = rc.keys[i], rc.sources[i]
+	err = eachRow(ctx, db, `SELECT `+replayColumns+` FROM cache_prompts p JOIN api_calls c USING (request_id)`, func(rows *sql.Rows) error {
+		c, err := scanReplayCall(rows)
+		if err == nil {
+			calls = append(calls, c.Call)
+			keyOf[c.ID], sourceOf[c.Model] = c.key, c.source
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	inGo := promptcache.Opportunities(rules, rc.calls, preds, promptcache.Sources{
+	preds := promptcache.ReplayWith(rules, calls, params)
+	inGo := promptcache.Opportunities(rules, calls, preds, promptcache.Sources{
 		Requests: func(ids []string) map[string]*promptcache.Request { return requestsByID(ctx, db, ids) },
 		Tokens:   func(model, s string) int { return int(countText(encoding(encodingFor(model)), s)) },
 		Price: func(model string) (pricing.Price, bool) {

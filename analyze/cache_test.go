@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"context"
+	"os"
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
@@ -30,6 +31,83 @@ func cacheSegment(t *testing.T, dir, node string, start time.Time, n int, keys [
 			last.D = strings.Replace(last.D, `"cached_tokens":0`, fmt.Sprintf(`"cached_tokens":%d`, cached), 1)
 		}
 	})
+}
+
+// TestShorterCopyReplaysEverything: a segment analysed again from a copy
+// that lacks some of its calls takes them out of the database, and the
+// cache tables come out as a full run over what is left writes them.
+func TestShorterCopyReplaysEverything(t *testing.T) {
+	dir, long, short := t.TempDir(), t.TempDir(), t.TempDir()
+	day := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	keys := []string{"sk-a", "sk-b"}
+	cacheSegment(t, long, "n1", day, 12, keys, 0)
+	cacheSegment(t, short, "n1", day, 8, keys, 0) // the same first 8 calls
+	cacheSegment(t, dir, "n2", day.Add(time.Hour), 6, keys, 0)
+	segs := func(d string) string {
+		t.Helper()
+		m, err := filepath.Glob(filepath.Join(d, "*.ndjson.zst"))
+		if err != nil || len(m) != 1 {
+			t.Fatalf("%s: %v %v", d, m, err)
+		}
+		return m[0]
+	}
+	target := filepath.Join(dir, filepath.Base(segs(long)))
+	copyFile := func(from string) {
+		t.Helper()
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(target, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyFile(segs(long))
+	inc := filepath.Join(t.TempDir(), "inc.duckdb")
+	analyzeInto(t, dir, inc, false)
+	copyFile(segs(short))
+	if s := analyzeInto(t, dir, inc, false); s.Segments != 1 || s.CacheReplayed != 14 {
+		t.Fatalf("the shorter copy: %d segments analysed, %d calls replayed; want 1 and all 14", s.Segments, s.CacheReplayed)
+	}
+	full := filepath.Join(t.TempDir(), "full.duckdb")
+	analyzeInto(t, dir, full, true)
+	for _, q := range []string{
+		`SELECT request_id, estimated_cached_tokens, estimated_cache_hit_rate FROM api_calls ORDER BY request_id`,
+		`SELECT * FROM cache_predictions ORDER BY request_id`,
+		`SELECT * FROM cache_family_calls ORDER BY request_id`,
+		`SELECT * FROM cache_opportunities ORDER BY family`,
+	} {
+		if a, b := dump(t, inc, q), dump(t, full, q); a != b {
+			t.Errorf("after the shorter copy, incremental and full differ for %s:\n%.2000s\n---\n%.2000s", q, a, b)
+		}
+	}
+}
+
+// TestInterruptedRunPassesOverEverything: a run that stopped between its
+// loads and the end of its passes leaves a mark, and the next run passes
+// over every call, not only its own.
+func TestInterruptedRunPassesOverEverything(t *testing.T) {
+	dir := t.TempDir()
+	day := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	db := filepath.Join(t.TempDir(), "lessllm.duckdb")
+	cacheSegment(t, dir, "n1", day, 10, []string{"sk-a", "sk-b"}, 0)
+	analyzeInto(t, dir, db, false)
+	conn, err := OpenDB(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(`INSERT OR REPLACE INTO lessllm_meta VALUES ('passes_pending', 'yes')`); err != nil { // as a killed run leaves it
+		t.Fatal(err)
+	}
+	conn.Close()
+	cacheSegment(t, dir, "n2", day.Add(time.Hour), 4, []string{"sk-c"}, 0)
+	if s := analyzeInto(t, dir, db, false); s.CacheReplayed != 14 {
+		t.Errorf("after an interrupted run: replayed %d calls, want all 14", s.CacheReplayed)
+	}
+	cacheSegment(t, dir, "n3", day.Add(2*time.Hour), 2, []string{"sk-c"}, 0)
+	if s := analyzeInto(t, dir, db, false); s.CacheReplayed != 6 {
+		t.Errorf("the run after: replayed %d calls, want key c's 6", s.CacheReplayed)
+	}
 }
 
 // chatSegment writes one sealed segment of node: n streamed Chat
@@ -131,7 +209,7 @@ func TestIncrementalCacheReplay(t *testing.T) {
 	}
 	defer db.Close()
 	rules := promptcache.Default()
-	fromSQL, err := cacheParams(context.Background(), db, rules)
+	fromSQL, err := cacheParams(context.Background(), db, rules, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,7 +72,35 @@ func OpenDB(path string) (*sql.DB, error) {
 		db.Close()
 		return nil, err
 	}
+	// DuckDB takes 80% of the machine's memory by default, and the
+	// analyzer's workers and replay live beside it: half, and DuckDB spills
+	// to disk beyond (a million calls with long prompts were killed for
+	// memory at 80%).
+	if total := physicalMemory(); total > 0 {
+		if _, err := db.Exec(fmt.Sprintf(`SET memory_limit = '%dMB'`, total/2>>20)); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	return db, nil
+}
+
+// physicalMemory is the machine's memory in bytes (Linux), or 0.
+func physicalMemory() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // OpenReadOnly opens an existing analysis database for queries only.
@@ -175,6 +203,7 @@ func ensureSchema(ctx context.Context, db *sql.DB, scratch string) error {
 type segmentLoad struct {
 	sha256, segment, path string
 	earliest              sql.NullInt64 // set by load: the earliest start (Unix µs) of the rows it replaced or added
+	lost                  int64         // set by load: calls of the segment's earlier copy that this one lacks
 	size, records, rows   int64
 	files                 []string // its Parquet files
 	prompts               string   // temporary Parquet file of its cache_prompts rows
@@ -238,14 +267,22 @@ func load(ctx context.Context, db *sql.DB, s *segmentLoad) error {
 	if err := tx.QueryRowContext(ctx, earliest, s.segment).Scan(&s.earliest); err != nil {
 		return err
 	}
+	// Calls of an earlier copy that this one lacks leave the database.
+	list := make([]string, len(s.files))
+	for i, f := range s.files {
+		list[i] = quote(f)
+	}
+	lost := `SELECT count(*) FROM api_calls WHERE segment = ?`
+	if len(s.files) > 0 {
+		lost += ` AND request_id NOT IN (SELECT request_id FROM read_parquet([` + strings.Join(list, ",") + `], hive_partitioning=false))`
+	}
+	if err := tx.QueryRowContext(ctx, lost, s.segment).Scan(&s.lost); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM api_calls WHERE segment = ?`, s.segment); err != nil {
 		return err
 	}
 	if len(s.files) > 0 {
-		list := make([]string, len(s.files))
-		for i, f := range s.files {
-			list[i] = quote(f)
-		}
 		// hive_partitioning=false: the date= directory is not a column of api_calls.
 		q := `INSERT INTO api_calls BY NAME SELECT * FROM read_parquet([` + strings.Join(list, ",") + `], hive_partitioning=false)`
 		if _, err := tx.ExecContext(ctx, q); err != nil {

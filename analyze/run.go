@@ -3,6 +3,7 @@ package analyze
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -144,6 +145,14 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The passes after the loads are incremental: they look at what this
+	// run loaded. A run that loaded segments and stopped before its passes
+	// finished (killed, out of disk) leaves them to the next one, which
+	// then passes over everything.
+	interrupted, err := markPassesPending(ctx, db)
+	if err != nil {
+		return nil, err
+	}
 
 	a := &analyzer{opts: opts, x: &extractor{prices: opts.Prices, cache: opts.CacheRules, sensitive: opts.Sensitive, keepSensitive: opts.KeepSensitive}}
 	a.progress.SegmentsTotal = len(all)
@@ -160,6 +169,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	var inFlight *loading
 	var runSegments []string           // the names of the segments loaded in this run
 	since := int64(math.MaxInt64)      // the earliest start (Unix µs) of a call the run added or removed
+	var lost int64                     // calls that left the database with an earlier copy of their segment
 	defer func() { inFlight.wait() }() // on an early return
 	loaded := func() error {
 		sl, err := inFlight.wait()
@@ -172,6 +182,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		if sl.earliest.Valid {
 			since = min(since, sl.earliest.Int64)
 		}
+		lost += sl.lost
 		sum.Records += sl.records
 		sum.Rows += sl.rows
 		sum.Bytes += sl.size
@@ -219,9 +230,10 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	if sum.Segments > 0 || cacheSwitched {
+	if sum.Segments > 0 || cacheSwitched || interrupted {
+		everything := opts.Full || cacheSwitched || interrupted
 		from := &since
-		if opts.Full || cacheSwitched {
+		if everything {
 			from = nil
 		}
 		changed := changedSegments{}
@@ -231,7 +243,9 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		if opts.NoCacheModel {
 			err = clearCacheResults(ctx, db, filepath.Dir(opts.DB), changed)
 		} else {
-			sum.CacheReplayed, err = replayCache(ctx, db, opts.CacheRules, opts.Prices, filepath.Dir(opts.DB), runSegments, opts.Full || cacheSwitched, changed)
+			// Calls that left take their families' rows with them,
+			// which only a replay of everything finds again.
+			sum.CacheReplayed, err = replayCache(ctx, db, opts.CacheRules, opts.Prices, filepath.Dir(opts.DB), runSegments, everything || lost > 0, changed)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("prompt-cache model: %w", err)
@@ -239,6 +253,9 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		if err := rewriteSegments(ctx, db, opts.Parquet, changed.sorted()); err != nil {
 			return nil, err
 		}
+	}
+	if _, err := db.ExecContext(ctx, `DELETE FROM lessllm_meta WHERE key = 'passes_pending'`); err != nil {
+		return nil, err
 	}
 	if sum.UnknownModels, err = unknownModels(ctx, db); err != nil {
 		return nil, err
@@ -512,4 +529,17 @@ func (a *analyzer) tick(start time.Time) func() {
 			report(true)
 		})
 	}
+}
+
+// markPassesPending records that this run's passes are still to come and
+// reports whether an earlier run's were (it stopped between its loads and
+// the end of its passes).
+func markPassesPending(ctx context.Context, db *sql.DB) (bool, error) {
+	var was string
+	err := db.QueryRowContext(ctx, `SELECT value FROM lessllm_meta WHERE key = 'passes_pending'`).Scan(&was)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, err
+	}
+	_, err = db.ExecContext(ctx, `INSERT OR REPLACE INTO lessllm_meta VALUES ('passes_pending', 'yes')`)
+	return was != "", err
 }

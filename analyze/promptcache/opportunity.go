@@ -2,7 +2,6 @@ package promptcache
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -98,47 +97,69 @@ type Member struct {
 // Replay's, index for index; calls the cache does not model belong to no
 // family. key gives a call's key fingerprint (nil: none).
 func Members(calls []Call, preds []Prediction, key func(c *Call) string) []Member {
-	groups := map[string][]int{}
-	for i := range calls {
-		if calls[i].FP == nil || !preds[i].Modelled {
-			continue
-		}
-		k := FamilyID(calls[i].Scope, calls[i].FP.Family)
-		groups[k] = append(groups[k], i)
-	}
+	f := NewFamilies(key)
 	var out []Member
-	for _, family := range slices.Sorted(maps.Keys(groups)) {
-		idx := groups[family]
-		sort.Slice(idx, func(a, b int) bool {
-			x, y := &calls[idx[a]], &calls[idx[b]]
-			if !x.At.Equal(y.At) {
-				return x.At.Before(y.At)
-			}
-			return x.ID < y.ID
-		})
-		k := ""
-		if key != nil {
-			k = key(&calls[idx[0]])
-		}
-		for j, i := range idx {
-			c, p := &calls[i], preds[i]
-			m := Member{Family: family, Provider: c.Provider, Model: c.Model, Key: k, ID: c.ID, At: c.At,
-				Tokens: c.FP.Tokens, APIPrompt: c.ActualPrompt, Prompt: p.Prompt, Cached: p.Cached, Expired: p.Miss == "expired"}
-			if c.ActualCached >= 0 && c.ActualPrompt > 0 {
-				m.Reported, m.ActualPrompt, m.ActualCached = true, c.ActualPrompt, c.ActualCached
-			}
-			if j > 0 {
-				prev := &calls[idx[j-1]]
-				lcp := sharedTokens(prev.FP, c.FP)
-				m.Follows, m.Gap, m.Shared = true, c.At.Sub(prev.At), scaleOf(c, nil).of(lcp)
-				if len(c.FP.Breakpoints) > 0 {
-					m.Breakpoints, m.BreakpointEarly = true, c.FP.Breakpoints[0].Token <= lcp
-				}
-			}
+	for _, i := range inReplayOrder(calls) {
+		if m, ok := f.Add(&calls[i], preds[i]); ok {
 			out = append(out, m)
 		}
 	}
+	slices.SortStableFunc(out, func(a, b Member) int { return strings.Compare(a.Family, b.Family) })
 	return out
+}
+
+// Families makes the Members of calls handed over one at a time in each
+// scope's time order (as a Replayer serves them), keeping only each
+// family's latest call.
+type Families struct {
+	key  func(c *Call) string
+	last map[string]*Call
+}
+
+// NewFamilies makes members whose Key is key's (nil: none).
+func NewFamilies(key func(c *Call) string) *Families {
+	return &Families{key: key, last: map[string]*Call{}}
+}
+
+// FamilyOf returns the family call belongs to, or false.
+func FamilyOf(call *Call, p Prediction) (string, bool) {
+	if call.FP == nil || !p.Modelled {
+		return "", false
+	}
+	return FamilyID(call.Scope, call.FP.Family), true
+}
+
+// Follow makes call the latest of its family without a Member: the call
+// a resumed replay's first call of the family follows.
+func (f *Families) Follow(call *Call) {
+	f.last[FamilyID(call.Scope, call.FP.Family)] = call
+}
+
+// Add returns the Member of the next call of its family, or false when it
+// belongs to none. Follows is false when the family's call before it was
+// neither added nor followed.
+func (f *Families) Add(c *Call, p Prediction) (Member, bool) {
+	family, ok := FamilyOf(c, p)
+	if !ok {
+		return Member{}, false
+	}
+	m := Member{Family: family, Provider: c.Provider, Model: c.Model, ID: c.ID, At: c.At,
+		Tokens: c.FP.Tokens, APIPrompt: c.ActualPrompt, Prompt: p.Prompt, Cached: p.Cached, Expired: p.Miss == "expired"}
+	if f.key != nil {
+		m.Key = f.key(c) // a scope has one key: the first call's, as the family's
+	}
+	if c.ActualCached >= 0 && c.ActualPrompt > 0 {
+		m.Reported, m.ActualPrompt, m.ActualCached = true, c.ActualPrompt, c.ActualCached
+	}
+	if prev := f.last[family]; prev != nil {
+		lcp := sharedTokens(prev.FP, c.FP)
+		m.Follows, m.Gap, m.Shared = true, c.At.Sub(prev.At), scaleOf(c, nil).of(lcp)
+		if len(c.FP.Breakpoints) > 0 {
+			m.Breakpoints, m.BreakpointEarly = true, c.FP.Breakpoints[0].Token <= lcp
+		}
+	}
+	f.last[family] = c
+	return m, true
 }
 
 // Totals is what a family's row needs of all its members together.

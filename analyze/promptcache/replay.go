@@ -120,6 +120,26 @@ type Checkpoint struct {
 // given, and the new checkpoints, one per scope replayed that qualifies
 // (cp.Lag, cp.MinCalls).
 func Resume(t *Table, calls []Call, params Params, cp Checkpoints) ([]Prediction, []*Checkpoint) {
+	order := inReplayOrder(calls)
+	out := make([]Prediction, len(calls))
+	r := NewReplayer(t, params, cp)
+	for lo := 0; lo < len(order); {
+		hi := lo + 1
+		for hi < len(order) && calls[order[hi]].Scope == calls[order[lo]].Scope {
+			hi++
+		}
+		r.Scope(calls[order[lo]].Scope, hi-lo, calls[order[hi-1]].At)
+		for _, i := range order[lo:hi] {
+			out[i] = r.Serve(&calls[i])
+		}
+		lo = hi
+	}
+	return out, r.Checkpoints()
+}
+
+// inReplayOrder returns the indexes of calls by scope, then time, then id:
+// the order a replay serves them in.
+func inReplayOrder(calls []Call) []int {
 	order := make([]int, len(calls))
 	for i := range order {
 		order[i] = i
@@ -134,53 +154,58 @@ func Resume(t *Table, calls []Call, params Params, cp Checkpoints) ([]Prediction
 		}
 		return x.ID < y.ID
 	})
-	scales, steps := params.Scales, params.Steps
-	out := make([]Prediction, len(calls))
-	var kept []*Checkpoint
-	for lo := 0; lo < len(order); {
-		scope := calls[order[lo]].Scope
-		hi := lo + 1
-		for hi < len(order) && calls[order[hi]].Scope == scope {
-			hi++
-		}
-		c := &cache{entries: map[uint64]entry{}}
-		from, resumed := cp.From[scope]
-		if resumed {
-			c = from.c.clone()
-		}
-		keep := cp.Lag > 0 && (resumed || hi-lo >= cp.MinCalls)
-		cutoff := calls[order[hi-1]].At.Add(-cp.Lag)
-		for _, i := range order[lo:hi] {
-			call := &calls[i]
-			if keep && call.At.After(cutoff) {
-				kept = append(kept, &Checkpoint{Scope: scope, At: call.At, ID: call.ID, c: c.clone()})
-				keep = false
-			}
-			rules, ok := t.Lookup(call.Provider, call.Model)
-			if !ok {
-				continue
-			}
-			if rules.Mode == ModePrefix {
-				rules.Step = steps[call.Provider+"\x00"+call.Model]
-			}
-			out[i] = c.serve(rules, call, scaleOf(call, scales))
-		}
-		lo = hi
-	}
-	return out, kept
+	return order
 }
 
-// Restored is the Prediction a replay with params made for call, rebuilt
-// from what analysis keeps of it (the cached tokens and the miss reason):
-// what Opportunities reads of a call it was not given by this replay. The
-// write counts are not kept, and are 0.
-func Restored(call *Call, params Params, cached int64, miss string) Prediction {
-	p := Prediction{Modelled: true, Prompt: call.ActualPrompt, Cached: cached, Miss: miss}
-	if p.Prompt <= 0 && call.FP != nil && call.FP.Tokens > 0 {
-		p.Prompt = scaleOf(call, params.Scales).of(call.FP.Tokens)
-	}
-	return p
+// Replayer replays calls one at a time, so that a store can hand them
+// over as it reads them and keep none: each scope's calls together (Scope
+// first), in time order, then id — the order Resume sorts them in.
+type Replayer struct {
+	t      *Table
+	params Params
+	cp     Checkpoints
+	c      *cache
+	scope  string
+	keep   bool      // a checkpoint is still to be taken in this scope
+	cutoff time.Time // before the first call after it
+	kept   []*Checkpoint
 }
+
+// NewReplayer replays with params, from and leaving checkpoints as cp says.
+func NewReplayer(t *Table, params Params, cp Checkpoints) *Replayer {
+	return &Replayer{t: t, params: params, cp: cp}
+}
+
+// Scope begins the n calls of scope to be replayed, the last of them at
+// last: from its checkpoint in From, or empty.
+func (r *Replayer) Scope(scope string, n int, last time.Time) {
+	r.scope, r.c = scope, &cache{entries: map[uint64]entry{}}
+	from, resumed := r.cp.From[scope]
+	if resumed {
+		r.c = from.c.clone()
+	}
+	r.keep = r.cp.Lag > 0 && (resumed || n >= r.cp.MinCalls)
+	r.cutoff = last.Add(-r.cp.Lag)
+}
+
+// Serve predicts the next call of the current scope.
+func (r *Replayer) Serve(call *Call) Prediction {
+	if r.keep && call.At.After(r.cutoff) {
+		r.kept = append(r.kept, &Checkpoint{Scope: r.scope, At: call.At, ID: call.ID, c: r.c.clone()})
+		r.keep = false
+	}
+	rules, ok := r.t.Lookup(call.Provider, call.Model)
+	if !ok {
+		return Prediction{}
+	}
+	if rules.Mode == ModePrefix {
+		rules.Step = r.params.Steps[call.Provider+"\x00"+call.Model]
+	}
+	return r.c.serve(rules, call, scaleOf(call, r.params.Scales))
+}
+
+// Checkpoints returns the checkpoints taken so far.
+func (r *Replayer) Checkpoints() []*Checkpoint { return r.kept }
 
 type entry struct {
 	usable, expires time.Time
@@ -249,19 +274,28 @@ func scaleOf(c *Call, medians map[string]float64) scaler {
 }
 
 // medianScales: per model, the median ratio of the API's prompt count to
-// ours, for calls whose usage the API did not report.
+// ours, for calls whose usage the API did not report — so only for models
+// that have such a call.
 func medianScales(calls []Call) map[string]float64 {
 	ratios := map[string][]float64{}
+	needed := map[string]bool{} // a scale serves only a call without the API's count
 	for _, c := range calls {
-		if c.FP != nil && c.FP.Tokens > 0 && c.ActualPrompt > 0 {
-			k := c.Provider + "\x00" + c.Model
+		if c.FP == nil || c.FP.Tokens == 0 {
+			continue
+		}
+		k := c.Provider + "\x00" + c.Model
+		if c.ActualPrompt > 0 {
 			ratios[k] = append(ratios[k], float64(c.ActualPrompt)/float64(c.FP.Tokens))
+		} else {
+			needed[k] = true
 		}
 	}
 	out := map[string]float64{}
 	for k, r := range ratios {
-		slices.Sort(r)
-		out[k] = r[len(r)/2]
+		if needed[k] {
+			slices.Sort(r)
+			out[k] = r[len(r)/2]
+		}
 	}
 	return out
 }

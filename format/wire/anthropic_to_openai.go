@@ -59,7 +59,7 @@ func AnthropicToOpenAIChat(body []byte, clientModel string, created int64) ([]by
 		return nil, err
 	}
 	var text, reasoning strings.Builder
-	var calls []any
+	var calls []chatCompletionToolCall
 	for _, raw := range msg.Content {
 		var b struct {
 			Type     string          `json:"type"`
@@ -82,27 +82,25 @@ func AnthropicToOpenAIChat(body []byte, clientModel string, created int64) ([]by
 			if args == "" {
 				args = "{}"
 			}
-			calls = append(calls, map[string]any{"id": b.ID, "type": "function",
-				"function": map[string]any{"name": b.Name, "arguments": args}})
+			calls = append(calls, chatCompletionToolCall{ID: b.ID, Type: "function",
+				Function: chatCompletionFunction{Name: b.Name, Arguments: args}})
 		}
 	}
-	message := map[string]any{"role": "assistant", "content": nil, "refusal": nil}
+	// The structs of the analyzer's reassembled answers: their fields are
+	// in the order encoding/json gives map keys, the bytes of a map.
+	message := &chatCompletionMessage{Role: "assistant", ToolCalls: calls}
 	if text.Len() > 0 || len(calls) == 0 {
-		message["content"] = text.String()
+		message.Content = ptr(text.String())
 	}
 	if reasoning.Len() > 0 {
-		message["reasoning_content"] = reasoning.String()
+		message.Reasoning = ptr(reasoning.String())
 	}
-	if len(calls) > 0 {
-		message["tool_calls"] = calls
-	}
-	resp := map[string]any{
-		"id": "chatcmpl-" + strings.TrimPrefix(msg.ID, "msg_"), "object": "chat.completion", "created": created,
-		"model":   clientModel,
-		"choices": []any{map[string]any{"index": 0, "message": message, "logprobs": nil, "finish_reason": finishReason(msg.StopReason)}},
+	resp := chatCompletion{
+		ID: "chatcmpl-" + strings.TrimPrefix(msg.ID, "msg_"), Object: "chat.completion", Created: created, Model: clientModel,
+		Choices: []chatCompletionChoice{{Index: 0, Message: message, FinishReason: ptr(finishReason(msg.StopReason))}},
 	}
 	if msg.Usage != nil {
-		resp["usage"] = msg.Usage.normalize().openAIChat()
+		resp.Usage = msg.Usage.normalize().openAIChat()
 	}
 	return json.Marshal(resp)
 }

@@ -59,3 +59,27 @@ func BenchmarkTranslateChunk(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkTranslateWhole translates what a non-streamed alias call
+// translates: the OpenAI SDK's request into a Messages request, and the
+// Messages answer back into a Chat Completions answer.
+func BenchmarkTranslateWhole(b *testing.B) {
+	b.Run("request_openai_to_anthropic", func(b *testing.B) {
+		req := []byte(`{"model":"claude","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello in five words."}],"max_tokens":64,"temperature":0.2}`)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := OpenAIChatToAnthropic(req, "claude-sonnet-4-5"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("answer_anthropic_to_openai", func(b *testing.B) {
+		answer := []byte(`{"id":"msg_01XFDUDYJgAACzvnptvVoYEL","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"Hello there, how are you?"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":21,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":9}}`)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := AnthropicToOpenAIChat(answer, "claude", 1764086400); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
