@@ -2,10 +2,10 @@ package analyze
 
 import (
 	"context"
-	"os"
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
