@@ -976,7 +976,7 @@ func clearCacheResults(ctx context.Context, db *sql.DB, scratch string, changed 
 
 // switchCacheModel records whether the cache model is on for this
 // database and reports whether that changed since the last run (then the
-// whole-database passes run even with no new segment, so turning the
+// passes run over everything even with no new segment, so turning the
 // model off or on takes effect at once). A new database counts as on.
 func switchCacheModel(ctx context.Context, db *sql.DB, on bool) (bool, error) {
 	want := "on"

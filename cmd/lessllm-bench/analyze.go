@@ -26,7 +26,7 @@ import (
 // segments, as a capture node rotates them); DuckDB's own read_json, which
 // takes several times longer, is run on the first only. A run over no
 // segments gives the fixed cost of one run (process start, creating the
-// database, the whole-database passes, the final checkpoint).
+// database, the passes over other calls, the final checkpoint).
 func analyzeBench(bin string, sizes []int, chunks, rounds int) string {
 	dir, cleanup := workDir("analyze")
 	defer cleanup()
