@@ -41,6 +41,7 @@ FUZZ_CI := ./format:FuzzReader:200000x ./format:FuzzDecodeExchange:200000x \
 	./format/wire:FuzzAnthropicStreamToOpenAI ./format/wire:FuzzOpenAIStreamToAnthropic \
 	./format/wire:FuzzDecodeChunks ./capture/config:FuzzParse:100000x
 FUZZ_ALL := $(FUZZ_CI) ./format:FuzzDecodeFast ./format/wire:FuzzDecodeChatChunk ./format/wire:FuzzChatFastPath \
+	./format/internal/jsonenc:FuzzAppendString ./format/internal/jsonenc:FuzzAppendFloat \
 	./format/internal/jsonscan:FuzzValues ./format/internal/jsonscan:FuzzNextSpecial ./format/internal/jsonscan:FuzzShared \
 	./analyze/promptcache:FuzzFingerprint ./analyze/sensitive:FuzzScan ./analyze/sensitive:FuzzAnyShape
 
@@ -158,8 +159,8 @@ lint:
 # capture cost, and the analyzer next to zstd -dc and DuckDB's read_json.
 # Every generated table of BENCHMARKS.md is rewritten. Needs nginx
 # (apt-get install nginx-light) and Node.js + npm for the gateway; without
-# them those rows say why they are missing. About 8 minutes here.
-GOBENCH := WriterAppend|Reader$$|AppendString|ChatEvent|SSEFeed|TranslateChunk|Route|CaptureStreamed|CaptureNonStreamed|DirectStreamed|DirectNonStreamed|ScanPlain|ExchangeWork
+# them those rows say why they are missing. About 35 minutes here (BENCHMARKS.md).
+GOBENCH := WriterAppend|Reader$$|AppendString|ChatEvent|SSEFeed|TranslateChunk|TranslateWhole|Route|CaptureStreamed|CaptureNonStreamed|DirectStreamed|DirectNonStreamed|ScanPlain|ExchangeWork
 bench: build
 	$(GO) build -o bin/lessllm-bench ./cmd/lessllm-bench
 	$(GO) test -run '^TestCompressionRatio$$' -bench '$(GOBENCH)' -benchmem -count=1 -v ./format/... ./capture/... ./analyze/ ./analyze/sensitive/ 2>&1 \

@@ -54,6 +54,15 @@ type anthropicMessage struct {
 // Usage follows OpenAI's convention: prompt_tokens = input + cache read +
 // cache creation, cached_tokens = cache read.
 func AnthropicToOpenAIChat(body []byte, clientModel string, created int64) ([]byte, error) {
+	if out, ok := anthropicToOpenAIChatFast(body, clientModel, created); ok {
+		return out, nil
+	}
+	return anthropicToOpenAIChat(body, clientModel, created)
+}
+
+// anthropicToOpenAIChat is the general way of AnthropicToOpenAIChat,
+// through encoding/json; translate_fast.go has the fast one.
+func anthropicToOpenAIChat(body []byte, clientModel string, created int64) ([]byte, error) {
 	var msg anthropicMessage
 	if err := json.Unmarshal(body, &msg); err != nil {
 		return nil, err

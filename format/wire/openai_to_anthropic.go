@@ -89,6 +89,15 @@ var reasoningBudget = map[string]int64{"minimal": 1024, "low": 1024, "medium": 4
 // dropped and named in warnings; ones that cannot be honoured (n > 1, an
 // unreadable body) return a *TranslateError.
 func OpenAIChatToAnthropic(body []byte, model string) (out []byte, warnings []string, err error) {
+	if out, ok := openAIChatToAnthropicFast(body, model); ok {
+		return out, nil, nil
+	}
+	return openAIChatToAnthropic(body, model)
+}
+
+// openAIChatToAnthropic is the general way of OpenAIChatToAnthropic,
+// through encoding/json; translate_fast.go has the fast one.
+func openAIChatToAnthropic(body []byte, model string) (out []byte, warnings []string, err error) {
 	var req openAIChatRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		return nil, nil, &TranslateError{"request body is not a Chat Completions request: " + err.Error()}
