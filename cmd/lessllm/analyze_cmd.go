@@ -22,15 +22,15 @@ import (
 type AnalyzeCmd struct {
 	Inputs []string `arg:"" optional:"" name:"path" help:"Segment files or directories (walked recursively; many nodes' segments may sit side by side). Default: the config's capture.dir." type:"path"`
 	dbFlags
-	Parquet    string `help:"Root of the Hive-partitioned Parquet dataset. Default: 'parquet' next to the DB file." default:"" env:"LESSLLM_PARQUET" type:"path"`
-	Full       bool   `help:"Re-analyse every segment, also those the ledger has (after an upgrade or a price change)." default:"false" env:"LESSLLM_FULL"`
-	Workers    int    `help:"Parallel parsers; 0: one per CPU." default:"0" env:"LESSLLM_WORKERS"`
-	NoProgress bool   `help:"No progress bar, even on a terminal." default:"false" env:"LESSLLM_NO_PROGRESS"`
-	CPUProfile string `name:"cpu-profile" help:"Write a Go CPU profile of the run to this file (performance work)." default:"" env:"LESSLLM_CPU_PROFILE" type:"path"`
+	Parquet    string       `help:"Root of the Hive-partitioned Parquet dataset. Default: 'parquet' next to the DB file." default:"" env:"LESSLLM_PARQUET" type:"path"`
+	Full       bool         `help:"Re-analyse every segment, also those the ledger has (after an upgrade or a price change)." default:"false" env:"LESSLLM_FULL"`
+	Workers    int          `help:"Parallel parsers; 0: one per CPU." default:"0" env:"LESSLLM_WORKERS"`
+	NoProgress bool         `help:"No progress bar, even on a terminal." default:"false" env:"LESSLLM_NO_PROGRESS"`
+	Profile    profileFlags `embed:""`
 }
 
 func (c *AnalyzeCmd) Run(env *Env, cfg *Config) error {
-	stopProfile, err := startCPUProfile(c.CPUProfile)
+	stopProfile, err := c.Profile.start()
 	if err != nil {
 		return err
 	}

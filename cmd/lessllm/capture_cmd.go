@@ -7,9 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"os/signal"
-	"runtime/pprof"
 	"strconv"
 	"syscall"
 
@@ -19,11 +17,11 @@ import (
 // CaptureCmd runs the capturing proxy until SIGTERM or SIGINT, then drains
 // in-flight streams and seals the segments.
 type CaptureCmd struct {
-	Listen     string   `help:"Address to listen on; ':8000' binds every interface. Empty: the config's listen (default 127.0.0.1:8000)." default:"" env:"LESSLLM_LISTEN"`
-	Dir        string   `help:"Directory for segments (overrides capture.dir)." default:"" env:"LESSLLM_CAPTURE_DIR" type:"path"`
-	Node       string   `help:"Node name in segment names and records (overrides capture.node; default: host name)." default:"" env:"LESSLLM_NODE"`
-	Log        logFlags `embed:""`
-	CPUProfile string   `name:"cpu-profile" help:"Write a Go CPU profile of the whole run to this file (performance work)." default:"" env:"LESSLLM_CPU_PROFILE" type:"path"`
+	Listen  string       `help:"Address to listen on; ':8000' binds every interface. Empty: the config's listen (default 127.0.0.1:8000)." default:"" env:"LESSLLM_LISTEN"`
+	Dir     string       `help:"Directory for segments (overrides capture.dir)." default:"" env:"LESSLLM_CAPTURE_DIR" type:"path"`
+	Node    string       `help:"Node name in segment names and records (overrides capture.node; default: host name)." default:"" env:"LESSLLM_NODE"`
+	Log     logFlags     `embed:""`
+	Profile profileFlags `embed:""`
 	// A process that starts capture for itself (the Python package) holds
 	// the write end of capture's stdin: when that process dies, however it
 	// dies, the kernel closes the pipe and capture stops as on SIGTERM
@@ -32,29 +30,12 @@ type CaptureCmd struct {
 }
 
 func (c *CaptureCmd) Run(env *Env, cfg *Config) error {
-	stopProfile, err := startCPUProfile(c.CPUProfile)
+	stopProfile, err := c.Profile.start()
 	if err != nil {
 		return err
 	}
 	defer stopProfile()
 	return runCapture(env, cfg, c.Listen, c.Dir, c.Node, c.Log, c.StopOnStdinClose)
-}
-
-// startCPUProfile profiles the process into path until the returned func
-// is called; an empty path profiles nothing.
-func startCPUProfile(path string) (func(), error) {
-	if path == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // ServerCmd is capture with only a port to choose: `lessllm server --port 8000`.
