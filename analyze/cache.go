@@ -251,12 +251,12 @@ type tempWriter[T any] struct {
 	buf []T
 }
 
-func newTempWriter[T any](dir, pattern string) (*tempWriter[T], error) {
+func newTempWriter[T any](dir, pattern string, opts ...parquet.WriterOption) (*tempWriter[T], error) {
 	f, err := os.CreateTemp(dir, pattern)
 	if err != nil {
 		return nil, err
 	}
-	return &tempWriter[T]{f: f, w: parquet.NewGenericWriter[T](f)}, nil
+	return &tempWriter[T]{f: f, w: parquet.NewGenericWriter[T](f, opts...)}, nil
 }
 
 // Write adds a row (written in batches).
@@ -265,6 +265,12 @@ func (t *tempWriter[T]) Write(row T) error {
 		return nil
 	}
 	return t.flush()
+}
+
+// WriteRows adds rows at once, in the writer's batch (not mixed with Write).
+func (t *tempWriter[T]) WriteRows(rows []T) error {
+	_, err := t.w.Write(rows)
+	return err
 }
 
 func (t *tempWriter[T]) flush() error {

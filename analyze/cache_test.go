@@ -100,9 +100,23 @@ func TestInterruptedRunPassesOverEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.Close()
+	// and without the dataset's files: they are written after the passes.
+	parquet := filepath.Join(filepath.Dir(db), "parquet")
+	if err := os.RemoveAll(tableDir(parquet)); err != nil {
+		t.Fatal(err)
+	}
 	cacheSegment(t, dir, "n2", day.Add(time.Hour), 4, []string{"sk-c"}, 0)
 	if s := analyzeInto(t, dir, db, false); s.CacheReplayed != 14 {
 		t.Errorf("after an interrupted run: replayed %d calls, want all 14", s.CacheReplayed)
+	}
+	duck, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer duck.Close()
+	var inDataset int
+	if err := duck.QueryRow(`SELECT count(*) FROM read_parquet(?)`, filepath.Join(tableDir(parquet), "*", "*.parquet")).Scan(&inDataset); err != nil || inDataset != 14 {
+		t.Errorf("after an interrupted run: %d calls in the Parquet dataset (%v), want all 14", inDataset, err)
 	}
 	cacheSegment(t, dir, "n3", day.Add(2*time.Hour), 2, []string{"sk-c"}, 0)
 	if s := analyzeInto(t, dir, db, false); s.CacheReplayed != 6 {

@@ -205,9 +205,9 @@ type segmentLoad struct {
 	earliest              sql.NullInt64 // set by load: the earliest start (Unix µs) of the rows it replaced or added
 	lost                  int64         // set by load: calls of the segment's earlier copy that this one lacks
 	size, records, rows   int64
-	files                 []string // its Parquet files
-	prompts               string   // temporary Parquet file of its cache_prompts rows
-	findings              string   // temporary Parquet file of its sensitive_findings rows
+	calls                 string // temporary Parquet file of its api_calls rows ("" for none)
+	prompts               string // temporary Parquet file of its cache_prompts rows
+	findings              string // temporary Parquet file of its sensitive_findings rows
 	problems              []problem
 	gone                  bool // an .open file sealed or repaired before it could be opened
 }
@@ -220,7 +220,7 @@ type problem struct {
 
 // removeTemp deletes the segment's temporary side-table files.
 func (s *segmentLoad) removeTemp() {
-	for _, tmp := range []string{s.prompts, s.findings} {
+	for _, tmp := range []string{s.calls, s.prompts, s.findings} {
 		if tmp != "" {
 			os.Remove(tmp)
 		}
@@ -268,13 +268,9 @@ func load(ctx context.Context, db *sql.DB, s *segmentLoad) error {
 		return err
 	}
 	// Calls of an earlier copy that this one lacks leave the database.
-	list := make([]string, len(s.files))
-	for i, f := range s.files {
-		list[i] = quote(f)
-	}
 	lost := `SELECT count(*) FROM api_calls WHERE segment = ?`
-	if len(s.files) > 0 {
-		lost += ` AND request_id NOT IN (SELECT request_id FROM read_parquet([` + strings.Join(list, ",") + `], hive_partitioning=false))`
+	if s.calls != "" {
+		lost += ` AND request_id NOT IN (SELECT request_id FROM read_parquet(` + quote(s.calls) + `))`
 	}
 	if err := tx.QueryRowContext(ctx, lost, s.segment).Scan(&s.lost); err != nil {
 		return err
@@ -282,9 +278,8 @@ func load(ctx context.Context, db *sql.DB, s *segmentLoad) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM api_calls WHERE segment = ?`, s.segment); err != nil {
 		return err
 	}
-	if len(s.files) > 0 {
-		// hive_partitioning=false: the date= directory is not a column of api_calls.
-		q := `INSERT INTO api_calls BY NAME SELECT * FROM read_parquet([` + strings.Join(list, ",") + `], hive_partitioning=false)`
+	if s.calls != "" {
+		q := `INSERT INTO api_calls BY NAME SELECT * FROM read_parquet(` + quote(s.calls) + `)`
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("load %s: %w", s.segment, err)
 		}

@@ -9,13 +9,14 @@
 // tokens as the API reported them or estimated, cost from the embedded
 // price table, TTFT/TPOT/ITL, connection timings, the prompt fingerprint of
 // the cache model and the sensitive-data findings. A segment's rows are
-// written to its Parquet files and loaded into DuckDB in one transaction;
-// then the passes over other calls fill what depends on them (modeled
-// TTFT/TPOT, the Claude token scale, the network split, the prompt-cache
-// replay and its families) — incrementally: each value depends only on
-// earlier calls or resumes from a checkpoint, so a run computes its own
-// calls with the result of one full run — and the Parquet files whose rows
-// changed are written again.
+// loaded into DuckDB in one transaction (from a temporary file); then the
+// passes over other calls fill what depends on them (modeled TTFT/TPOT,
+// the Claude token scale, the network split, the prompt-cache replay and
+// its families) — incrementally: each value depends only on earlier calls
+// or resumes from a checkpoint, so a run computes its own calls with the
+// result of one full run — and the Parquet files of the segments the run
+// loaded, and of those whose rows the passes changed, are written from the
+// database.
 // Damage and hostile content never stop a run: they are reported in
 // analysis_problems and the row's problems.
 //

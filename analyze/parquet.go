@@ -43,10 +43,16 @@ func newPartitionWriter(root, segment string) *partitionWriter {
 	return &partitionWriter{root: root, stem: segmentStem(segment), files: map[string]*partitionFile{}}
 }
 
-// Write adds rows to the files of their dates.
+// Write adds rows to the files of their dates, each run of one date's
+// rows in one write.
 func (p *partitionWriter) Write(rows []Call) error {
-	for i := range rows {
-		date := time.UnixMicro(rows[i].Timestamp).UTC().Format(time.DateOnly)
+	for len(rows) > 0 {
+		day := utcDay(rows[0].Timestamp)
+		n := 1
+		for n < len(rows) && utcDay(rows[n].Timestamp) == day {
+			n++
+		}
+		date := time.UnixMicro(rows[0].Timestamp).UTC().Format(time.DateOnly)
 		pf, ok := p.files[date]
 		if !ok {
 			var err error
@@ -55,12 +61,22 @@ func (p *partitionWriter) Write(rows []Call) error {
 			}
 			p.files[date] = pf
 		}
-		if _, err := pf.w.Write(rows[i : i+1]); err != nil {
+		if _, err := pf.w.Write(rows[:n]); err != nil {
 			return fmt.Errorf("parquet %s: %w", pf.tmp, err)
 		}
-		pf.rows++
+		pf.rows += int64(n)
+		rows = rows[n:]
 	}
 	return nil
+}
+
+// utcDay numbers the UTC day of a timestamp (Unix µs): its partition.
+func utcDay(us int64) int64 {
+	const day = 24 * 60 * 60 * 1_000_000
+	if us < 0 {
+		return (us+1)/day - 1
+	}
+	return us / day
 }
 
 func (p *partitionWriter) open(date string) (*partitionFile, error) {

@@ -250,7 +250,19 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		if err != nil {
 			return nil, fmt.Errorf("prompt-cache model: %w", err)
 		}
-		if err := rewriteSegments(ctx, db, opts.Parquet, changed.sorted()); err != nil {
+		// The dataset's files are written once the passes are done: those
+		// of the segments this run loaded, and those of others whose rows
+		// the passes changed. An interrupted run loaded segments without
+		// writing their files: after it, every segment's are written.
+		for _, seg := range runSegments {
+			changed[seg] = true
+		}
+		if interrupted {
+			if err := changed.addAll(ctx, db); err != nil {
+				return nil, err
+			}
+		}
+		if err := rewriteSegments(ctx, db, opts.Parquet, changed.sorted(), opts.Workers); err != nil {
 			return nil, err
 		}
 	}
@@ -438,39 +450,48 @@ func (a *analyzer) segment(ctx context.Context, sf format.SegmentFile) (*segment
 	}
 	go func() { wg.Wait(); close(results) }()
 
-	pw := newPartitionWriter(a.opts.Parquet, name)
+	// The rows go to a temporary file for the load, not to the dataset:
+	// the passes after the loads change them, and the dataset's files are
+	// written once, from the database, after the passes (dataset.go). It
+	// is read once, soon, from the page cache: not compressed.
+	calls, err := newTempWriter[Call](filepath.Dir(a.opts.DB), ".api_calls-*.parquet", callSchema())
+	if err != nil {
+		return nil, err
+	}
 	var werr error
 	var prompts []promptRow
 	var findings []findingRow
 	for out := range results {
 		if werr == nil {
-			werr = pw.Write(out.calls)
+			werr = calls.WriteRows(out.calls)
 		}
 		sl.rows += int64(len(out.calls))
 		prompts = append(prompts, out.prompts...)
 		findings = append(findings, out.findings...)
 	}
+	if werr == nil {
+		werr = ctx.Err()
+	}
 	if werr != nil {
-		pw.Abort()
+		calls.remove()
 		return nil, werr
 	}
-	if err := ctx.Err(); err != nil {
-		pw.Abort()
+	if sl.calls, err = calls.close(); err != nil {
+		calls.remove()
 		return nil, err
 	}
-	files, err := pw.Commit()
-	if err != nil {
-		return nil, err
+	if sl.rows == 0 {
+		os.Remove(sl.calls)
+		sl.calls = ""
 	}
 	if sl.prompts, err = writeTemp(filepath.Dir(a.opts.DB), ".cache_prompts-*.parquet", prompts); err != nil {
+		sl.removeTemp()
 		return nil, err
 	}
 	if sl.findings, err = writeTemp(filepath.Dir(a.opts.DB), ".sensitive_findings-*.parquet", findings); err != nil {
-		os.Remove(sl.prompts)
+		sl.removeTemp()
 		return nil, err
 	}
-	sort.Strings(files)
-	sl.files = files
 	sl.records = r.Records()
 	for _, d := range r.Damage() {
 		if !sf.Sealed && d.Offset >= r.GoodEnd() {
