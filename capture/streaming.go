@@ -15,10 +15,14 @@ import (
 )
 
 var (
-	// 8 KiB a read: streamed events are far smaller, and every in-flight
-	// stream holds one (the memory section of BENCHMARKS.md).
-	relayBufs = sync.Pool{New: func() any { b := make([]byte, 8<<10); return &b }}
-	builders  = sync.Pool{New: func() any { return new(format.ChunkBuilder) }}
+	// A body is read into 1 KiB first: every in-flight stream holds its
+	// read buffer while it waits for the next event, and events are a few
+	// hundred bytes (BENCHMARKS.md §4). A read that fills it means the
+	// body comes faster than one event at a time (a whole answer, a burst):
+	// the rest is read 8 KiB at a time.
+	smallRelayBufs = sync.Pool{New: func() any { b := make([]byte, 1<<10); return &b }}
+	relayBufs      = sync.Pool{New: func() any { b := make([]byte, 8<<10); return &b }}
+	builders       = sync.Pool{New: func() any { return new(format.ChunkBuilder) }}
 )
 
 // relay copies the upstream response to the client: headers first, then
@@ -79,8 +83,9 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 	timer := time.AfterFunc(idle, func() { idleFired.Store(true); cancel() })
 	defer timer.Stop()
 
-	bp := relayBufs.Get().(*[]byte)
-	defer relayBufs.Put(bp)
+	pool := &smallRelayBufs
+	bp := pool.Get().(*[]byte)
+	defer func() { pool.Put(bp) }()
 	buf := *bp
 	chunks := builders.Get().(*format.ChunkBuilder)
 	var captured int64
@@ -90,8 +95,14 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 		chunks.Reset()
 		builders.Put(chunks)
 	}()
-	for {
+	for full := false; ; {
+		if full && pool == &smallRelayBufs {
+			pool.Put(bp)
+			pool, bp = &relayBufs, relayBufs.Get().(*[]byte)
+			buf = *bp
+		}
 		n, err := resp.Body.Read(buf)
+		full = n == len(buf)
 		if n > 0 {
 			timer.Reset(idle)
 			t := x.since()

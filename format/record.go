@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -173,28 +175,51 @@ func NewChunk(t int64, p []byte) Chunk {
 // into Chunks at the end with a single allocation: each chunk's string is a
 // slice of one copy of the whole body. A capturing proxy makes one per
 // stream and can reuse it (Reset) afterwards.
+//
+// The bytes are kept in fixed blocks from a shared pool rather than in one
+// slice grown by doubling: a stream holds its captured bytes plus at most
+// one partly filled block while it runs, instead of up to twice its bytes
+// and every smaller copy left behind for the collector (BENCHMARKS.md §4).
 type ChunkBuilder struct {
-	data []byte
-	t    []int64
-	end  []int
+	blocks []*[chunkBlock]byte
+	n      int // bytes collected; the last block holds n - chunkBlock*(len(blocks)-1)
+	t      []int64
+	end    []int
 }
+
+const chunkBlock = 4 << 10
+
+var chunkBlocks = sync.Pool{New: func() any { return new([chunkBlock]byte) }}
 
 // Add records a read p that returned at offset t (ns). p is copied.
 func (b *ChunkBuilder) Add(t int64, p []byte) {
-	b.data = append(b.data, p...)
+	for len(p) > 0 {
+		used := b.n % chunkBlock
+		if used == 0 && b.n == chunkBlock*len(b.blocks) {
+			b.blocks = append(b.blocks, chunkBlocks.Get().(*[chunkBlock]byte))
+		}
+		k := copy(b.blocks[len(b.blocks)-1][used:], p)
+		b.n += k
+		p = p[k:]
+	}
 	b.t = append(b.t, t)
-	b.end = append(b.end, len(b.data))
+	b.end = append(b.end, b.n)
 }
 
 // Len is the number of bytes collected.
-func (b *ChunkBuilder) Len() int { return len(b.data) }
+func (b *ChunkBuilder) Len() int { return b.n }
 
 // Chunks returns the collected reads as Chunks (nil when there were none).
 func (b *ChunkBuilder) Chunks() []Chunk {
 	if len(b.t) == 0 {
 		return nil
 	}
-	all := string(b.data)
+	var sb strings.Builder
+	sb.Grow(b.n)
+	for i, blk := range b.blocks {
+		sb.Write(blk[:min(chunkBlock, b.n-i*chunkBlock)])
+	}
+	all := sb.String()
 	out := make([]Chunk, len(b.t))
 	start := 0
 	for i, end := range b.end {
@@ -209,9 +234,14 @@ func (b *ChunkBuilder) Chunks() []Chunk {
 	return out
 }
 
-// Reset empties the builder, keeping its memory.
+// Reset empties the builder: its blocks go back to the pool, its offset
+// lists keep their memory.
 func (b *ChunkBuilder) Reset() {
-	b.data, b.t, b.end = b.data[:0], b.t[:0], b.end[:0]
+	for i, blk := range b.blocks {
+		chunkBlocks.Put(blk)
+		b.blocks[i] = nil
+	}
+	b.blocks, b.n, b.t, b.end = b.blocks[:0], 0, b.t[:0], b.end[:0]
 }
 
 // Data returns the chunk's bytes.

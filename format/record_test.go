@@ -240,4 +240,19 @@ func TestChunkBuilder(t *testing.T) {
 	if c := b.Chunks(); len(c) != 1 || c[0].D != "x" || got[0].D != "data: a\n\n" {
 		t.Fatalf("reuse after Reset: %+v, earlier chunks %+v", c, got)
 	}
+	// Reads across, up to and of whole blocks, and empty ones.
+	b.Reset()
+	r := rand.New(rand.NewPCG(1, 2))
+	want = nil
+	for i, size := range []int{0, 1, chunkBlock - 1, 1, chunkBlock, 3*chunkBlock + 5, 0, 200, chunkBlock - 205, 7} {
+		p := make([]byte, size)
+		for j := range p {
+			p[j] = byte('a' + r.IntN(26))
+		}
+		b.Add(int64(i), p)
+		want = append(want, NewChunk(int64(i), p))
+	}
+	if got := b.Chunks(); !reflect.DeepEqual(got, want) || b.Len() != 6*chunkBlock+8 {
+		t.Fatalf("reads over block boundaries: %d chunks, %d bytes collected; want %d chunks", len(got), b.Len(), len(want))
+	}
 }
