@@ -150,6 +150,18 @@ func (b *bench) start(addr string, name string, args ...string) *exec.Cmd {
 	return nil
 }
 
+// stop ends the process serving t (as stopAll does) before the others.
+func (b *bench) stop(t *target) {
+	for i, p := range b.procs {
+		if p.Process.Pid == t.pid {
+			p.Process.Signal(os.Interrupt)
+			p.Wait()
+			b.procs = append(b.procs[:i], b.procs[i+1:]...)
+			return
+		}
+	}
+}
+
 func (b *bench) stopAll() {
 	for _, p := range b.procs {
 		p.Process.Signal(os.Interrupt)

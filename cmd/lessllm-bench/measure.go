@@ -8,6 +8,7 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -441,7 +442,37 @@ func (b *bench) fidelitySection(rounds int) string {
 				ms(median(f.delay)-d50), ms(pct(f.delay, 99)-d99), ms(pct(f.delay, 100)-dmax), f.incomplete)
 		}
 		out.WriteString("\n")
+		if n == 500 {
+			out.WriteString(b.tracedFidelity(paced, n, d99))
+		}
 	}
+	return out.String()
+}
+
+// tracedFidelity runs n streams once more through a capture that writes a
+// Go execution trace (--trace; tracing slows it, so it is a run of its
+// own, after the measured ones) and reports where its goroutines' time
+// went while the streams were open. directP99 is the direct target's
+// delivery-delay p99 of the measured runs.
+func (b *bench) tracedFidelity(upstream string, n int, directP99 time.Duration) string {
+	path := filepath.Join(b.tempDir(), "capture.trace")
+	t := b.startCapture(upstream, true, "--trace", path)
+	t.name = "capture, traced"
+	b.fidelity(t, min(n, 50))
+	r := b.fidelity(t, n)
+	b.stop(t)
+	// The streams' window: while capture holds at least two goroutines a
+	// stream (its handler and the upstream connection's reader).
+	s, err := summarizeTrace(path, 2*n)
+	if err != nil {
+		return fmt.Sprintf("The traced run could not be summarised: %v\n\n", err)
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "**Where capture's time goes at %d streams** (one more run through a capture started with `--trace`, after the measured ones: tracing slows it; its delivery delay p99 %.3f ms, %+.3f ms over direct's above). Over the %.2f s the streams were open:\n\n",
+		n, ms(pct(r.delay, 99)), ms(pct(r.delay, 99)-directP99), s.window.Seconds())
+	out.WriteString("| capture's CPU (cores busy, mean) | relaying goroutines' wait for a CPU (runnable → running) p50 | p99 | max | GC cycles | stop-the-world total | max | mark assist total | write/read syscalls p99 |\n|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&out, "| %.2f | %.3f ms | %.3f ms | %.3f ms | %d | %.3f ms | %.3f ms | %.3f ms | %.3f ms |\n\n",
+		s.busy, ms(s.wait50), ms(s.wait99), ms(s.waitMax), s.gcCycles, ms(s.stw), ms(s.stwMax), ms(s.assist), ms(s.syscall99))
 	return out.String()
 }
 

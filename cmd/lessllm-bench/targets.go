@@ -55,7 +55,7 @@ func listening(addr string, within time.Duration) bool {
 // startCapture runs `lessllm capture` in front of upstream; recording off
 // is logging.enabled: false (the same proxy, nothing written), which is
 // how the writer's share of the CPU is measured.
-func (b *bench) startCapture(upstream string, recording bool) *target {
+func (b *bench) startCapture(upstream string, recording bool, flags ...string) *target {
 	dir := b.tempDir()
 	addr := freeAddr()
 	cfg := filepath.Join(dir, "lessllm.yaml")
@@ -69,7 +69,7 @@ providers:
 models:
   claude: { provider: anthropic, model: claude-sonnet-4-5 }
 `, addr, filepath.Join(dir, "captures"), recording, upstream, upstream)), 0o600)
-	cmd := exec.Command(b.bin, "capture", "--config", cfg)
+	cmd := exec.Command(b.bin, append([]string{"capture", "--config", cfg}, flags...)...)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard // one log line per exchange
 	if err := cmd.Start(); err != nil {
 		log.Fatal(err)
