@@ -368,10 +368,32 @@ type parsed struct {
 	findings []findingRow
 }
 
-// batch is a run of raw records from one segment (the reader retains them).
+// batch is a run of raw records from one segment, slices of the decoded
+// frames that hold them.
 type batch struct {
-	recs [][]byte
-	offs []int64
+	recs   [][]byte
+	offs   []int64
+	frames []*frame // each once, in order
+}
+
+// frame is a decoded data frame whose records are in flight: its buffer
+// goes back to the pool when the reader has moved past it and the last
+// batch holding one of its records is parsed. Segments are decoded into
+// recycled buffers, not into new memory the runtime must zero and collect
+// (BENCHMARKS.md §5).
+type frame struct {
+	buf  []byte
+	refs atomic.Int32
+}
+
+var frames = sync.Pool{New: func() any { return new(frame) }}
+
+func (f *frame) hold() { f.refs.Add(1) }
+
+func (f *frame) release() {
+	if f.refs.Add(-1) == 0 {
+		frames.Put(f)
+	}
 }
 
 const batchSize = 64
@@ -391,7 +413,16 @@ func (a *analyzer) segment(ctx context.Context, sf format.SegmentFile) (*segment
 		return sl, nil
 	}
 	defer r.Close()
-	r.RetainRecords() // records go to the workers without a copy
+	// Records go to the workers without a copy, in recycled frames.
+	var cur *frame // the frame the reader is in, held by it
+	r.DecodeInto(func() []byte {
+		if cur != nil {
+			cur.release()
+		}
+		cur = frames.Get().(*frame)
+		cur.refs.Store(1)
+		return cur.buf
+	})
 
 	batches := make(chan batch, a.opts.Workers*2)
 	results := make(chan parsed, a.opts.Workers*2)
@@ -399,9 +430,19 @@ func (a *analyzer) segment(ctx context.Context, sf format.SegmentFile) (*segment
 	var recProblems []problem
 	go func() {
 		defer close(batches)
+		defer func() {
+			if cur != nil {
+				cur.release()
+			}
+		}()
 		var b batch
 		var last int64
 		for r.Next() {
+			if n := len(b.frames); n == 0 || b.frames[n-1] != cur {
+				cur.buf = r.Frame() // the buffer DecodeAll returned: grown if it had to
+				cur.hold()
+				b.frames = append(b.frames, cur)
+			}
 			b.recs = append(b.recs, r.Record())
 			a.ndjson.Add(int64(len(r.Record()) + 1))
 			b.offs = append(b.offs, r.Offset())
@@ -444,6 +485,9 @@ func (a *analyzer) segment(ctx context.Context, sf format.SegmentFile) (*segment
 					out.calls = append(out.calls, c)
 				}
 				a.records.Add(int64(len(b.recs)))
+				for _, f := range b.frames {
+					f.release()
+				}
 				results <- out
 			}
 		})

@@ -53,7 +53,7 @@ type Reader struct {
 
 	frame    []byte // decoded content of the current data frame
 	frameBuf []byte
-	retain   bool // decode each frame into new memory (RetainRecords)
+	next     func() []byte // where each frame is decoded (DecodeInto); nil: frameBuf
 	frameOff int64
 	pos      int
 	rec      []byte
@@ -123,13 +123,22 @@ func (r *Reader) Next() bool {
 	}
 }
 
-// RetainRecords makes every Record slice stay valid after Next: each data
-// frame is decoded into new memory instead of into one reused buffer. A
-// caller handing records to other goroutines saves copying each of them.
-func (r *Reader) RetainRecords() { r.retain = true }
+// DecodeInto makes the reader decode each data frame into a buffer next
+// returns (appending to it; nil or too small, new memory) instead of into
+// one buffer it reuses, so that a record stays valid after Next for as long
+// as the caller leaves its frame's buffer alone. A caller handing records
+// to other goroutines saves copying each of them, and can recycle frame
+// buffers (Frame) instead of having every frame allocated and zeroed anew.
+func (r *Reader) DecodeInto(next func() []byte) { r.next = next }
+
+// Frame returns the decoded data frame that holds the current record: with
+// DecodeInto, the buffer next gave (or the one that replaced it), to be
+// recycled once none of its records is in use.
+func (r *Reader) Frame() []byte { return r.frame }
 
 // Record returns the current record line, without its newline. The slice is
-// valid until the next call to Next, or for good after RetainRecords.
+// valid until the next call to Next, or, with DecodeInto, while its frame's
+// buffer is left alone.
 func (r *Reader) Record() []byte { return r.rec }
 
 // Offset returns the file offset of the frame holding the current record.
@@ -283,15 +292,17 @@ func (r *Reader) decodeFrame(span frameSpan, damage *error) bool {
 		return false
 	}
 	buf := r.frameBuf[:0]
-	if r.retain {
-		buf = nil // DecodeAll sizes it from the frame header
+	if r.next != nil {
+		buf = r.next()[:0]
 	}
 	content, err := decoder().DecodeAll(span.payload, buf)
 	if err != nil {
 		*damage = fmt.Errorf("data frame: %w", err)
 		return false
 	}
-	r.frameBuf = content
+	if r.next == nil {
+		r.frameBuf = content
+	}
 	if err := r.hashTo(span.off + span.size); err != nil {
 		r.ioErr = err
 		return false

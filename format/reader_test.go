@@ -209,15 +209,30 @@ func TestReadFooterOfUnsealedFile(t *testing.T) {
 	}
 }
 
-// TestRetainRecords: with RetainRecords, every record slice still holds its
-// record after the reader has moved on through all the other frames.
-func TestRetainRecords(t *testing.T) {
+// TestDecodeInto: with DecodeInto, every frame is decoded into the buffer
+// given for it, and every record slice still holds its record after the
+// reader has moved on through all the other frames.
+func TestDecodeInto(t *testing.T) {
 	l := newLayout(t)
 	r := NewReader(bytes.NewReader(l.data), int64(len(l.data)), "seg")
-	r.RetainRecords()
+	var given [][]byte
+	r.DecodeInto(func() []byte {
+		if len(given)%2 == 1 {
+			given = append(given, nil) // none: the reader allocates
+			return nil
+		}
+		given = append(given, make([]byte, 0, 1<<20))
+		return given[len(given)-1][:7] // handed with a length: decoded from 0
+	})
 	var kept [][]byte
 	for r.Next() {
 		kept = append(kept, r.Record())
+		if b := given[len(given)-1]; b != nil && &r.Frame()[0] != &b[:1][0] {
+			t.Fatalf("frame %d was not decoded into the buffer given for it", len(given))
+		}
+		if !bytes.Contains(r.Frame(), r.Record()) {
+			t.Fatal("Frame does not hold the current record")
+		}
 	}
 	if r.Err() != nil || len(kept) != len(l.ids) || len(l.spans) < 10 {
 		t.Fatalf("%d records (want %d) in %d frames, err %v", len(kept), len(l.ids), len(l.spans), r.Err())
