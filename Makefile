@@ -39,7 +39,7 @@ FUZZ_CI := ./format:FuzzReader:200000x ./format:FuzzDecodeExchange:200000x \
 	./format/wire:FuzzSSEParser ./format/wire:FuzzReadStream ./format/wire:FuzzReadEventStream ./format/wire:FuzzAnthropicToOpenAIFast \
 	./format/wire:FuzzOpenAIChatToAnthropic ./format/wire:FuzzAnthropicToOpenAIChatRequest \
 	./format/wire:FuzzAnthropicStreamToOpenAI ./format/wire:FuzzOpenAIStreamToAnthropic \
-	./format/wire:FuzzOpenAIChatToAnthropicFast ./format/wire:FuzzAnthropicToOpenAIChatFast \
+	./format/wire:FuzzOpenAIChatToAnthropicFast ./format/wire:FuzzAnthropicToOpenAIChatFast ./format/wire:FuzzOpenAIToAnthropicFast \
 	./format/wire:FuzzDecodeChunks ./capture/config:FuzzParse:100000x
 FUZZ_ALL := $(FUZZ_CI) ./format:FuzzDecodeFast ./format/wire:FuzzDecodeChatChunk ./format/wire:FuzzChatFastPath \
 	./format/internal/jsonenc:FuzzAppendString ./format/internal/jsonenc:FuzzAppendFloat \

@@ -487,11 +487,16 @@ type OpenAIToAnthropicStream struct {
 	usage    *Usage
 	done     bool
 	buf      []byte
+	text     []byte // fastDelta's decoded text
+	noFast   bool   // tests: take the general way only
 }
 
 // Event translates one upstream event.
 func (t *OpenAIToAnthropicStream) Event(ev Event, emit func([]byte)) {
 	if t.done {
+		return
+	}
+	if !t.noFast && t.fastDelta(ev.Data, emit) {
 		return
 	}
 	if string(ev.Data) == "[DONE]" {

@@ -510,3 +510,99 @@ func (u *fastUsage) anthropicUsage() *anthropicUsage {
 	}
 	return &a
 }
+
+// fastDelta translates the commonest event of an OpenAI-compatible stream
+// to an Anthropic client — a chunk whose one choice adds text to the open
+// text block — by its bytes, into the content_block_delta the general way
+// writes. It reports false, having emitted nothing, for any other event,
+// state or shape: the first chunk, a role, tool calls, reasoning, a finish
+// reason, usage, an error, a choice other than 0
+// (FuzzOpenAIToAnthropicFast).
+func (t *OpenAIToAnthropicStream) fastDelta(data []byte, emit func([]byte)) bool {
+	if !t.started || t.open < 0 || t.openTool >= 0 {
+		return false
+	}
+	var s jsonscan.Scanner
+	s.Reset(data)
+	var seen jsonscan.Fields
+	text, chose := t.text[:0], false
+	it := s.Object()
+	for it.Next() {
+		ok := false
+		switch string(it.Key()) {
+		case "id", "object", "model", "system_fingerprint":
+			ok = stringOrNull(&s, nil)
+		case "created":
+			_, err := s.Int()
+			ok = seen.Once(0) == nil && err == nil
+		case "usage":
+			ok = seen.Once(1) == nil && s.Null()
+		case "choices":
+			ok = seen.Once(2) == nil && s.Peek() == '['
+			arr := s.Array()
+			for ok && arr.Next() {
+				if chose { // one choice only
+					return false
+				}
+				text, ok = fastChoiceText(&s, text)
+				chose = true
+			}
+			ok = ok && arr.Err() == nil
+		default: // service_tier, obfuscation …: ignored, unless they fold onto a field
+			ok = s.Unknown(it.Key(), "id", "object", "created", "model", "system_fingerprint", "usage", "error", "choices") == nil
+		}
+		if !ok {
+			return false
+		}
+	}
+	if it.Err() != nil || s.End() != nil || !chose || len(text) == 0 {
+		return false
+	}
+	t.text = text
+	b := append(t.buf[:0], "event: content_block_delta\ndata: {\"delta\":{\"text\":"...)
+	b = jsonenc.AppendString(b, text, true)
+	b = append(b, `,"type":"text_delta"},"index":`...)
+	b = strconv.AppendInt(b, int64(t.open), 10)
+	t.buf = append(b, `,"type":"content_block_delta"}`+"\n\n"...)
+	emit(t.buf)
+	return true
+}
+
+// fastChoiceText reads a choice that is index 0 with a delta of content
+// only and no finish reason, appending the content to text.
+func fastChoiceText(s *jsonscan.Scanner, text []byte) ([]byte, bool) {
+	if s.Peek() != '{' {
+		return text, false
+	}
+	var seen jsonscan.Fields
+	hasDelta := false
+	it := s.Object()
+	for it.Next() {
+		ok := false
+		switch string(it.Key()) {
+		case "index":
+			i, err := s.Int()
+			ok = seen.Once(0) == nil && err == nil && i == 0
+		case "finish_reason":
+			ok = seen.Once(1) == nil && s.Null()
+		case "delta":
+			ok = seen.Once(2) == nil && s.Peek() == '{'
+			delta := s.Object()
+			for ok && delta.Next() {
+				if string(delta.Key()) != "content" || hasDelta {
+					return text, false
+				}
+				var err error
+				text, err = s.AppendString(text)
+				ok, hasDelta = err == nil, true
+			}
+			ok = ok && delta.Err() == nil
+		default: // logprobs …
+			ok = s.Unknown(it.Key(), "index", "text", "finish_reason", "delta") == nil
+		}
+		if !ok {
+			return text, false
+		}
+	}
+	return text, it.Err() == nil && hasDelta
+}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -119,5 +120,65 @@ func TestFastTranslationTaken(t *testing.T) {
 				t.Errorf("%s:\nfast    %s\ngeneral %s", a, fast, general)
 			}
 		}
+	}
+}
+
+// FuzzOpenAIToAnthropicFast: the fast way of a text delta of an
+// OpenAI-compatible stream to an Anthropic client (fastDelta) emits
+// exactly what the general way emits, for any event after a first chunk
+// that opened a text block, and again after it.
+func FuzzOpenAIToAnthropicFast(f *testing.F) {
+	for _, ev := range []string{
+		`{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1764086400,"model":"gpt-4o-mini","service_tier":"default","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":" lazy"},"logprobs":null,"finish_reason":null}],"usage":null,"obfuscation":"x1"}`,
+		`{"id":"chatcmpl-1","choices":[{"index":0,"delta":{"content":"a<b && c>d \u2028 \"q\"\n\ud83d\ude00"}}]}`,
+		`{"choices":[{"index":0,"delta":{"content":""}}]}`,
+		`{"choices":[{"index":1,"delta":{"content":"second"}}]}`,
+		`{"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}]}`,
+		`{"choices":[{"index":0,"delta":{"role":"assistant","content":"x"}}]}`,
+		`{"choices":[{"index":0,"delta":{"content":"x"}},{"index":1,"delta":{"content":"y"}}]}`,
+		`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","function":{"name":"f","arguments":"{}"}}]}}]}`,
+		`{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}`,
+		`{"error":{"message":"boom"}}`,
+		`{"ID":"x","choices":[{"index":0,"delta":{"content":"folded"}}]}`,
+		`[DONE]`,
+	} {
+		f.Add([]byte(ev))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		first := []byte(`{"id":"chatcmpl-1","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"}}]}`)
+		run := func(noFast bool) string {
+			s := &OpenAIToAnthropicStream{Model: "claude", noFast: noFast}
+			var out strings.Builder
+			emit := func(b []byte) { out.Write(b) }
+			for _, ev := range [][]byte{first, data, data, []byte("[DONE]")} {
+				s.Event(Event{Data: ev}, emit)
+			}
+			return out.String()
+		}
+		if fast, general := run(false), run(true); fast != general {
+			t.Fatalf("fast way:\n%s\ngeneral way:\n%s", fast, general)
+		}
+	})
+}
+
+// TestOpenAIToAnthropicFastTaken: a plain text chunk takes the fast way
+// once a text block is open; the first chunk and other shapes do not.
+func TestOpenAIToAnthropicFastTaken(t *testing.T) {
+	s := &OpenAIToAnthropicStream{Model: "claude"}
+	nop := func([]byte) {}
+	chunk := []byte(`{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":" lazy"},"logprobs":null,"finish_reason":null}],"usage":null}`)
+	if s.fastDelta(chunk, nop) {
+		t.Fatal("the first chunk took the fast way: message_start would be missing")
+	}
+	s.Event(Event{Data: chunk}, nop)
+	var got string
+	if !s.fastDelta(chunk, func(b []byte) { got = string(b) }) {
+		t.Fatal("a plain text chunk in an open text block did not take the fast way")
+	}
+	if want := "event: content_block_delta\ndata: {\"delta\":{\"text\":\" lazy\",\"type\":\"text_delta\"},\"index\":0,\"type\":\"content_block_delta\"}\n\n"; got != want {
+		t.Fatalf("fast way wrote %q, want %q", got, want)
+	}
+	if s.fastDelta([]byte(`{"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}]}`), nop) {
+		t.Fatal("a chunk with a finish reason took the fast way")
 	}
 }
