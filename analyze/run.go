@@ -399,7 +399,8 @@ func (f *frame) release() {
 const batchSize = 64
 
 // segment analyses one sealed segment: a reader goroutine hands batches of
-// records to Workers parsers; their rows go to the segment's Parquet files.
+// records to Workers parsers; their rows go to a temporary Parquet file
+// that the segment's load reads.
 func (a *analyzer) segment(ctx context.Context, sf format.SegmentFile) (*segmentLoad, error) {
 	name := segmentName(sf)
 	sl := &segmentLoad{segment: name, path: sf.Path, size: sf.Size}
@@ -413,6 +414,14 @@ func (a *analyzer) segment(ctx context.Context, sf format.SegmentFile) (*segment
 		return sl, nil
 	}
 	defer r.Close()
+	// The rows go to a temporary file for the load, not to the dataset:
+	// the passes after the loads change them, and the dataset's files are
+	// written once, from the database, after the passes (dataset.go). It
+	// is read once, soon, from the page cache: not compressed.
+	calls, err := newTempWriter[Call](filepath.Dir(a.opts.DB), ".api_calls-*.parquet", callSchema())
+	if err != nil {
+		return nil, err
+	}
 	// Records go to the workers without a copy, in recycled frames.
 	var cur *frame // the frame the reader is in, held by it
 	r.DecodeInto(func() []byte {
@@ -494,14 +503,6 @@ func (a *analyzer) segment(ctx context.Context, sf format.SegmentFile) (*segment
 	}
 	go func() { wg.Wait(); close(results) }()
 
-	// The rows go to a temporary file for the load, not to the dataset:
-	// the passes after the loads change them, and the dataset's files are
-	// written once, from the database, after the passes (dataset.go). It
-	// is read once, soon, from the page cache: not compressed.
-	calls, err := newTempWriter[Call](filepath.Dir(a.opts.DB), ".api_calls-*.parquet", callSchema())
-	if err != nil {
-		return nil, err
-	}
 	var werr error
 	var prompts []promptRow
 	var findings []findingRow
