@@ -8,16 +8,19 @@ import (
 	"github.com/lessllm/lessllm/format/internal/jsonscan"
 )
 
-// The fast ways of the two non-streamed translations of the translating
-// alias (an OpenAI client, an Anthropic upstream): the request and the
-// answer are read by their bytes with jsonscan and written by appending
-// with jsonenc, instead of through encoding/json's reflection and maps
-// (BENCHMARKS.md §1: the two translations were a fifth of capture's CPU on
-// that path, mostly encoding/json decoding). Each covers the commonest
-// shape and reports false, having decided nothing, for any other, which the
-// general way then translates; where they succeed their bytes are the
-// general way's (FuzzOpenAIChatToAnthropicFast,
-// FuzzAnthropicToOpenAIChatFast), as in fastchat.go.
+// The fast ways of translations on the proxy's path: the two non-streamed
+// translations of the translating alias (an OpenAI client, an Anthropic
+// upstream), and the text chunks of an OpenAI-compatible stream going to
+// an Anthropic client. They read by the bytes with jsonscan and write by
+// appending with jsonenc, instead of through encoding/json's reflection and
+// maps (BENCHMARKS.md §1: the two non-streamed translations were a fifth of
+// capture's CPU on that path, mostly encoding/json decoding). Each covers
+// the commonest shape and reports false, having decided nothing, for any
+// other, which the general way then translates; where they succeed their
+// bytes are the general way's (FuzzOpenAIChatToAnthropicFast,
+// FuzzAnthropicToOpenAIChatFast, FuzzOpenAIToAnthropicFast), as in
+// fastchat.go. (The other stream direction's is fastDelta in
+// anthropic_to_openai.go.)
 
 // openAIChatToAnthropicFast translates a Chat Completions request of text
 // messages (system, developer, user, assistant) with the parameters every
