@@ -56,6 +56,12 @@ func listening(addr string, within time.Duration) bool {
 // is logging.enabled: false (the same proxy, nothing written), which is
 // how the writer's share of the CPU is measured.
 func (b *bench) startCapture(upstream string, recording bool, flags ...string) *target {
+	return b.startCaptureEnv(nil, upstream, recording, flags...)
+}
+
+// startCaptureEnv is startCapture with variables added to capture's
+// environment (GOGC …).
+func (b *bench) startCaptureEnv(env []string, upstream string, recording bool, flags ...string) *target {
 	dir := b.tempDir()
 	addr := freeAddr()
 	cfg := filepath.Join(dir, "lessllm.yaml")
@@ -70,6 +76,9 @@ models:
   claude: { provider: anthropic, model: claude-sonnet-4-5 }
 `, addr, filepath.Join(dir, "captures"), recording, upstream, upstream)), 0o600)
 	cmd := exec.Command(b.bin, append([]string{"capture", "--config", cfg}, flags...)...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard // one log line per exchange
 	if err := cmd.Start(); err != nil {
 		log.Fatal(err)

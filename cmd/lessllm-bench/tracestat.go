@@ -17,16 +17,21 @@ import (
 type traceSummary struct {
 	window                  time.Duration
 	busy                    float64 // goroutine running time ÷ window: cores in use
+	recording               float64 // the same, of the recorder's and the segment writer's goroutines
 	wait50, wait99, waitMax time.Duration
 	gcCycles                int
-	stw, stwMax, assist     time.Duration
+	stw, stwMax, assistMax  time.Duration
 	syscall99               time.Duration
 }
 
 // relaying are the goroutines that carry a stream's chunks: net/http's
 // per-connection goroutine runs capture's handler, which reads upstream
-// and writes to the client.
+// and writes to the client. recording start with one of these: the
+// recorder (building records) and the segment writer (encoding,
+// compressing, writing).
 const relaying = "net/http.(*conn).serve"
+
+var recording = []string{"capture.(*Recorder)", "format.(*Writer)"}
 
 // summarizeTrace reads a Go execution trace (runtime/trace, as written by
 // lessllm capture --trace) with golang.org/x/exp/trace.
@@ -42,16 +47,16 @@ func summarizeTrace(path string, minGoroutines int) (traceSummary, error) {
 		return s, err
 	}
 	type gstate struct {
-		relaying          bool
-		running, runnable bool
-		runStart, readyAt trace.Time
-		inSyscall         bool
-		syscallAt         trace.Time
+		relaying, recording bool
+		running, runnable   bool
+		runStart, readyAt   trace.Time
+		inSyscall           bool
+		syscallAt           trace.Time
 	}
 	gs := map[trace.GoID]*gstate{}
 	live := 0
 	var first, last trace.Time
-	var running time.Duration
+	var running, recorded time.Duration
 	var waits, syscalls []time.Duration
 	rangeStart := map[string]trace.Time{}
 	for {
@@ -86,8 +91,8 @@ func summarizeTrace(path string, minGoroutines int) (traceSummary, error) {
 			case strings.HasPrefix(name, "stop-the-world"):
 				s.stw += d
 				s.stwMax = max(s.stwMax, d)
-			case name == "GC mark assist":
-				s.assist += d
+			case name == "GC mark assist": // a goroutine made to help the collector before it may allocate
+				s.assistMax = max(s.assistMax, d)
 			case name == "GC concurrent mark phase":
 				s.gcCycles++
 			}
@@ -105,6 +110,9 @@ func summarizeTrace(path string, minGoroutines int) (traceSummary, error) {
 					live++
 					for fr := range st.Stack.Frames() { // the new goroutine's start
 						g.relaying = fr.Func == relaying
+						for _, r := range recording {
+							g.recording = g.recording || strings.Contains(fr.Func, r)
+						}
 						break
 					}
 				}
@@ -112,7 +120,11 @@ func summarizeTrace(path string, minGoroutines int) (traceSummary, error) {
 			}
 			if g.running && to != trace.GoRunning {
 				if in {
-					running += now.Sub(max(g.runStart, first))
+					d := now.Sub(max(g.runStart, first))
+					running += d
+					if g.recording {
+						recorded += d
+					}
 				}
 				g.running = false
 			}
@@ -144,6 +156,7 @@ func summarizeTrace(path string, minGoroutines int) (traceSummary, error) {
 	}
 	s.window = last.Sub(first)
 	s.busy = float64(running) / float64(s.window)
+	s.recording = float64(recorded) / float64(s.window)
 	s.wait50, s.wait99, s.waitMax = pct(waits, 50), pct(waits, 99), pct(waits, 100)
 	if len(syscalls) > 0 {
 		s.syscall99 = pct(syscalls, 99)
