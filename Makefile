@@ -160,7 +160,7 @@ lint:
 # capture cost, and the analyzer next to zstd -dc and DuckDB's read_json.
 # Every generated table of BENCHMARKS.md is rewritten. Needs nginx
 # (apt-get install nginx-light) and Node.js + npm for the gateway; without
-# them those rows say why they are missing. About 35 minutes here (BENCHMARKS.md).
+# them those rows say why they are missing. About 25–35 minutes (BENCHMARKS.md).
 GOBENCH := WriterAppend|Reader$$|AppendString|ChatEvent|SSEFeed|TranslateChunk|TranslateWhole|Route|CaptureStreamed|CaptureNonStreamed|DirectStreamed|DirectNonStreamed|ScanPlain|ExchangeWork
 bench: build
 	$(GO) build -o bin/lessllm-bench ./cmd/lessllm-bench
