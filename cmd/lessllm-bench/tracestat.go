@@ -26,9 +26,9 @@ type traceSummary struct {
 
 // relaying are the goroutines that carry a stream's chunks: net/http's
 // per-connection goroutine runs capture's handler, which reads upstream
-// and writes to the client. recording start with one of these: the
-// recorder (building records) and the segment writer (encoding,
-// compressing, writing).
+// and writes to the client. The recording goroutines start in one of
+// recording: the recorder (building records) and the segment writer
+// (encoding, compressing, writing).
 const relaying = "net/http.(*conn).serve"
 
 var recording = []string{"capture.(*Recorder)", "format.(*Writer)"}
