@@ -506,10 +506,7 @@ func (u *fastUsage) anthropicUsage() *anthropicUsage {
 		}
 	}
 	if u.cacheCreation {
-		a.CacheCreation = &struct {
-			Ephemeral5m int64 `json:"ephemeral_5m_input_tokens"`
-			Ephemeral1h int64 `json:"ephemeral_1h_input_tokens"`
-		}{u.ephemeral5m.v, u.ephemeral1.v}
+		a.CacheCreation = &anthropicCacheCreation{Ephemeral5m: u.ephemeral5m.v, Ephemeral1h: u.ephemeral1.v}
 	}
 	return &a
 }

@@ -125,14 +125,17 @@ func (u *openAIResponsesUsage) normalize() Usage {
 // neither read from nor written to the cache. Fields are pointers because a
 // message_delta overrides only the counts it carries.
 type anthropicUsage struct {
-	InputTokens              *int64 `json:"input_tokens"`
-	OutputTokens             *int64 `json:"output_tokens"`
-	CacheCreationInputTokens *int64 `json:"cache_creation_input_tokens"`
-	CacheReadInputTokens     *int64 `json:"cache_read_input_tokens"`
-	CacheCreation            *struct {
-		Ephemeral5m int64 `json:"ephemeral_5m_input_tokens"`
-		Ephemeral1h int64 `json:"ephemeral_1h_input_tokens"`
-	} `json:"cache_creation"`
+	InputTokens              *int64                  `json:"input_tokens"`
+	OutputTokens             *int64                  `json:"output_tokens"`
+	CacheCreationInputTokens *int64                  `json:"cache_creation_input_tokens"`
+	CacheReadInputTokens     *int64                  `json:"cache_read_input_tokens"`
+	CacheCreation            *anthropicCacheCreation `json:"cache_creation"`
+}
+
+// anthropicCacheCreation splits the cache write by lifetime.
+type anthropicCacheCreation struct {
+	Ephemeral5m int64 `json:"ephemeral_5m_input_tokens"`
+	Ephemeral1h int64 `json:"ephemeral_1h_input_tokens"`
 }
 
 // merge applies the counts present in later over a (ARCHITECTURE.md §8: the
