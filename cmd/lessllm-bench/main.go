@@ -53,6 +53,7 @@ func main() {
 		freshSets  = flag.String("fresh-sets", "key-per-call,one-key,one-prompt", "comma-separated fresh-analysis datasets: key-per-call (a million cache scopes), one-key (one scope), one-prompt (one scope, and one long system prompt: one prompt family)")
 		memStreams = flag.Int("memory-streams", 1000, "concurrent slow streams in the memory test")
 		memTime    = flag.Duration("memory-stream-time", 30*time.Second, "how long each slow stream lasts")
+		compare    = flag.String("compare", "", "comma-separated lessllm binaries: print their captures' added latency at concurrency 1 side by side (A/B of a change; measures nothing else)")
 		cmdline    = strings.Join(os.Args, " ")
 		self, err  = os.Executable()
 	)
@@ -71,6 +72,10 @@ func main() {
 				log.Fatal(err)
 			}
 		}
+	}
+	if *compare != "" {
+		fmt.Print(b.compareLatency(strings.Split(*compare, ","), *latencyN, *rounds))
+		return
 	}
 	want := func(s string) bool { return strings.Contains(*sections, s) }
 	if *goBench != "" {
@@ -174,13 +179,13 @@ func (b *bench) stopAll() {
 
 func (b *bench) startSimulator(args ...string) string {
 	addr := freeAddr()
-	b.start(addr, b.bin, append([]string{"simulate", "--listen", addr}, args...)...)
+	b.start(addr, b.ownCopy(b.bin), append([]string{"simulate", "--listen", addr}, args...)...)
 	return "http://" + addr
 }
 
 func (b *bench) startBare(upstream string) *target {
 	addr := freeAddr()
-	cmd := b.start(addr, b.self, "bare-proxy", addr, upstream)
+	cmd := b.start(addr, b.ownCopy(b.self), "bare-proxy", addr, upstream)
 	return &target{name: "bare", url: "http://" + addr, pid: cmd.Process.Pid}
 }
 

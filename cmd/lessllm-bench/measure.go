@@ -65,7 +65,11 @@ func call(c *http.Client, t *target, stream bool) error {
 // latency: sequential requests at concurrency 1, each target over its own
 // kept-alive connection, the targets taking turns request by request — so
 // a moment of noise on the shared machine falls on all of them alike
-// rather than on whichever target's block it hits.
+// rather than on whichever target's block it hits. The turn order rotates
+// by one every request: in a fixed order each target always ran right
+// after the same other one, and that position alone moved its p50 — two
+// captures of the same binary side by side differed by 25 µs at c=1,
+// the second the faster (it found the caches warm from the first).
 func (b *bench) latency(targets []*target, stream bool, n int) (p50, p99 []time.Duration) {
 	clients := make([]*http.Client, len(targets))
 	d := make([][]time.Duration, len(targets))
@@ -76,7 +80,9 @@ func (b *bench) latency(targets []*target, stream bool, n int) (p50, p99 []time.
 		}
 	}
 	for j := 0; j < n; j++ {
-		for i, t := range targets {
+		for k := range targets {
+			i := (j + k) % len(targets)
+			t := targets[i]
 			start := time.Now()
 			if err := call(clients[i], t, stream); err != nil {
 				log.Fatalf("%s: %v", t.name, err)
@@ -270,7 +276,7 @@ func writeOverhead(w io.Writer, kind string, targets []*target, res map[string]*
 		}
 	}
 	fmt.Fprintf(w, "### Overhead, %s chat completions (20 output tokens, upstream answers at once)\n\n", kind)
-	fmt.Fprintf(w, "Median of %d rounds. Latency: %d sequential calls per target and round at concurrency 1, targets taking turns call by call. Throughput: %v per target and concurrency and round, in 250 ms turns. CPU: the target process's user+system time per exchange at c=16. Incomplete: responses that were not a 200 with the whole body (a stream without its `[DONE]`).\n\n", rounds, n, dur)
+	fmt.Fprintf(w, "Median of %d rounds. Latency: %d sequential calls per target and round at concurrency 1, targets taking turns call by call in a rotating order. Throughput: %v per target and concurrency and round, in 250 ms turns. CPU: the target process's user+system time per exchange at c=16. Incomplete: responses that were not a 200 with the whole body (a stream without its `[DONE]`).\n\n", rounds, n, dur)
 	fmt.Fprintf(w, "| target | p50 (c=1) | added p50 | added p99 | added p50 ÷ bare's | ÷ nginx's | req/s c=16 | ÷ bare | req/s c=256 | ÷ bare | req/s c=1024 | ÷ bare | CPU per exchange | incomplete |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, t := range targets {
 		r := res[t.name]
