@@ -33,14 +33,16 @@ PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo pyth
 # Fuzz targets as package:Target, or package:Target:Nx for a fuzz-ci count
 # of its own (the segment readers and the config parser run several times
 # faster than the rest and get ~20 s too). FUZZ_CI are the ones reading untrusted
-# input — segments, SSE streams, translation both ways, the config file —
+# input — segments, SSE streams, translation both ways, the model a request
+# is routed by, the config file —
 # which make test runs for FUZZTIME_CI inputs each; make fuzz runs all of them.
 FUZZ_CI := ./format:FuzzReader:200000x ./format:FuzzDecodeExchange:200000x \
 	./format/wire:FuzzSSEParser ./format/wire:FuzzReadStream ./format/wire:FuzzReadEventStream ./format/wire:FuzzAnthropicToOpenAIFast \
 	./format/wire:FuzzOpenAIChatToAnthropic ./format/wire:FuzzAnthropicToOpenAIChatRequest \
 	./format/wire:FuzzAnthropicStreamToOpenAI ./format/wire:FuzzOpenAIStreamToAnthropic \
 	./format/wire:FuzzOpenAIChatToAnthropicFast ./format/wire:FuzzAnthropicToOpenAIChatFast ./format/wire:FuzzOpenAIToAnthropicFast \
-	./format/wire:FuzzDecodeChunks ./capture/config:FuzzParse:100000x
+	./format/wire:FuzzDecodeChunks ./format/wire:FuzzRequestModel ./format/wire:FuzzIncludeUsage \
+	./capture/config:FuzzParse:100000x
 FUZZ_ALL := $(FUZZ_CI) ./format:FuzzDecodeFast ./format/wire:FuzzDecodeChatChunk ./format/wire:FuzzChatFastPath \
 	./format/internal/jsonenc:FuzzAppendString ./format/internal/jsonenc:FuzzAppendFloat \
 	./format/internal/jsonscan:FuzzValues ./format/internal/jsonscan:FuzzNextSpecial ./format/internal/jsonscan:FuzzShared \

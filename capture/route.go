@@ -59,12 +59,7 @@ func resolve(cfg *config.File, dialect wire.Dialect, r *http.Request, body []byt
 	}
 	rt := &route{dialect: dialect, providerName: string(dialect), clientAuth: true}
 	if len(cfg.Models) > 0 && len(body) > 0 && r.Method == http.MethodPost {
-		var peek struct {
-			Model string `json:"model"`
-		}
-		if json.Unmarshal(body, &peek) == nil {
-			rt.model = peek.Model
-		}
+		rt.model = wire.RequestModel(body)
 	}
 	rt.upstreamModel = rt.model
 	if a, ok := cfg.Models[rt.model]; ok && rt.model != "" {
@@ -174,12 +169,7 @@ func resolveAzure(cfg *config.File, r *http.Request, body []byte) (*route, error
 	rt := &route{dialect: wire.OpenAI, providerName: name, provider: cfg.Providers[name], upstreamDialect: wire.OpenAI, clientAuth: true}
 	deployment, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, wire.AzurePrefix+"deployments/"), "/")
 	if !strings.HasPrefix(r.URL.Path, wire.AzurePrefix+"deployments/") {
-		var peek struct {
-			Model string `json:"model"`
-		}
-		if json.Unmarshal(body, &peek) == nil {
-			deployment = peek.Model
-		}
+		deployment = wire.RequestModel(body)
 	}
 	rt.model, rt.upstreamModel, rt.bodyModel = deployment, rt.provider.ModelOf(deployment), deployment
 	u, err := upstreamURL(rt.provider.BaseURL, r.URL)

@@ -112,14 +112,9 @@ type responseTranslator struct {
 // newResponseTranslator prepares the translation of the response to a
 // request the client sent in dialect clientDialect.
 func newResponseTranslator(clientDialect wire.Dialect, clientBody []byte, model string, start time.Time, maxEvent int64) *responseTranslator {
-	var req struct {
-		StreamOptions struct {
-			IncludeUsage bool `json:"include_usage"`
-		} `json:"stream_options"`
-	}
-	_ = json.Unmarshal(clientBody, &req)
-	return &responseTranslator{toOpenAI: clientDialect == wire.OpenAI, model: model, created: start.Unix(),
-		includeUsage: req.StreamOptions.IncludeUsage, maxEvent: maxEvent}
+	toOpenAI := clientDialect == wire.OpenAI
+	return &responseTranslator{toOpenAI: toOpenAI, model: model, created: start.Unix(),
+		includeUsage: toOpenAI && wire.IncludeUsage(clientBody), maxEvent: maxEvent}
 }
 
 // errEventTooLarge ends a translated stream whose upstream sends an event

@@ -472,6 +472,9 @@ func (s *Scanner) Skip() error {
 		}
 		return it.Err()
 	case c == '"':
+		if _, ok := s.plainString(); ok { // checked without a copy
+			return nil
+		}
 		_, err := s.String()
 		return err
 	case c == 't' || c == 'f':
