@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,7 +45,13 @@ func Start(cfg *config.File, logger *slog.Logger) (*Instance, error) {
 	logs := newAsyncHandler(logger.Handler(), 8192)
 	logger = slog.New(logs)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The runtime's memory classes and goroutine stack starting size say
+	// where a process's RSS goes (free but retained heap, fragmentation,
+	// stacks, metadata), which go_memstats_* alone cannot; BENCHMARKS.md §4
+	// reads them per stream.
+	reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsMemory,
+		collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/stack/starting-size:bytes$`)})),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// logging.enabled: false makes a plain proxy: connectivity and model
 	// aliases, nothing recorded (the segment writer is not even opened).
 	var rec *Recorder

@@ -15,26 +15,63 @@ import (
 
 	"github.com/lessllm/lessllm/capture/config"
 	"github.com/lessllm/lessllm/capture/egress"
+	"github.com/lessllm/lessllm/capture/h1"
 	"github.com/lessllm/lessllm/format"
 )
 
-// NewTransport returns the upstream transport of one provider: pooled
-// keep-alive connections (to the upstream, through whichever route
-// dialed them), HTTP/2 where the upstream offers it, and the configured
-// connect, TLS and response-header timeouts. It never decompresses: bytes
-// are relayed and recorded exactly as the upstream sent them.
-func NewTransport(p config.Proxy, d *egress.Dialer) *http.Transport {
-	return &http.Transport{
-		DialContext:           d.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConnsPerHost:   p.Pool.MaxIdlePerHost,
-		IdleConnTimeout:       p.Pool.IdleTimeout,
-		TLSHandshakeTimeout:   p.Timeouts.TLSHandshake,
-		ResponseHeaderTimeout: p.Timeouts.ResponseHeader,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
-		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+// UpstreamTransport is the transport of one provider: pooled keep-alive
+// connections (to the upstream, through whichever route dialed them) with
+// the configured connect, TLS and response-header timeouts. It never
+// decompresses: bytes are relayed and recorded exactly as the upstream
+// sent them.
+//
+// https:// goes over net/http's Transport, with HTTP/2 where the upstream
+// offers it. http:// goes over h1.Transport, which reads each response on
+// the handler's goroutine: net/http's would keep two goroutines and a
+// write buffer per connection, a quarter of a waiting stream's memory
+// (docs/ARCHITECTURE.md, "Memory per stream").
+type UpstreamTransport struct {
+	plain *h1.Transport
+	tls   *http.Transport
+}
+
+var _ http.RoundTripper = (*UpstreamTransport)(nil)
+
+// NewTransport returns a provider's transport over the routes of d.
+func NewTransport(p config.Proxy, d *egress.Dialer) *UpstreamTransport {
+	return &UpstreamTransport{
+		plain: &h1.Transport{
+			DialContext:           d.DialContext,
+			MaxIdlePerHost:        p.Pool.MaxIdlePerHost,
+			IdleTimeout:           p.Pool.IdleTimeout,
+			ResponseHeaderTimeout: p.Timeouts.ResponseHeader,
+		},
+		tls: &http.Transport{
+			DialContext:           d.DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConnsPerHost:   p.Pool.MaxIdlePerHost,
+			IdleConnTimeout:       p.Pool.IdleTimeout,
+			TLSHandshakeTimeout:   p.Timeouts.TLSHandshake,
+			ResponseHeaderTimeout: p.Timeouts.ResponseHeader,
+			ExpectContinueTimeout: time.Second,
+			DisableCompression:    true,
+			TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+		},
 	}
+}
+
+// RoundTrip sends r over the transport of its URL's scheme.
+func (t *UpstreamTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Scheme == "http" {
+		return t.plain.RoundTrip(r)
+	}
+	return t.tls.RoundTrip(r)
+}
+
+// CloseIdleConnections closes both transports' idle connections.
+func (t *UpstreamTransport) CloseIdleConnections() {
+	t.plain.CloseIdleConnections()
+	t.tls.CloseIdleConnections()
 }
 
 // NewTransports returns the RoundTripper a Server uses by default: one
@@ -53,7 +90,7 @@ func NewTransports(cfg *config.File) (http.RoundTripper, error) {
 
 // providerTransports sends each request over the transport of the provider
 // the server routed it to (a context value).
-type providerTransports map[string]*http.Transport
+type providerTransports map[string]*UpstreamTransport
 
 type providerKey struct{}
 

@@ -49,6 +49,10 @@ type Conn struct {
 	Handshake time.Duration
 }
 
+// NetConn returns the connection under c: the TCP connection, or a proxy's
+// tunnel.
+func (c *Conn) NetConn() net.Conn { return c.Conn }
+
 // ConnOf finds the *Conn under a connection handed out by an
 // http.Transport (which wraps it in TLS for https upstreams).
 func ConnOf(c net.Conn) *Conn {

@@ -589,8 +589,13 @@ func (b *bench) memorySection(n int, streamTime time.Duration) string {
 			perStream/1024, captured/1024, beyond, incomplete.Load())
 		if runtimeAtPeak != nil && runtimeIdle != nil {
 			per := func(k string) float64 { return (runtimeAtPeak[k] - runtimeIdle[k]) / float64(n) }
-			breakdown = fmt.Sprintf("Capture's Go runtime at the peak, over idle, per stream (its /metrics): heap in use %.1f KiB, goroutine stacks %.1f KiB, %.1f goroutines, heap objects %.0f.\n",
-				per("go_memstats_heap_inuse_bytes")/1024, per("go_memstats_stack_inuse_bytes")/1024, per("go_goroutines"), per("go_memstats_heap_objects"))
+			kib := func(k string) float64 { return per(k) / 1024 }
+			breakdown = fmt.Sprintf("Capture's Go runtime at the peak, over idle, per stream (its /metrics): heap in use %.1f KiB, goroutine stacks %.1f KiB, %.1f goroutines, heap objects %.0f. "+
+				"The runtime's memory classes: live and not yet collected objects %.1f KiB, unused space in in-use spans %.1f KiB, free heap not returned to the OS %.1f KiB, stacks %.1f KiB, metadata %.1f KiB, other %.1f KiB; new goroutines start with %.0f KiB stacks.\n",
+				kib("go_memstats_heap_inuse_bytes"), kib("go_memstats_stack_inuse_bytes"), per("go_goroutines"), per("go_memstats_heap_objects"),
+				kib("go_memory_classes_heap_objects_bytes"), kib("go_memory_classes_heap_unused_bytes"), kib("go_memory_classes_heap_free_bytes"),
+				kib("go_memory_classes_heap_stacks_bytes"), kib("go_memory_classes_metadata_mspan_inuse_bytes")+kib("go_memory_classes_metadata_mcache_inuse_bytes")+kib("go_memory_classes_metadata_other_bytes"),
+				kib("go_memory_classes_other_bytes"), runtimeAtPeak["go_gc_stack_starting_size_bytes"]/1024)
 		}
 	}
 	out.WriteString("\n" + breakdown + "\n")
