@@ -47,15 +47,16 @@ func NewTransport(p config.Proxy, d *egress.Dialer) *UpstreamTransport {
 			ResponseHeaderTimeout: p.Timeouts.ResponseHeader,
 		},
 		tls: &http.Transport{
-			DialContext:           d.DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConnsPerHost:   p.Pool.MaxIdlePerHost,
-			IdleConnTimeout:       p.Pool.IdleTimeout,
-			TLSHandshakeTimeout:   p.Timeouts.TLSHandshake,
-			ResponseHeaderTimeout: p.Timeouts.ResponseHeader,
-			ExpectContinueTimeout: time.Second,
-			DisableCompression:    true,
-			TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+			MaxResponseHeaderBytes: 1 << 20, // as h1's: an upstream's headers are a few KB
+			DialContext:            d.DialContext,
+			ForceAttemptHTTP2:      true,
+			MaxIdleConnsPerHost:    p.Pool.MaxIdlePerHost,
+			IdleConnTimeout:        p.Pool.IdleTimeout,
+			TLSHandshakeTimeout:    p.Timeouts.TLSHandshake,
+			ResponseHeaderTimeout:  p.Timeouts.ResponseHeader,
+			ExpectContinueTimeout:  time.Second,
+			DisableCompression:     true,
+			TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
 		},
 	}
 }

@@ -1,11 +1,49 @@
 package capture
 
 import (
+	"crypto/x509"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/lessllm/lessllm/capture/config"
+	"github.com/lessllm/lessllm/capture/egress"
 )
+
+// TestUpstreamTransportByScheme: http:// goes over capture/h1, https://
+// over net/http's Transport with HTTP/2.
+func TestUpstreamTransportByScheme(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.Proto) })
+	plain := httptest.NewServer(ok)
+	defer plain.Close()
+	secure := httptest.NewUnstartedServer(ok)
+	secure.EnableHTTP2 = true
+	secure.StartTLS()
+	defer secure.Close()
+
+	tr := NewTransport(config.Default().Proxy, &egress.Dialer{})
+	defer tr.CloseIdleConnections()
+	roots := x509.NewCertPool()
+	roots.AddCert(secure.Certificate())
+	tr.tls.TLSClientConfig.RootCAs = roots
+	for _, c := range []struct{ url, body, proto string }{
+		{plain.URL, "*h1.body", "HTTP/1.1"},
+		{secure.URL, "", "HTTP/2.0"},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, c.url, nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("%s: %v", c.url, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if body := fmt.Sprintf("%T", resp.Body); string(b) != c.proto || (c.body != "") != (body == "*h1.body") {
+			t.Errorf("%s: the server saw %s, the body is a %s; want %s over %s", c.url, b, body, c.proto, map[bool]string{true: "h1", false: "net/http"}[c.body != ""])
+		}
+	}
+}
 
 func routeNames(t *testing.T, cfg *config.File, prov *config.Provider) string {
 	t.Helper()

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -50,6 +51,11 @@ type Transport struct {
 	// ResponseHeaderTimeout bounds the wait for the response's headers
 	// once the request is written; 0 means no limit but the context's.
 	ResponseHeaderTimeout time.Duration
+	// MaxResponseHeaderBytes bounds the bytes read before a response's
+	// headers end (1xx responses included); 0 means 1 MiB, net/http's
+	// server default. A server that sends headers without end gets an
+	// error, not the memory they would take.
+	MaxResponseHeaderBytes int64
 
 	mu   sync.Mutex
 	idle map[string][]*conn // by host:port; the most recently used last
@@ -61,6 +67,7 @@ var _ http.RoundTripper = (*Transport)(nil)
 // or to the idle pool.
 type conn struct {
 	nc    net.Conn
+	lr    limitedReader // what br reads from
 	br    *bufio.Reader
 	addr  string
 	since time.Time   // idle since
@@ -174,7 +181,8 @@ func (t *Transport) get(ctx context.Context, addr string, trace *httptrace.Clien
 		return nil, false, d.err
 	}
 	nc := d.nc
-	c := &conn{nc: nc, br: bufio.NewReaderSize(nc, readBufferSize), addr: addr}
+	c := &conn{nc: nc, lr: limitedReader{r: nc, n: unlimited}, addr: addr}
+	c.br = bufio.NewReaderSize(&c.lr, readBufferSize)
 	if trace != nil && trace.GotConn != nil {
 		trace.GotConn(httptrace.GotConnInfo{Conn: nc})
 	}
@@ -271,6 +279,10 @@ func (t *Transport) exchange(c *conn, req *http.Request, trace *httptrace.Client
 	if t.ResponseHeaderTimeout > 0 {
 		c.nc.SetReadDeadline(time.Now().Add(t.ResponseHeaderTimeout))
 	}
+	c.lr.n = t.MaxResponseHeaderBytes
+	if c.lr.n <= 0 {
+		c.lr.n = 1 << 20
+	}
 	if _, err := c.br.Peek(1); err != nil {
 		return fail(err, roundTripError{nothingRead: true})
 	}
@@ -299,6 +311,7 @@ func (t *Transport) exchange(c *conn, req *http.Request, trace *httptrace.Client
 	if t.ResponseHeaderTimeout > 0 {
 		c.nc.SetReadDeadline(time.Time{})
 	}
+	c.lr.n = unlimited
 	resp.Body = &body{
 		rc: resp.Body, t: t, c: c, ctx: ctx, stop: stop,
 		reusable: !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols,
@@ -409,6 +422,29 @@ func closeBody(req *http.Request) {
 	if req.Body != nil {
 		req.Body.Close()
 	}
+}
+
+// limitedReader fails a read once n bytes were read: it bounds a
+// response's headers (the body's length is the relay's to bound).
+type limitedReader struct {
+	r io.Reader
+	n int64
+}
+
+const unlimited = math.MaxInt64
+
+var errHeaderTooLarge = errors.New("h1: the response's headers exceed the limit (MaxResponseHeaderBytes)")
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, errHeaderTooLarge
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
 }
 
 type countingWriter struct {

@@ -406,3 +406,35 @@ func TestHostPort(t *testing.T) {
 		}
 	}
 }
+
+func TestEndlessHeadersAreRefused(t *testing.T) {
+	url, _ := rawServer(t, func(c net.Conn, r *bufio.Reader) {
+		if _, err := http.ReadRequest(r); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\n")
+		line := "X-Filler: " + strings.Repeat("f", 1000) + "\r\n"
+		for range 4 << 10 { // 4 MiB, then the end of the headers
+			if _, err := io.WriteString(c, line); err != nil {
+				return // the client gave up
+			}
+		}
+		io.WriteString(c, "Content-Length: 0\r\n\r\n")
+	})
+	tr := &Transport{MaxResponseHeaderBytes: 64 << 10}
+	_, err := tr.RoundTrip(post(t, context.Background(), url, "{}"))
+	if !errors.Is(err, errHeaderTooLarge) {
+		t.Fatalf("got %v, want %v", err, errHeaderTooLarge)
+	}
+	// Within the limit, the same headers are read whole.
+	url, _ = rawServer(t, func(c net.Conn, r *bufio.Reader) {
+		if _, err := http.ReadRequest(r); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Long: "+strings.Repeat("l", 30_000)+"\r\nContent-Length: 2\r\n\r\nok")
+	})
+	resp, body := readAll(t, tr, post(t, context.Background(), url, "{}"))
+	if len(resp.Header.Get("X-Long")) != 30_000 || body != "ok" {
+		t.Fatalf("a 30 KB header line: %d bytes, body %q", len(resp.Header.Get("X-Long")), body)
+	}
+}
