@@ -167,12 +167,13 @@ func (t *Transport) get(ctx context.Context, addr string, trace *httptrace.Clien
 		var d net.Dialer
 		dial = d.DialContext
 	}
-	// The dial runs on a goroutine of its own, which ends with it: net's
-	// dialer goes ~7 KiB deep, and on the caller's goroutine that would
-	// double the stack the caller then keeps for as long as it serves the
-	// client's connection (8 KiB more a waiting stream).
+	// The dial runs on a goroutine of its own, which ends with it: on the
+	// caller's goroutine, net's dialer (~4 KiB deep) would double the stack
+	// the caller then keeps for as long as it serves the client's
+	// connection — 8 KiB more a waiting stream.
 	done := make(chan dialed, 1)
 	go func() {
+		growStack()
 		nc, err := dial(ctx, "tcp", addr)
 		done <- dialed{nc, err}
 	}()
@@ -194,6 +195,25 @@ func (c *conn) stopTimer() {
 		c.timer.Stop()
 	}
 }
+
+// growStack moves the dialing goroutine to a 16 KiB stack before it dials.
+// Left alone, its stack would grow to 8 KiB, the size of the handlers'
+// stacks; the runtime cuts stacks of one size from shared 32 KiB spans, so
+// a finished dial's 8 KiB would stay stuck between live handlers' stacks
+// (at 1,000 new connections at once, 4–5 KiB a stream as long as the
+// streams last). 16 KiB stacks come from spans of their own, which the
+// collector returns to the heap whole once the dials are done
+// (BENCHMARKS.md §4). It costs two copies of a nearly empty stack per new
+// connection.
+//
+//go:noinline
+func growStack() byte {
+	var pad [9 << 10]byte
+	return firstByte(pad[:])
+}
+
+//go:noinline
+func firstByte(b []byte) byte { return b[0] }
 
 type dialed struct {
 	nc  net.Conn
