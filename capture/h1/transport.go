@@ -20,7 +20,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"net"
@@ -92,7 +91,8 @@ var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4<<10)
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL == nil || req.URL.Scheme != "http" || req.URL.Host == "" {
 		closeBody(req)
-		return nil, fmt.Errorf("h1: only http:// URLs with a host are supported, not %q", req.URL)
+		// Not the URL itself: it may carry a key in its query.
+		return nil, errors.New("h1: only http:// URLs with a host are supported")
 	}
 	addr := hostPort(req.URL.Host)
 	ctx := req.Context()
