@@ -28,7 +28,7 @@ import (
 // https:// goes over net/http's Transport, with HTTP/2 where the upstream
 // offers it. http:// goes over h1.Transport, which reads each response on
 // the handler's goroutine: net/http's would keep two goroutines and a
-// write buffer per connection, a quarter of a waiting stream's memory
+// write buffer per connection, about a fifth of a waiting stream's memory
 // (docs/ARCHITECTURE.md, "Memory per stream").
 type UpstreamTransport struct {
 	plain *h1.Transport
