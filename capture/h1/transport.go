@@ -9,8 +9,9 @@
 // connection's life. Capture holds one upstream connection per in-flight
 // stream, and a stream waits most of its life for the next token: with
 // net/http's Transport, 1,000 waiting streams held ~16 KiB each more than
-// they do with this client, a fifth of their memory (BENCHMARKS.md §4). Here the write buffer is borrowed from a pool for
-// the write, and nothing runs while a response is not being read.
+// they do with this client, a fifth of their memory (BENCHMARKS.md §4).
+// Here the write buffer is borrowed from a pool for the write, and nothing
+// runs while a response is not being read.
 //
 // HTTPS upstreams keep net/http's Transport: they speak HTTP/2, where the
 // streams share one connection and its goroutines.
