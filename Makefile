@@ -34,7 +34,7 @@ PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo pyth
 # of its own (the segment readers and the config parser run several times
 # faster than the rest and get ~20 s too). FUZZ_CI are the ones reading untrusted
 # input — segments, SSE streams, translation both ways, the model a request
-# is routed by, the config file —
+# is routed by, the request body compacted into its record, the config file —
 # which make test runs for FUZZTIME_CI inputs each; make fuzz runs all of them.
 FUZZ_CI := ./format:FuzzReader:200000x ./format:FuzzDecodeExchange:200000x \
 	./format/wire:FuzzSSEParser ./format/wire:FuzzReadStream ./format/wire:FuzzReadEventStream ./format/wire:FuzzAnthropicToOpenAIFast \
@@ -42,6 +42,7 @@ FUZZ_CI := ./format:FuzzReader:200000x ./format:FuzzDecodeExchange:200000x \
 	./format/wire:FuzzAnthropicStreamToOpenAI ./format/wire:FuzzOpenAIStreamToAnthropic \
 	./format/wire:FuzzOpenAIChatToAnthropicFast ./format/wire:FuzzAnthropicToOpenAIChatFast ./format/wire:FuzzOpenAIToAnthropicFast \
 	./format/wire:FuzzDecodeChunks ./format/wire:FuzzRequestModel ./format/wire:FuzzIncludeUsage \
+	./format/internal/jsonscan:FuzzAppendCompact \
 	./capture/config:FuzzParse:100000x
 FUZZ_ALL := $(FUZZ_CI) ./format:FuzzDecodeFast ./format/wire:FuzzDecodeChatChunk ./format/wire:FuzzChatFastPath \
 	./format/internal/jsonenc:FuzzAppendString ./format/internal/jsonenc:FuzzAppendFloat \
@@ -163,7 +164,7 @@ lint:
 # Every generated table of BENCHMARKS.md is rewritten. Needs nginx
 # (apt-get install nginx-light) and Node.js + npm for the gateway; without
 # them those rows say why they are missing. About 25–35 minutes (BENCHMARKS.md).
-GOBENCH := WriterAppend|Reader$$|AppendString|ChatEvent|SSEFeed|TranslateChunk|TranslateWhole|Route|CaptureStreamed|CaptureNonStreamed|DirectStreamed|DirectNonStreamed|ScanPlain|ExchangeWork
+GOBENCH := WriterAppend|Reader$$|AppendString|ChatEvent|SSEFeed|TranslateChunk|TranslateWhole|Route|CaptureStreamed|CaptureNonStreamed|DirectStreamed|DirectNonStreamed|ScanPlain|ExchangeWork|Compact
 bench: build
 	$(GO) build -o bin/lessllm-bench ./cmd/lessllm-bench
 	$(GO) test -run '^TestCompressionRatio$$' -bench '$(GOBENCH)' -benchmem -count=1 -v ./format/... ./capture/... ./analyze/ ./analyze/sensitive/ 2>&1 \

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/lessllm/lessllm/format/internal/jsonscan"
 )
 
 // RecordVersion is the version of the Exchange schema this package writes
@@ -84,9 +86,15 @@ func (b *Body) SetBody(data []byte, total int64) {
 	}
 }
 
-// compactJSON stores data as compacted JSON if it is one JSON value
-// (json.Compact validates as it goes: one pass, not two).
+// compactJSON stores data as compacted JSON if it is one JSON value. It
+// runs on capture's request path for every body: jsonscan.AppendCompact
+// validates and compacts in one pass several times faster than
+// json.Compact, which decides only what the fast way declines.
 func compactJSON(data []byte, b *Body) bool {
+	if out, ok := jsonscan.AppendCompact(make([]byte, 0, len(data)), data); ok {
+		b.JSON = out
+		return true
+	}
 	var buf bytes.Buffer
 	buf.Grow(len(data))
 	if json.Compact(&buf, data) != nil {
