@@ -1,11 +1,13 @@
 package capture
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,7 +57,7 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 
 	var headers *headerFlusher
 	var toClient io.Writer
-	sendHeaders := func() {
+	prepareHeaders := func() http.Header {
 		h := x.w.Header()
 		for k, vs := range resp.Header {
 			h[k] = vs
@@ -68,12 +70,16 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 		if x.tr != nil {
 			x.tr.begin(resp, h)
 		}
+		return h
+	}
+	sendHeaders := func() {
 		x.w.WriteHeader(resp.StatusCode)
 		x.status = resp.StatusCode
 		headers = newHeaderFlusher(http.NewResponseController(x.w))
 		toClient = writerFunc(func(p []byte) (int, error) { return headers.write(x.w, p) })
 	}
 	if !collect {
+		prepareHeaders()
 		sendHeaders()
 	}
 
@@ -144,13 +150,26 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 			}
 		}
 		if err == io.EOF {
-			if collect {
-				sendHeaders()
-			}
-			if x.tr != nil {
-				if werr := x.tr.end(toClient); werr != nil {
-					x.rec.Error = &format.Error{Kind: format.ErrClientWrite, Message: "writing to the client failed: " + werr.Error(), AtNS: x.since()}
+			var werr error
+			switch {
+			case collect:
+				// The rewritten body is whole before the status line goes:
+				// it is sent with its length, headers and body in one
+				// write, not chunked and then ended by a second write (and
+				// a second wake-up of the client).
+				h := prepareHeaders()
+				var whole bytes.Buffer
+				_ = x.tr.end(&whole) // a bytes.Buffer takes every write
+				if whole.Len() > 0 {
+					h.Set("Content-Length", strconv.Itoa(whole.Len()))
 				}
+				sendHeaders()
+				_, werr = toClient.Write(whole.Bytes())
+			case x.tr != nil:
+				werr = x.tr.end(toClient)
+			}
+			if werr != nil {
+				x.rec.Error = &format.Error{Kind: format.ErrClientWrite, Message: "writing to the client failed: " + werr.Error(), AtNS: x.since()}
 			}
 			_ = headers.flush() // an empty body: the headers go now
 			break

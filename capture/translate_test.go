@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
 	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
 
 	"github.com/lessllm/lessllm/capture/config"
 	"github.com/lessllm/lessllm/format"
@@ -31,12 +33,18 @@ func TestOpenAISDKToAnthropicAlias(t *testing.T) {
 	params := openai.ChatCompletionNewParams{Model: "claude",
 		Messages: []openai.ChatCompletionMessageParamUnion{openai.SystemMessage("Be brief."), openai.UserMessage("Hello")}}
 
-	c, err := oc.Chat.Completions.New(ctx, params, withHeader("X-Trace-Id", "trace-123"))
+	var httpResp *http.Response
+	c, err := oc.Chat.Completions.New(ctx, params, withHeader("X-Trace-Id", "trace-123"), option.WithResponseInto(&httpResp))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Model != "claude" || c.Choices[0].Message.Content != want || c.Choices[0].FinishReason != "stop" || c.Usage.CompletionTokens != 12 || c.Usage.PromptTokens == 0 {
 		t.Fatalf("non-streamed: %+v", c)
+	}
+	// The translated answer is whole before its status line: it goes with
+	// its length, not chunked.
+	if httpResp.ContentLength <= 0 || len(httpResp.TransferEncoding) > 0 {
+		t.Fatalf("translated answer sent with Content-Length %d, Transfer-Encoding %q", httpResp.ContentLength, httpResp.TransferEncoding)
 	}
 
 	p := params
