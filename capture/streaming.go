@@ -17,15 +17,22 @@ import (
 )
 
 var (
-	// A body is read into 1 KiB first: every in-flight stream holds its
-	// read buffer while it waits for the next event, and events are a few
-	// hundred bytes (BENCHMARKS.md §4). A read that fills it means the
-	// body comes faster than one event at a time (a whole answer, a burst):
-	// the rest is read 8 KiB at a time.
+	// A stream from an http:// upstream (a capture/h1 body: a waiter) is
+	// waited on without a buffer and each read then takes all that came,
+	// into an 8 KiB buffer held only for that read: a waiting stream holds
+	// none, and a burst goes out in as few writes as the bare proxy's.
+	// Other bodies are read into 1 KiB first — every in-flight stream holds
+	// its read buffer while it waits for the next event, and events are a
+	// few hundred bytes (BENCHMARKS.md §4) — and once a read fills that
+	// (a whole answer, a burst), 8 KiB at a time.
 	smallRelayBufs = sync.Pool{New: func() any { b := make([]byte, 1<<10); return &b }}
 	relayBufs      = sync.Pool{New: func() any { b := make([]byte, 8<<10); return &b }}
 	builders       = sync.Pool{New: func() any { return new(format.ChunkBuilder) }}
 )
+
+// waiter is a response body that can wait for its next bytes without a
+// buffer of the caller's (capture/h1's).
+type waiter interface{ Wait() }
 
 // relay copies the upstream response to the client: headers first, then
 // each read of the body written and flushed at once (no added buffering),
@@ -89,10 +96,25 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 	timer := time.AfterFunc(idle, func() { idleFired.Store(true); cancel() })
 	defer timer.Stop()
 
+	// A body of known length is an answer that comes whole, not a stream
+	// that waits: it is read as it is.
+	wait, _ := resp.Body.(waiter)
+	if resp.ContentLength >= 0 {
+		wait = nil
+	}
 	pool := &smallRelayBufs
-	bp := pool.Get().(*[]byte)
-	defer func() { pool.Put(bp) }()
-	buf := *bp
+	if wait != nil {
+		pool = &relayBufs
+	}
+	var bp *[]byte
+	if wait == nil {
+		bp = pool.Get().(*[]byte)
+	}
+	defer func() {
+		if bp != nil {
+			pool.Put(bp)
+		}
+	}()
 	chunks := builders.Get().(*format.ChunkBuilder)
 	var captured int64
 	defer func() { // also when aborting
@@ -102,11 +124,18 @@ func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 		builders.Put(chunks)
 	}()
 	for full := false; ; {
-		if full && pool == &smallRelayBufs {
+		switch {
+		case wait != nil: // the buffer is held for one read only
+			if bp != nil {
+				pool.Put(bp)
+			}
+			wait.Wait()
+			bp = pool.Get().(*[]byte)
+		case full && pool == &smallRelayBufs:
 			pool.Put(bp)
 			pool, bp = &relayBufs, relayBufs.Get().(*[]byte)
-			buf = *bp
 		}
+		buf := *bp
 		n, err := resp.Body.Read(buf)
 		full = n == len(buf)
 		if n > 0 {

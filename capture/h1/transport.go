@@ -74,11 +74,14 @@ type conn struct {
 	timer *time.Timer // closes it when idle too long
 }
 
-// readBufferSize is a quarter of net/http's Transport's 4 KiB: a waiting
-// stream holds it for its whole life. Response header lines are read
-// through it (a longer line is joined, not refused), and a body read of at
-// least its size bypasses it — capture's relay reads 1 KiB, then 8 KiB.
-const readBufferSize = 1 << 10
+// readBufferSize is net/http's Transport's. It is the one buffer a
+// waiting stream holds (capture's relay waits with body.Wait and reads
+// into a pooled buffer only when bytes came), and one read of a stream
+// takes what it holds — many small chunks at once: with 1 KiB, a burst of
+// a streamed answer took twice as many reads and writes (BENCHMARKS.md §3).
+// Response header lines are read through it (a longer line is joined, not
+// refused).
+const readBufferSize = 4 << 10
 
 var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4<<10) }}
 
@@ -365,6 +368,18 @@ func (b *body) Read(p []byte) (int, error) {
 		b.finish(false)
 	}
 	return n, err
+}
+
+// Wait blocks until the body has bytes (or its end, or an error) to read,
+// holding no buffer but the connection's: a relay that waits here and
+// then reads into a pooled buffer keeps none of its own while a stream is
+// quiet. What ended the wait shows in the Read that follows. A body of
+// known length needs no Wait (its last Read returns io.EOF with the last
+// bytes; a Wait after them would block until the server's next bytes).
+func (b *body) Wait() {
+	if b.rc != http.NoBody && !b.done.Load() {
+		_, _ = b.c.br.Peek(1)
+	}
 }
 
 // Close before the end closes the connection: what is left of the
