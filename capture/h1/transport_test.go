@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -128,6 +129,64 @@ func TestChunkedStreamReadInPieces(t *testing.T) {
 	if n := s.conns.Load(); n != 1 {
 		t.Errorf("%d connections, want 1", n)
 	}
+}
+
+// TestWaitThenReadTakesAllThatCame: Wait returns when the next bytes
+// arrive, and one read then takes every chunk that came; Wait after the
+// end, or on a body that has none, returns at once.
+func TestWaitThenReadTakesAllThatCame(t *testing.T) {
+	first, rest, written := make(chan bool), make(chan bool), make(chan bool)
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.(http.Flusher).Flush() // headers alone
+		<-first
+		io.WriteString(w, "data: first\n\n")
+		w.(http.Flusher).Flush()
+		<-rest
+		for i := range 10 {
+			io.WriteString(w, fmt.Sprintf("data: %d\n\n", i))
+			w.(http.Flusher).Flush()
+		}
+		written <- true
+	})
+	tr := &Transport{}
+	defer tr.CloseIdleConnections()
+	resp, err := tr.RoundTrip(post(t, context.Background(), s.URL, "{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := resp.Body.(interface{ Wait() })
+	waited := make(chan struct{})
+	go func() { b.Wait(); close(waited) }()
+	select {
+	case <-waited:
+		t.Fatal("Wait returned before the body's bytes came")
+	case <-time.After(50 * time.Millisecond):
+	}
+	first <- true
+	<-waited
+	buf := make([]byte, 8<<10)
+	if n, err := resp.Body.Read(buf); string(buf[:n]) != "data: first\n\n" || err != nil {
+		t.Fatalf("read after Wait: %q, %v", buf[:n], err)
+	}
+	rest <- true
+	<-written // the ten chunks are in the socket
+	b.Wait()
+	n, err := resp.Body.Read(buf)
+	if got := string(buf[:n]); strings.Count(got, "data: ") != 10 || err != nil && err != io.EOF {
+		t.Fatalf("one read after Wait got %q (%v), want the ten chunks", got, err)
+	}
+	if rest, err := io.ReadAll(resp.Body); err != nil || len(rest) != 0 {
+		t.Fatalf("after the ten chunks: %q, %v", rest, err)
+	}
+	b.Wait() // at the end: returns at once
+
+	nobody := newServer(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	resp, err = tr.RoundTrip(post(t, context.Background(), nobody.URL, "{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.(interface{ Wait() }).Wait() // no body: returns at once
+	resp.Body.Close()
 }
 
 func TestServerClosedIdleConnectionIsNotUsed(t *testing.T) {
