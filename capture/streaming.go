@@ -48,7 +48,7 @@ type waiter interface{ Wait() }
 // A body that lessllm must rewrite whole (a translated JSON answer, the
 // model list) is collected first, up to capture.max_body_bytes; its status
 // line waits for it, so a failure or an oversized body still gets a proper
-// 502 in the client's format.
+// 502 in the client's format, and it goes with its Content-Length.
 func (x *exchange) relay(resp *http.Response, cancel context.CancelFunc) {
 	limit := int64(x.s.Config.Capture.MaxBodyBytes)
 	rec := &format.Response{Status: resp.StatusCode, Headers: format.RedactHeader(resp.Header, x.s.Config.Capture.RedactHeaders)}
