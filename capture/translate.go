@@ -107,6 +107,14 @@ type responseTranslator struct {
 		Event(ev wire.Event, emit func([]byte))
 	}
 	whole []byte // non-streamed or error body
+
+	// chunk's callbacks, made once per stream so that a chunk allocates
+	// none; w and werr are the writer and the first error of the chunk
+	// being translated.
+	onEvent func(wire.Event)
+	onOut   func([]byte)
+	w       io.Writer
+	werr    error
 }
 
 // newResponseTranslator prepares the translation of the response to a
@@ -138,6 +146,7 @@ func (t *responseTranslator) begin(resp *http.Response, h http.Header) {
 		} else {
 			t.events = &wire.OpenAIToAnthropicStream{Model: t.model}
 		}
+		t.onEvent, t.onOut = t.event, t.out
 		return
 	}
 	h.Set("Content-Type", "application/json")
@@ -150,18 +159,22 @@ func (t *responseTranslator) chunk(ts int64, p []byte, w io.Writer) error {
 		t.whole = append(t.whole, p...)
 		return nil
 	}
-	var err error
-	t.sse.Feed(ts, p, func(ev wire.Event) {
-		t.events.Event(ev, func(b []byte) {
-			if err == nil {
-				_, err = w.Write(b)
-			}
-		})
-	})
+	t.w, t.werr = w, nil
+	t.sse.Feed(ts, p, t.onEvent)
+	err := t.werr
+	t.w, t.werr = nil, nil
 	if err == nil && int64(t.sse.Buffered()) > t.maxEvent {
 		err = errEventTooLarge
 	}
 	return err
+}
+
+func (t *responseTranslator) event(ev wire.Event) { t.events.Event(ev, t.onOut) }
+
+func (t *responseTranslator) out(b []byte) {
+	if t.werr == nil {
+		_, t.werr = t.w.Write(b)
+	}
 }
 
 // end writes the translation of a collected body at upstream EOF.

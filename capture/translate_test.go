@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/lessllm/lessllm/capture/config"
 	"github.com/lessllm/lessllm/format"
+	"github.com/lessllm/lessllm/format/wire"
 	"github.com/lessllm/lessllm/format/wire/apitest"
 )
 
@@ -201,5 +203,29 @@ func TestTranslationWarningsAndRefusals(t *testing.T) {
 	}
 	if recs[1].Error == nil || recs[1].Error.Kind != format.ErrRejected {
 		t.Fatalf("refusal recorded as %+v", recs[1].Error)
+	}
+}
+
+// TestTranslatedDeltaAllocatesNothing: a text delta of an Anthropic stream
+// becomes an OpenAI chunk without an allocation — SSE parse, translation
+// and write — as every token of a translated stream goes through it.
+func TestTranslatedDeltaAllocatesNothing(t *testing.T) {
+	tr := newResponseTranslator(wire.OpenAI, []byte(`{"model":"claude","stream":true}`), "claude", time.Now(), 1<<20)
+	tr.begin(&http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}}}, http.Header{})
+	var out strings.Builder
+	for _, ev := range []string{
+		"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":\"claude-sonnet-4-5\",\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n",
+		"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+	} {
+		if err := tr.chunk(1, []byte(ev), &out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	delta := []byte("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\" lazy\"}}\n\n")
+	if err := tr.chunk(1, delta, &out); err != nil || !strings.Contains(out.String(), `"content":" lazy"`) {
+		t.Fatalf("delta translated to %q (%v)", out.String(), err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = tr.chunk(1, delta, io.Discard) }); n != 0 {
+		t.Errorf("a translated delta allocates %.0f times, want 0", n)
 	}
 }

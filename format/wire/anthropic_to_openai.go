@@ -168,6 +168,16 @@ type fastChunk struct {
 
 // Event translates one upstream event.
 func (t *AnthropicToOpenAIStream) Event(ev Event, emit func([]byte)) {
+	if !t.noFast && t.fastDelta(ev.Data, emit) {
+		return
+	}
+	t.general(ev, emit)
+}
+
+// general is Event's way for any event: decoded with encoding/json (into a
+// struct that goes to the heap, which is why the fast way is tried first,
+// outside this function).
+func (t *AnthropicToOpenAIStream) general(ev Event, emit func([]byte)) {
 	var e struct {
 		Type    string `json:"type"`
 		Index   int    `json:"index"`
@@ -189,9 +199,6 @@ func (t *AnthropicToOpenAIStream) Event(ev Event, emit func([]byte)) {
 		} `json:"delta"`
 		Usage *anthropicUsage `json:"usage"`
 		Error json.RawMessage `json:"error"`
-	}
-	if !t.noFast && t.fastDelta(ev.Data, emit) {
-		return
 	}
 	if json.Unmarshal(ev.Data, &e) != nil || t.done {
 		return

@@ -28,12 +28,13 @@ type Event struct {
 // "data" lines accumulate; a field name without a colon has an empty value;
 // one space after the colon is dropped. The zero value is ready to use.
 type SSEParser struct {
-	line    []byte // partial line carried over between chunks
-	lastCR  bool   // the previous chunk ended in CR: a following LF is part of that line end
-	name    string
-	id      string
-	data    []byte
-	hasData bool
+	line     []byte // partial line carried over between chunks
+	lastCR   bool   // the previous chunk ended in CR: a following LF is part of that line end
+	name     string
+	lastName string // the previous event's name, reused when it repeats
+	id       string
+	data     []byte
+	hasData  bool
 }
 
 // Feed parses chunk, read at offset t, calling emit for every event it
@@ -139,7 +140,12 @@ func (p *SSEParser) processLine(t int64, line []byte, emit func(Event)) {
 		p.data = append(p.data, value...)
 		p.hasData = true
 	case "event":
-		p.name = string(value)
+		// A stream repeats a few names (content_block_delta …): the last
+		// one is kept so that a repeat costs no allocation.
+		if string(value) != p.lastName {
+			p.lastName = string(value)
+		}
+		p.name = p.lastName
 	case "id":
 		if bytes.IndexByte(value, 0) < 0 {
 			p.id = string(value)
