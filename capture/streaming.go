@@ -20,7 +20,7 @@ var (
 	// A stream from an http:// upstream (a capture/h1 body: a waiter) is
 	// waited on without a buffer and each read then takes all that came,
 	// into an 8 KiB buffer held only for that read: a waiting stream holds
-	// none, and a burst goes out in as few writes as the bare proxy's.
+	// none, and a burst goes out in a few large writes, not 1 KiB pieces.
 	// Other bodies are read into 1 KiB first — every in-flight stream holds
 	// its read buffer while it waits for the next event, and events are a
 	// few hundred bytes (BENCHMARKS.md §4) — and once a read fills that
