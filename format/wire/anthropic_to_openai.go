@@ -159,9 +159,9 @@ type AnthropicToOpenAIStream struct {
 
 // fastChunk is a content chunk of this stream in the bytes the general way
 // marshals it to (encoding/json orders a map's keys), split around the
-// delta's text: built once per stream, then filled per event.
+// delta's text: built when message_start gives the stream its id, then
+// filled per event.
 type fastChunk struct {
-	id              string // the stream id it was built for
 	content, reason []byte // "data: {…"delta":{"content": and …"reasoning_content":
 	suffix          []byte // },"finish_reason":null,…}\n\n
 }
@@ -206,6 +206,11 @@ func (t *AnthropicToOpenAIStream) general(ev Event, emit func([]byte)) {
 	switch e.Type {
 	case "message_start":
 		t.id = "chatcmpl-" + strings.TrimPrefix(e.Message.ID, "msg_")
+		// The fast way's halves are made now, when the stream's first
+		// bytes arrive, and not at its first delta: made there, their
+		// encoding/json work (cold code, tens of µs) delayed the first
+		// token of every stream.
+		t.prepareFast()
 		if e.Message.Usage != nil {
 			t.usage.merge(e.Message.Usage)
 		}
@@ -284,7 +289,7 @@ func (t *AnthropicToOpenAIStream) Done() bool { return t.done }
 // which the general way then translates; both give the same bytes
 // (FuzzAnthropicToOpenAIFast).
 func (t *AnthropicToOpenAIStream) fastDelta(data []byte, emit func([]byte)) bool {
-	if t.id == "" || t.done {
+	if t.id == "" || t.done { // no message_start yet: no halves
 		return false
 	}
 	var s jsonscan.Scanner
@@ -306,9 +311,6 @@ func (t *AnthropicToOpenAIStream) fastDelta(data []byte, emit func([]byte)) bool
 	text, ok := s.PlainString()
 	if !ok || !marshalsAsIs(text) || !s.Literal("}}") || s.End() != nil {
 		return false
-	}
-	if t.fast.id != t.id || t.fast.suffix == nil {
-		t.prepareFast()
 	}
 	head := t.fast.content
 	if reasoning {
@@ -332,7 +334,6 @@ func (t *AnthropicToOpenAIStream) prepareFast() {
 	}
 	t.fast.content, t.fast.suffix = halves("content")
 	t.fast.reason, _ = halves("reasoning_content")
-	t.fast.id = t.id
 }
 
 // marshalsAsIs reports whether encoding/json writes the string as these

@@ -141,9 +141,10 @@ func (p *SSEParser) processLine(t int64, line []byte, emit func(Event)) {
 		p.hasData = true
 	case "event":
 		// A stream repeats a few names (content_block_delta …): the last
-		// one is kept so that a repeat costs no allocation.
+		// one is kept, and Anthropic's are constants, so that a name costs
+		// no allocation — a stream's first delta neither.
 		if string(value) != p.lastName {
-			p.lastName = string(value)
+			p.lastName = eventName(value)
 		}
 		p.name = p.lastName
 	case "id":
@@ -151,6 +152,30 @@ func (p *SSEParser) processLine(t int64, line []byte, emit func(Event)) {
 			p.id = string(value)
 		}
 	}
+}
+
+// eventName is name as a string, one of the constants for the event names
+// of Anthropic's Messages stream.
+func eventName(name []byte) string {
+	switch string(name) {
+	case "message_start":
+		return "message_start"
+	case "content_block_start":
+		return "content_block_start"
+	case "content_block_delta":
+		return "content_block_delta"
+	case "content_block_stop":
+		return "content_block_stop"
+	case "message_delta":
+		return "message_delta"
+	case "message_stop":
+		return "message_stop"
+	case "ping":
+		return "ping"
+	case "error":
+		return "error"
+	}
+	return string(name)
 }
 
 // Pending reports whether bytes of an unfinished event are buffered: at the
