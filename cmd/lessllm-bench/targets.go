@@ -19,6 +19,10 @@ type target struct {
 	url   string
 	pid   int    // the process serving it (0: direct — nothing in between)
 	model string // "" = gpt-4o-mini; "claude" = the alias translated to Anthropic
+	// messages: the target speaks Anthropic Messages (POST /v1/messages)
+	// and is sent the request the alias sends upstream — direct, it is the
+	// alias's own baseline.
+	messages bool
 	// header is sent with every request (the Portkey gateway is told the
 	// provider and upstream this way).
 	header http.Header

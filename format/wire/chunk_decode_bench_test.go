@@ -16,17 +16,26 @@ func BenchmarkChatEvent(b *testing.B) {
 
 // BenchmarkSSEFeed parses one network read holding one SSE event, as the
 // capture relay and the analyzer do per chunk.
+// BenchmarkSSEFeed parses one read that is one whole event: a Chat
+// Completions chunk (data only) and an Anthropic delta (named).
 func BenchmarkSSEFeed(b *testing.B) {
-	chunk := []byte(`data: {"id":"chatcmpl-AbCdEfGhIjKlMnOpQrStUvWxYz012","object":"chat.completion.chunk","created":1764086400,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"delta":{"content":" lazy"},"logprobs":null,"finish_reason":null}]}` + "\n\n")
-	var p SSEParser
-	n := 0
-	b.SetBytes(int64(len(chunk)))
-	b.ReportAllocs()
-	for b.Loop() {
-		p.Feed(0, chunk, func(Event) { n++ })
-	}
-	if n == 0 {
-		b.Fatal("no event parsed")
+	for _, c := range []struct{ name, chunk string }{
+		{"chat", `data: {"id":"chatcmpl-AbCdEfGhIjKlMnOpQrStUvWxYz012","object":"chat.completion.chunk","created":1764086400,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"delta":{"content":" lazy"},"logprobs":null,"finish_reason":null}]}` + "\n\n"},
+		{"anthropic", "event: content_block_delta\n" + `data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" lazy"}}` + "\n\n"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			chunk := []byte(c.chunk)
+			var p SSEParser
+			n := 0
+			b.SetBytes(int64(len(chunk)))
+			b.ReportAllocs()
+			for b.Loop() {
+				p.Feed(0, chunk, func(Event) { n++ })
+			}
+			if n == 0 {
+				b.Fatal("no event parsed")
+			}
+		})
 	}
 }
 

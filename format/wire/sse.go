@@ -40,8 +40,8 @@ type SSEParser struct {
 // Feed parses chunk, read at offset t, calling emit for every event it
 // completes. Event.Data is only valid during the call.
 func (p *SSEParser) Feed(t int64, chunk []byte, emit func(Event)) {
-	if data, ok := p.wholeDataEvent(chunk); ok {
-		emit(Event{Data: data, ID: p.id, T: t})
+	if name, data, ok := p.wholeEvent(chunk); ok {
+		emit(Event{Name: name, Data: data, ID: p.id, T: t})
 		return
 	}
 	for len(chunk) > 0 {
@@ -79,24 +79,42 @@ func (p *SSEParser) Feed(t int64, chunk []byte, emit func(Event)) {
 	}
 }
 
-// wholeDataEvent recognises the read almost every chunk of an LLM stream
-// is: one whole event of a single data line, "data: <payload>\n\n", with
-// nothing of an earlier event pending. Its payload is then the event's data
-// as the line rules would give it, and is handed on without being copied.
-func (p *SSEParser) wholeDataEvent(chunk []byte) ([]byte, bool) {
-	n := len(chunk)
-	if n < len("data:\n\n") || p.lastCR || len(p.line) > 0 || p.hasData || p.name != "" ||
-		string(chunk[:5]) != "data:" || chunk[n-2] != '\n' || chunk[n-1] != '\n' {
-		return nil, false
+// wholeEvent recognises the read almost every chunk of an LLM stream is:
+// one whole event of a single data line, "data: <payload>\n\n", after at
+// most one "event: <name>\n" line (Anthropic names every event), with
+// nothing of an earlier event pending. Its name and payload are then what
+// the line rules would give, and the payload is handed on without being
+// copied.
+func (p *SSEParser) wholeEvent(chunk []byte) (name string, data []byte, ok bool) {
+	if p.lastCR || len(p.line) > 0 || p.hasData || p.name != "" {
+		return "", nil, false
 	}
-	data := chunk[5 : n-2]
+	if bytes.HasPrefix(chunk, []byte("event:")) {
+		i := bytes.IndexByte(chunk, '\n')
+		if i < 0 {
+			return "", nil, false
+		}
+		v := chunk[len("event:"):i]
+		if len(v) > 0 && v[0] == ' ' {
+			v = v[1:]
+		}
+		if bytes.IndexByte(v, '\r') >= 0 {
+			return "", nil, false
+		}
+		name, chunk = p.eventName(v), chunk[i+1:]
+	}
+	n := len(chunk)
+	if n < len("data:\n\n") || string(chunk[:5]) != "data:" || chunk[n-2] != '\n' || chunk[n-1] != '\n' {
+		return "", nil, false
+	}
+	data = chunk[5 : n-2]
 	if len(data) > 0 && data[0] == ' ' {
 		data = data[1:]
 	}
 	if bytes.IndexByte(data, '\n') >= 0 || bytes.IndexByte(data, '\r') >= 0 {
-		return nil, false
+		return "", nil, false
 	}
-	return data, true
+	return name, data, true
 }
 
 // lineEnd is the index of the first CR or LF in b, or -1. LF is searched
@@ -140,13 +158,7 @@ func (p *SSEParser) processLine(t int64, line []byte, emit func(Event)) {
 		p.data = append(p.data, value...)
 		p.hasData = true
 	case "event":
-		// A stream repeats a few names (content_block_delta …): the last
-		// one is kept, and Anthropic's are constants, so that a name costs
-		// no allocation — a stream's first delta neither.
-		if string(value) != p.lastName {
-			p.lastName = eventName(value)
-		}
-		p.name = p.lastName
+		p.name = p.eventName(value)
 	case "id":
 		if bytes.IndexByte(value, 0) < 0 {
 			p.id = string(value)
@@ -154,9 +166,20 @@ func (p *SSEParser) processLine(t int64, line []byte, emit func(Event)) {
 	}
 }
 
-// eventName is name as a string, one of the constants for the event names
-// of Anthropic's Messages stream.
-func eventName(name []byte) string {
+// eventName is name as a string. A stream repeats a few names
+// (content_block_delta …): the last one is kept, and Anthropic's are
+// constants, so that a name costs no allocation — a stream's first delta's
+// neither.
+func (p *SSEParser) eventName(name []byte) string {
+	if string(name) != p.lastName {
+		p.lastName = knownEventName(name)
+	}
+	return p.lastName
+}
+
+// knownEventName is name as a string, one of the constants for the event
+// names of Anthropic's Messages stream.
+func knownEventName(name []byte) string {
 	switch string(name) {
 	case "message_start":
 		return "message_start"

@@ -78,6 +78,9 @@ func FuzzSSEParser(f *testing.F) {
 	f.Add([]byte("id: 4\n\ndata: x\n\nevent: e\ndata: y\n\n"), 7)
 	f.Add([]byte("data: x\r\n\ndata: y\n\n"), 9)
 	f.Add([]byte("data:  {\"a\":1}\n\n"), 0)
+	f.Add([]byte("event: content_block_delta\ndata: {\"a\":1}\n\n"), 0) // one whole named event
+	f.Add([]byte("event:e\r\ndata: y\n\n"), 0)
+	f.Add([]byte("event: e\nid: 1\ndata: y\n\n"), 0)
 	f.Fuzz(func(t *testing.T, data []byte, cut int) {
 		if cut < 0 || cut > len(data) {
 			cut = len(data) / 2
