@@ -159,18 +159,26 @@ func (b *bench) start(addr string, name string, args ...string) *exec.Cmd {
 func (b *bench) stop(t *target) {
 	for i, p := range b.procs {
 		if p.Process.Pid == t.pid {
-			p.Process.Signal(os.Interrupt)
-			p.Wait()
+			stopProcess(p)
 			b.procs = append(b.procs[:i], b.procs[i+1:]...)
 			return
 		}
 	}
 }
 
+// stopProcess interrupts p and waits for it to end; one that ignores the
+// interrupt — started with SIGINT ignored, as a shell's background job
+// is, and not asking for it (the bare proxy, nginx) — is killed after 10 s.
+func stopProcess(p *exec.Cmd) {
+	p.Process.Signal(os.Interrupt)
+	kill := time.AfterFunc(10*time.Second, func() { p.Process.Kill() })
+	p.Wait()
+	kill.Stop()
+}
+
 func (b *bench) stopAll() {
 	for _, p := range b.procs {
-		p.Process.Signal(os.Interrupt)
-		p.Wait()
+		stopProcess(p)
 	}
 	for _, d := range b.dirs {
 		os.RemoveAll(d)
