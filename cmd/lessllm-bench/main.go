@@ -167,8 +167,9 @@ func (b *bench) stop(t *target) {
 }
 
 // stopProcess interrupts p and waits for it to end; one that ignores the
-// interrupt — started with SIGINT ignored, as a shell's background job
-// is, and not asking for it (the bare proxy, nginx) — is killed after 10 s.
+// interrupt — a Go program that does not ask for SIGINT (the bare proxy)
+// keeps it ignored when started as a shell's background job — is killed
+// after 10 s.
 func stopProcess(p *exec.Cmd) {
 	p.Process.Signal(os.Interrupt)
 	kill := time.AfterFunc(10*time.Second, func() { p.Process.Kill() })
