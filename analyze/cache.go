@@ -902,10 +902,12 @@ func writeCacheResults(ctx context.Context, db *sql.DB, res *cacheResults, chang
 		return err
 	}
 	defer tx.Rollback()
-	copyToCalls := `UPDATE api_calls SET estimated_cached_tokens = p.estimated_cached_tokens, estimated_cache_hit_rate = p.rate
-		FROM (SELECT request_id, estimated_cached_tokens, round(estimated_cache_hit_rate, 6) AS rate FROM read_parquet(` + quote(predFile) + `)) p
-		WHERE api_calls.request_id = p.request_id AND (api_calls.estimated_cached_tokens IS DISTINCT FROM p.estimated_cached_tokens
-			OR api_calls.estimated_cache_hit_rate IS DISTINCT FROM p.rate)`
+	copyToCalls := rowUpdate{
+		set:  `estimated_cached_tokens = p.estimated_cached_tokens, estimated_cache_hit_rate = p.rate`,
+		from: `(SELECT request_id, estimated_cached_tokens, round(estimated_cache_hit_rate, 6) AS rate FROM read_parquet(` + quote(predFile) + `)) p`,
+		where: `api_calls.request_id = p.request_id AND (api_calls.estimated_cached_tokens IS DISTINCT FROM p.estimated_cached_tokens
+			OR api_calls.estimated_cache_hit_rate IS DISTINCT FROM p.rate)`,
+	}
 	// A checkpoint keeps the count of the calls before it (validCheckpoints).
 	addCheckpoints := `INSERT INTO cache_checkpoints BY NAME SELECT k.scope, k.at_us, k.request_id, coalesce(s.n, 0) AS calls, k.state
 		FROM read_parquet(` + quote(keptFile) + `) k LEFT JOIN (
@@ -976,8 +978,10 @@ func clearCacheResults(ctx context.Context, db *sql.DB, scratch string, changed 
 	if err := writeCacheResults(ctx, db, res, changed); err != nil {
 		return err
 	}
-	return changed.update(ctx, db, `UPDATE api_calls SET estimated_cached_tokens = NULL, estimated_cache_hit_rate = NULL
-		WHERE estimated_cached_tokens IS NOT NULL OR estimated_cache_hit_rate IS NOT NULL`)
+	return changed.update(ctx, db, rowUpdate{
+		set:   `estimated_cached_tokens = NULL, estimated_cache_hit_rate = NULL`,
+		where: `estimated_cached_tokens IS NOT NULL OR estimated_cache_hit_rate IS NOT NULL`,
+	})
 }
 
 // switchCacheModel records whether the cache model is on for this

@@ -198,6 +198,9 @@ func TestIncrementalCacheReplay(t *testing.T) {
 	if s := run(inc, false); s.CacheReplayed != 67 {
 		t.Errorf("moved step: replayed %d calls, want all 67", s.CacheReplayed)
 	}
+	// The replay changed rows of segments this run did not load: their
+	// files were written again.
+	datasetEqualsTable(t, inc)
 
 	full := filepath.Join(t.TempDir(), "full.duckdb")
 	if s := run(full, true); s.CacheReplayed != 67 {
@@ -317,6 +320,40 @@ func allCacheCalls(t *testing.T, db *sql.DB) []promptcache.Call {
 		calls = append(calls, c)
 	}
 	return calls
+}
+
+// datasetEqualsTable checks that the Parquet dataset next to db holds
+// what api_calls holds: every row and column, as text, by request_id.
+func datasetEqualsTable(t *testing.T, db string) {
+	t.Helper()
+	conn, err := OpenReadOnly(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cols := strings.Join(callSelectList(), ", ")
+	files := filepath.Join(tableDir(filepath.Join(filepath.Dir(db), "parquet")), "*", "*.parquet")
+	var table, dataset strings.Builder
+	for _, q := range []struct {
+		from string
+		out  *strings.Builder
+	}{{"api_calls", &table}, {"read_parquet(" + quote(files) + ", hive_partitioning = false)", &dataset}} {
+		res, err := Query(context.Background(), conn, `SELECT `+cols+` FROM `+q.from+` ORDER BY request_id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := res.Write(q.out, "csv"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tl, dl := strings.Split(table.String(), "\n"), strings.Split(dataset.String(), "\n")
+	for i := range max(len(tl), len(dl)) {
+		if i >= len(tl) || i >= len(dl) || tl[i] != dl[i] {
+			t.Errorf("the Parquet dataset differs from api_calls at row %d of %d/%d:\ncolumns: %s\ntable:   %.2000s\ndataset: %.2000s",
+				i, len(tl), len(dl), tl[0], tl[min(i, len(tl)-1)], dl[min(i, len(dl)-1)])
+			return
+		}
+	}
 }
 
 // dump is a query's rows as text.

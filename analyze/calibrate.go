@@ -100,7 +100,7 @@ func (c calibration) run(ctx context.Context, conn *sql.Conn, modelable string, 
 	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM calibrated`).Scan(&n); err != nil || n == 0 {
 		return 0, err
 	}
-	return n, changed.update(ctx, conn, `UPDATE api_calls SET `+strings.Join(set, ", ")+` FROM calibrated n WHERE api_calls.request_id = n.request_id`)
+	return n, changed.update(ctx, conn, rowUpdate{set: strings.Join(set, ", "), from: "calibrated n", where: "api_calls.request_id = n.request_id"})
 }
 
 // window draws each candidate call's value from the k source calls of its
@@ -287,14 +287,16 @@ func priceEstimated(ctx context.Context, db *sql.DB, prices *pricing.Table, chan
 			continue
 		}
 		// Only the rows whose cost moved are written.
-		err := changed.update(ctx, db, `WITH new AS (
+		err := changed.update(ctx, db, rowUpdate{
+			with: `WITH new AS (
 				SELECT request_id, estimated_prompt_tokens * $1 + coalesce(estimated_completion_tokens, 0) * $2 AS cost
 				FROM api_calls WHERE usage_source = 'estimated' AND coalesce(upstream_model, response_model) ILIKE '%claude%' AND price_source = $4
-			)
-			UPDATE api_calls SET estimated_cost_usd = new.cost, estimated_cost_without_cache_usd = new.cost, price_version = $3
-			FROM new WHERE api_calls.request_id = new.request_id AND (api_calls.estimated_cost_usd IS DISTINCT FROM new.cost
+			)`,
+			set:  `estimated_cost_usd = new.cost, estimated_cost_without_cache_usd = new.cost, price_version = $3`,
+			from: `new`,
+			where: `api_calls.request_id = new.request_id AND (api_calls.estimated_cost_usd IS DISTINCT FROM new.cost
 				OR api_calls.estimated_cost_without_cache_usd IS DISTINCT FROM new.cost OR api_calls.price_version IS DISTINCT FROM $3)`,
-			p.Input, p.Output, p.Version, source)
+		}, p.Input, p.Output, p.Version, source)
 		if err != nil {
 			return err
 		}
