@@ -267,16 +267,19 @@ func load(ctx context.Context, db *sql.DB, s *segmentLoad) error {
 	if err := tx.QueryRowContext(ctx, earliest, s.segment).Scan(&s.earliest); err != nil {
 		return err
 	}
-	// Calls of an earlier copy that this one lacks leave the database.
-	lost := `SELECT count(*) FROM api_calls WHERE segment = ?`
-	if s.calls != "" {
-		lost += ` AND request_id NOT IN (SELECT request_id FROM read_parquet(` + quote(s.calls) + `))`
-	}
-	if err := tx.QueryRowContext(ctx, lost, s.segment).Scan(&s.lost); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM api_calls WHERE segment = ?`, s.segment); err != nil {
-		return err
+	// Calls of an earlier copy that this one lacks leave the database (a
+	// new segment has none: nothing to count or delete).
+	if s.earliest.Valid {
+		lost := `SELECT count(*) FROM api_calls WHERE segment = ?`
+		if s.calls != "" {
+			lost += ` AND request_id NOT IN (SELECT request_id FROM read_parquet(` + quote(s.calls) + `))`
+		}
+		if err := tx.QueryRowContext(ctx, lost, s.segment).Scan(&s.lost); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM api_calls WHERE segment = ?`, s.segment); err != nil {
+			return err
+		}
 	}
 	if s.calls != "" {
 		q := `INSERT INTO api_calls BY NAME SELECT * FROM read_parquet(` + quote(s.calls) + `)`
