@@ -453,8 +453,8 @@ func (b *bench) fidelitySection(rounds int) string {
 		if n == 1 {
 			// One stream is 40 tokens: 96 runs give a p99 of 3,840
 			// samples (its 39th-worst), which a single late wake-up
-			// does not move; the alias and capture differ there by
-			// less than the p99 of 1,920 samples moved from run to run.
+			// does not move; the alias's and capture's differ by less
+			// than a p99 of 1,920 samples moved from run to run.
 			reps = rounds * 32
 		}
 		for rep := range reps {
