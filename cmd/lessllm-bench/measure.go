@@ -367,7 +367,7 @@ func (b *bench) captureCost(upstream string, capture *target, dur time.Duration,
 type fidelityResult struct {
 	ttft, gaps, delay []time.Duration
 	incomplete        int
-	runs              [][]time.Duration // delay, run by run (fidelitySection)
+	runs              [][]time.Duration // fidelitySection: delay run by run (delay is their concatenation)
 }
 
 func (b *bench) fidelity(t *target, n int) fidelityResult {
@@ -464,10 +464,12 @@ func (b *bench) fidelitySection(rounds int) string {
 				r := b.fidelity(t, n)
 				res[i].ttft = append(res[i].ttft, r.ttft...)
 				res[i].gaps = append(res[i].gaps, r.gaps...)
-				res[i].delay = append(res[i].delay, r.delay...)
 				res[i].incomplete += r.incomplete
 				res[i].runs = append(res[i].runs, r.delay)
 			}
+		}
+		for i := range res {
+			res[i].delay = slices.Concat(res[i].runs...)
 		}
 		fmt.Fprintf(&out, "**%d concurrent stream%s** (%d runs per target):\n\n", n, map[bool]string{true: "", false: "s"}[n == 1], reps)
 		out.WriteString("| target | client TTFT p50 | TTFT added | delivery delay p50 | p99 | max | added p50 | added p99 | added max | incomplete |\n|---|---|---|---|---|---|---|---|---|---|\n")
